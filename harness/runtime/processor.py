@@ -1,0 +1,302 @@
+"""The processor: Nuclio's HTTP trigger and health endpoints in front of a pool of workers."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import datetime
+import json
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Dict, List, Optional
+from urllib.parse import parse_qsl, urlsplit
+
+from .workers import Pool, Worker, WorkerDied, WorkerTimeout
+
+LEVELS = {"debug": 10, "info": 20, "warn": 30, "warning": 30, "error": 40}
+
+
+class Output:
+    """The processor's stdout: one JSON record a line, as Nuclio's processor logs."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def __call__(self, record: Dict[str, Any]) -> None:
+        record.setdefault("datetime", datetime.datetime.now().isoformat(timespec="milliseconds"))
+        record.setdefault("with", {})
+        line = json.dumps(record, default=str)
+        with self._lock:
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+
+    def processor(self, level: str, message: str, **extra: Any) -> None:
+        self({"level": level, "message": message, "name": "processor", "with": extra})
+
+
+def canonical(key: str) -> str:
+    """Go's canonical MIME header key, as in Nuclio events: content-type -> Content-Type."""
+    return "-".join(part[:1].upper() + part[1:].lower() for part in key.split("-"))
+
+
+def function_env(config: Dict[str, Any]) -> Dict[str, str]:
+    env = dict(os.environ)
+    env.update({str(k): str(v) for k, v in (config.get("env") or {}).items()})
+    env.update(
+        {
+            "NUCLIO_FUNCTION_NAME": str(config.get("name") or ""),
+            "NUCLIO_FUNCTION_DESCRIPTION": str(config.get("description") or ""),
+            "NUCLIO_FUNCTION_VERSION": str(config.get("version") or ""),
+            "NUCLIO_FUNCTION_HANDLER": str(config.get("handler") or ""),
+        }
+    )
+    path = [config["function_dir"]] + [p for p in [env.get("PYTHONPATH")] if p]
+    env["PYTHONPATH"] = os.pathsep.join(path)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+class Processor:
+    def __init__(self, config: Dict[str, Any], out: Output) -> None:
+        self.config = config
+        self.out = out
+        self.pool = Pool(config, function_env(config), out)
+        self.ready = threading.Event()
+        self.max_body = int(config.get("max_request_body_size") or 4 * 1024 * 1024)
+        self.event_timeout: Optional[float] = config.get("event_timeout") or None
+        self.availability_timeout = float(config.get("worker_availability_timeout") or 10.0)
+        self.failed = False
+
+    def invoke(self, event: Dict[str, Any]) -> Any:
+        """(status, headers, body, log records) for one event, never raising."""
+        worker: Optional[Worker] = self.pool.acquire(self.availability_timeout)
+        if worker is None:
+            return (
+                503,
+                {"Content-Type": "application/json"},
+                json.dumps({"error": "no available workers"}).encode(),
+                [],
+            )
+        try:
+            response, records = worker.handle(event, self.event_timeout)
+        except WorkerTimeout:
+            self.pool.replace(worker, "handler timed out after {}s".format(self.event_timeout))
+            return 408, {"Content-Type": "application/json"}, b'{"error": "handler timed out"}', []
+        except (WorkerDied, OSError) as exc:
+            self.pool.replace(worker, "worker process exited (code {})".format(exc))
+            body = "worker process exited (code {}) while handling the event".format(exc)
+            return 500, {"Content-Type": "text/plain"}, body.encode(), []
+        self.pool.release(worker)
+        body = response.get("body") or ""
+        raw = (
+            base64.b64decode(body)
+            if response.get("body_encoding") == "base64"
+            else (body.encode("utf-8") if isinstance(body, str) else bytes(body))
+        )
+        headers = {str(k): str(v) for k, v in (response.get("headers") or {}).items()}
+        headers["Content-Type"] = response.get("content_type") or "text/plain"
+        return int(response.get("status_code") or 200), headers, raw, records
+
+
+class TriggerHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: "TriggerServer"
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib's name
+        pass
+
+    def _read_body(self) -> Optional[bytes]:
+        processor = self.server.processor
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks: List[bytes] = []
+            total = 0
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    self.rfile.readline()
+                    return b"".join(chunks)
+                total += size
+                if total > processor.max_body:
+                    return None
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > processor.max_body:
+            return None
+        return self.rfile.read(length) if length else b""
+
+    def _reply(self, status: int, headers: Dict[str, str], body: bytes) -> None:
+        self.send_response(status)
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self._headers_buffer.append(b"\r\n")  # type: ignore[attr-defined]
+        self._headers_buffer.append(body)  # type: ignore[attr-defined]
+        self.flush_headers()
+
+    def handle_any(self) -> None:
+        processor = self.server.processor
+        body = self._read_body()
+        if body is None:
+            self.close_connection = True
+            message = "request body exceeds maxRequestBodySize ({} bytes)".format(
+                processor.max_body
+            )
+            self._reply(413, {"Content-Type": "text/plain"}, message.encode())
+            return
+        split = urlsplit(self.path)
+        headers = {canonical(k): v for k, v in self.headers.items()}
+        event = {
+            "body": body,
+            "content_type": self.headers.get("Content-Type", ""),
+            "headers": headers,
+            "fields": dict(parse_qsl(split.query, keep_blank_values=True)),
+            "id": str(uuid.uuid4()),
+            "method": self.command,
+            "path": split.path or "/",
+            "size": len(body),
+            "timestamp": int(time.time()),
+            "trigger": {
+                "kind": "http",
+                "name": processor.config.get("trigger_name") or "myHttpTrigger",
+            },
+            "url": "http://{}{}".format(self.headers.get("Host", ""), self.path),
+            "shard_id": 0,
+            "num_shards": 0,
+            "type": "",
+            "type_version": "",
+            "version": "",
+        }
+        status, reply_headers, reply, records = processor.invoke(event)
+        level = self.headers.get("X-Nuclio-Log-Level")
+        if level:
+            floor = LEVELS.get(level.lower(), 10)
+            wanted = [r for r in records if LEVELS.get(str(r.get("level")).lower(), 20) >= floor]
+            reply_headers["X-Nuclio-Logs"] = json.dumps(wanted, default=str)
+        self._reply(status, reply_headers, reply)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = handle_any
+
+
+class HealthHandler(BaseHTTPRequestHandler):
+    server: "TriggerServer"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib's name
+        pass
+
+    def do_GET(self) -> None:
+        path = urlsplit(self.path).path
+        if path == "/live":
+            status = 200
+        elif path == "/ready":
+            status = 200 if self.server.processor.ready.is_set() else 503
+        else:
+            status = 404
+        body = json.dumps({"status": status}).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class TriggerServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, address: Any, handler: Any, processor: Processor) -> None:
+        super().__init__(address, handler)
+        self.processor = processor
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m harness.runtime", description=__doc__)
+    parser.add_argument(
+        "--config", required=True, help="runtime JSON (FunctionSpec.runtime_config)"
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080, help="HTTP trigger port (0: any free)")
+    parser.add_argument(
+        "--health-port", type=int, default=8082, help="/ready and /live (0: any free)"
+    )
+    parser.add_argument("--ports-file", help="write the bound ports here as JSON once listening")
+    parser.add_argument("--parent-pid", type=int, help="stop when this process is gone")
+    return parser.parse_args(argv)
+
+
+def _watch_parent(pid: int, stop: threading.Event) -> None:
+    while not stop.wait(0.5):
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            stop.set()
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    args = parse_args(argv)
+    with open(args.config, encoding="utf-8") as handle:
+        config = json.load(handle)
+    out = Output()
+    processor = Processor(config, out)
+    trigger = TriggerServer((args.host, args.port), TriggerHandler, processor)
+    health = TriggerServer((args.host, args.health_port), HealthHandler, processor)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    for server in (trigger, health):
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    if args.ports_file:
+        tmp = args.ports_file + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as handle:
+            json.dump(
+                {"http": trigger.server_address[1], "health": health.server_address[1]}, handle
+            )
+        os.replace(tmp, args.ports_file)
+    if args.parent_pid:
+        threading.Thread(target=_watch_parent, args=(args.parent_pid, stop), daemon=True).start()
+    out.processor(
+        "info",
+        "starting workers",
+        function=config.get("name"),
+        workers=config.get("num_workers") or 1,
+    )
+    starter = threading.Thread(target=_start_pool, args=(processor, stop), daemon=True)
+    starter.start()
+    try:
+        stop.wait()
+    finally:
+        code = 1 if processor.failed else 0
+        trigger.shutdown()
+        health.shutdown()
+        processor.pool.close()
+    sys.exit(code)
+
+
+def _start_pool(processor: Processor, stop: threading.Event) -> None:
+    try:
+        processor.pool.start()
+    except WorkerDied as exc:
+        processor.out.processor(
+            "error",
+            "Function wasn't ready: a worker failed to initialise (exit code {})".format(exc),
+        )
+        processor.failed = True
+        stop.set()
+        return
+    processor.ready.set()
+    processor.out.processor(
+        "info", "function ready", port_workers=processor.config.get("num_workers")
+    )

@@ -1,0 +1,240 @@
+"""The processor's side of its workers: spawn, hand an event over, read the answer, restart."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import msgpack
+
+WRAPPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "wrapper.py")
+LogSink = Callable[[Dict[str, Any]], None]
+
+
+class WorkerTimeout(Exception):
+    """The handler did not answer within eventTimeout."""
+
+
+class WorkerDied(Exception):
+    """The worker process ended (crash, os._exit, failed init); carries its exit code."""
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to SIGKILL this worker when the processor dies, even by kill -9."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
+class Worker:
+    """One wrapper process reached through its own Unix socket."""
+
+    def __init__(self, index: int, config: Dict[str, Any], env: Dict[str, str], sink: LogSink):
+        self.index = index
+        self._config = config
+        self._env = env
+        self._sink = sink
+        self._buf = bytearray()
+        self._dir = tempfile.mkdtemp(prefix="cvat-fn-w{}-".format(index))
+        self._path = os.path.join(self._dir, "sock")
+        self.proc: Optional[subprocess.Popen] = None
+        self.conn: Optional[socket.socket] = None
+
+    def start(self) -> None:
+        """Spawn the wrapper and block until it reports ready; WorkerDied if it cannot."""
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(self._path)
+        listener.listen(1)
+        command = [
+            self._config.get("python") or sys.executable,
+            "-u",
+            WRAPPER,
+            "--handler",
+            self._config["handler"],
+            "--socket-path",
+            self._path,
+            "--worker-id",
+            str(self.index),
+            "--trigger-kind",
+            "http",
+            "--trigger-name",
+            self._config.get("trigger_name") or "myHttpTrigger",
+            "--decode-event-strings",
+        ]
+        self.proc = subprocess.Popen(
+            command, cwd=self._config["function_dir"], env=self._env, preexec_fn=_die_with_parent
+        )
+        listener.settimeout(0.2)
+        try:
+            while self.conn is None:
+                try:
+                    self.conn, _ = listener.accept()
+                except socket.timeout:
+                    if self.proc.poll() is not None:
+                        raise WorkerDied(self.proc.returncode) from None
+        finally:
+            listener.close()
+        self.conn.settimeout(None)
+        while True:
+            kind, payload = self._read_line(None)
+            if kind == "s":
+                return
+            self._note(kind, payload, None)
+
+    def handle(
+        self, event: Dict[str, Any], timeout: Optional[float]
+    ) -> Tuple[Dict[str, Any], List[Dict[str, Any]]]:
+        """Send one event; return the wrapper's response and the log records it wrote meanwhile."""
+        assert self.conn is not None
+        data = msgpack.packb(event, use_bin_type=True)
+        self.conn.sendall(len(data).to_bytes(4, "big") + data)
+        deadline = time.monotonic() + timeout if timeout else None
+        records: List[Dict[str, Any]] = []
+        while True:
+            kind, payload = self._read_line(deadline)
+            if kind == "r":
+                return json.loads(payload), records
+            self._note(kind, payload, records)
+
+    def _note(self, kind: str, payload: str, records: Optional[List[Dict[str, Any]]]) -> None:
+        if kind != "l":
+            return
+        try:
+            record = json.loads(payload)
+        except ValueError:
+            record = {"level": "info", "message": payload, "with": {}}
+        record["worker"] = self.index
+        self._sink(record)
+        if records is not None:
+            records.append(record)
+
+    def _read_line(self, deadline: Optional[float]) -> Tuple[str, str]:
+        assert self.conn is not None
+        while True:
+            end = self._buf.find(b"\n")
+            if end >= 0:
+                line = self._buf[:end].decode("utf-8", "replace")
+                del self._buf[: end + 1]
+                return line[:1], line[1:]
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise WorkerTimeout()
+                self.conn.settimeout(remaining)
+            try:
+                chunk = self.conn.recv(1 << 16)
+            except socket.timeout:
+                raise WorkerTimeout() from None
+            except OSError:
+                chunk = b""
+            if not chunk:
+                code = self.proc.wait() if self.proc else None
+                raise WorkerDied(code)
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(2)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.conn:
+            self.conn.close()
+        with contextlib.suppress(OSError):
+            os.unlink(self._path)
+        with contextlib.suppress(OSError):
+            os.rmdir(self._dir)
+
+
+class Pool:
+    """numWorkers workers; an event waits for a free one as Nuclio's worker allocator does."""
+
+    def __init__(self, config: Dict[str, Any], env: Dict[str, str], sink: LogSink) -> None:
+        self._config = config
+        self._env = env
+        self._sink = sink
+        self._free: "queue.Queue[Worker]" = queue.Queue()
+        self._all: List[Worker] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def start(self) -> None:
+        """Start every worker in parallel; raise WorkerDied if any fails to initialise."""
+        count = max(1, int(self._config.get("num_workers") or 1))
+        workers = [Worker(i, self._config, self._env, self._sink) for i in range(count)]
+        self._all.extend(workers)
+        errors: List[BaseException] = []
+        threads = [threading.Thread(target=self._start_one, args=(w, errors)) for w in workers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if errors:
+            raise errors[0]
+        for worker in workers:
+            self._free.put(worker)
+
+    @staticmethod
+    def _start_one(worker: Worker, errors: List[BaseException]) -> None:
+        try:
+            worker.start()
+        except BaseException as exc:
+            errors.append(exc)
+
+    def acquire(self, timeout: float) -> Optional[Worker]:
+        try:
+            return self._free.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def release(self, worker: Worker) -> None:
+        self._free.put(worker)
+
+    def replace(self, worker: Worker, reason: str) -> None:
+        """Kill a stuck or dead worker and start a fresh one (init_context runs again)."""
+        self._sink(
+            {"level": "warn", "message": "restarting worker: " + reason, "worker": worker.index}
+        )
+
+        def restart() -> None:
+            worker.kill()
+            fresh = Worker(worker.index, self._config, self._env, self._sink)
+            with self._lock:
+                if self._closed:
+                    return
+                self._all[worker.index] = fresh
+            try:
+                fresh.start()
+            except BaseException as exc:
+                self._sink(
+                    {
+                        "level": "error",
+                        "message": "worker restart failed: {}".format(exc),
+                        "worker": worker.index,
+                    }
+                )
+                return
+            self._free.put(fresh)
+
+        threading.Thread(target=restart, daemon=True).start()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            workers = list(self._all)
+        for worker in workers:
+            worker.kill()
