@@ -1,0 +1,149 @@
+"""The default runner: the harness runtime as a host process, in the current Python environment."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import IO
+
+import requests
+
+from harness.runners import cleanup
+from harness.runners.base import LogBuffer, Runner, RunningFunction, StartError
+from harness.spec import FunctionSpec, load_spec
+
+STOP_GRACE_S = 5.0
+
+
+def pump(stream: IO[bytes], logs: LogBuffer) -> None:
+    """Copy a child's output into the log buffer line by line until it closes."""
+    for raw in iter(stream.readline, b""):
+        logs.append(raw.decode("utf-8", "replace"))
+    stream.close()
+
+
+class ProcessFunction(RunningFunction):
+    proc: subprocess.Popen[bytes]
+    workdir: str
+    health_url: str
+    _reader: threading.Thread
+    _token: int
+
+    def stop(self) -> None:
+        cleanup.unregister(self._token)
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(STOP_GRACE_S)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        # Workers die with the processor; make sure none outlives a crashed one either.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self._reader.join(2)
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+class ProcessRunner(Runner):
+    """Starts the processor on 127.0.0.1 with free ports and waits for /ready."""
+
+    name = "process"
+
+    def __init__(self, python: str | None = None) -> None:
+        self.python = python or sys.executable
+
+    def start(
+        self,
+        function_dir: Path,
+        spec: FunctionSpec | None = None,
+        *,
+        readiness_timeout: float | None = None,
+    ) -> RunningFunction:
+        spec = spec or load_spec(function_dir)
+        timeout = readiness_timeout or spec.readiness_timeout
+        workdir = tempfile.mkdtemp(prefix="cvat-fn-")
+        config_path = os.path.join(workdir, "runtime.json")
+        ports_path = os.path.join(workdir, "ports.json")
+        config = spec.runtime_config()
+        config["python"] = self.python
+        with open(config_path, "w", encoding="utf-8") as handle:
+            json.dump(config, handle)
+        command = [
+            self.python, "-m", "harness.runtime", "--config", config_path,
+            "--host", "127.0.0.1", "--port", "0", "--health-port", "0",
+            "--ports-file", ports_path, "--parent-pid", str(os.getpid()),
+        ]  # fmt: skip
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(_package_root_and(os.environ)))
+        started = time.monotonic()
+        proc = subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,
+        )
+        running = ProcessFunction(url="", spec=spec)
+        running.proc = proc
+        running.workdir = workdir
+        running._token = cleanup.register(running.stop)
+        assert proc.stdout is not None
+        running._reader = threading.Thread(
+            target=pump, args=(proc.stdout, running.logs), daemon=True
+        )
+        running._reader.start()
+        try:
+            ports = _wait_ready(proc, ports_path, started + timeout)
+        except StartError as exc:
+            running.stop()
+            raise StartError(
+                f"{spec.name}: {exc}\n--- function output ---\n{running.logs.text()}"
+            ) from None
+        except BaseException:
+            running.stop()
+            raise
+        running.url = f"http://127.0.0.1:{ports['http']}"
+        running.health_url = f"http://127.0.0.1:{ports['health']}"
+        running.ready_seconds = time.monotonic() - started
+        return running
+
+
+def _package_root_and(environ: dict[str, str] | os._Environ[str]) -> list[str]:
+    """PYTHONPATH that finds this harness package first, installed or not."""
+    root = str(Path(__file__).resolve().parents[2])
+    rest = [p for p in environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    return [root, *rest]
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], ports_path: str, deadline: float) -> dict[str, int]:
+    """Wait until /ready answers 200; StartError if the processor exits or time runs out."""
+    ports: dict[str, int] | None = None
+    session = requests.Session()
+    while True:
+        code = proc.poll()
+        if code is not None:
+            raise StartError(f"the function exited (code {code}) before it was ready")
+        if ports is None and os.path.exists(ports_path):
+            with open(ports_path, encoding="utf-8") as handle:
+                ports = json.load(handle)
+        if ports is not None:
+            with contextlib.suppress(requests.RequestException):
+                if session.get(f"http://127.0.0.1:{ports['health']}/ready", timeout=1).ok:
+                    return ports
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise StartError("not ready in time (readinessTimeoutSeconds); last output below")
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(min(0.05, remaining))
