@@ -1,64 +1,89 @@
-"""Stops what runners started when the run ends by exit, exception, Ctrl-C or SIGTERM.
+"""Stop what a runner started when the process ends: normally, on Ctrl-C, or on SIGTERM.
 
-Runners register a stop callback per started function and unregister it on a normal stop.
-SIGINT keeps Python's default (KeyboardInterrupt unwinds, finalizers and atexit run); SIGTERM,
-which would end the process without either, is turned into the same cleanup, then re-delivered.
+A runner registers a stop callback when it starts something (``token = register(stop)``)
+and unregisters it in ``stop`` (``unregister(token)``). Pending callbacks run at exit
+(atexit) and from SIGINT/SIGTERM/SIGHUP handlers, which then carry on with what the signal
+did before (KeyboardInterrupt, the previous handler, or termination by the signal). Only
+``kill -9`` escapes; the reaper (``reaper.py``) handles that case.
 """
 
 from __future__ import annotations
 
 import atexit
-import contextlib
 import itertools
 import os
 import signal
+import sys
 import threading
+import traceback
 from collections.abc import Callable
 from types import FrameType
 
-_callbacks: dict[int, Callable[[], None]] = {}
-_lock = threading.Lock()
-_ids = itertools.count()
+_SIGNALS = tuple(
+    s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None
+)
+
+_lock = threading.RLock()  # re-entrant: a signal handler may run while the main thread holds it
+_callbacks: dict[int, Callable[[], object]] = {}
+_ids = itertools.count(1)
+_previous: dict[int, object] = {}
 _installed = False
 
 
-def run_all() -> None:
-    """Run and forget every registered callback (newest first); errors are swallowed."""
-    with _lock:
-        pending = list(_callbacks.items())
-        _callbacks.clear()
-    for _, callback in reversed(pending):
-        with contextlib.suppress(Exception):
-            callback()
-
-
-def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    run_all()
-    signal.signal(signum, signal.SIG_DFL)
-    os.kill(os.getpid(), signum)
-
-
-def _install() -> None:
-    global _installed
-    if _installed:
-        return
-    _installed = True
-    atexit.register(run_all)
-    if threading.current_thread() is threading.main_thread():
-        with contextlib.suppress(ValueError, OSError):
-            if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
-                signal.signal(signal.SIGTERM, _on_sigterm)
-
-
-def register(callback: Callable[[], None]) -> int:
-    """Remember a stop callback; returns the token that unregister takes."""
+def register(callback: Callable[[], object]) -> int:
+    """Run ``callback`` when the process ends; returns a token for :func:`unregister`."""
     _install()
-    token = next(_ids)
     with _lock:
+        token = next(_ids)
         _callbacks[token] = callback
     return token
 
 
 def unregister(token: int) -> None:
+    """Forget a callback (its owner stopped what it started); unknown tokens are ignored."""
     with _lock:
         _callbacks.pop(token, None)
+
+
+def run_all() -> None:
+    """Run every pending callback once, newest first; one failing does not stop the others."""
+    while True:
+        with _lock:
+            if not _callbacks:
+                return
+            key = max(_callbacks)
+            callback = _callbacks.pop(key)
+        try:
+            callback()
+        except Exception:
+            print("cvat-fn: cleanup failed:", file=sys.stderr)
+            traceback.print_exc()
+
+
+def _handle(signum: int, frame: FrameType | None) -> None:
+    run_all()
+    previous = _previous.get(signum, signal.SIG_DFL)
+    if callable(previous):
+        previous(signum, frame)  # default_int_handler raises KeyboardInterrupt
+    elif previous == signal.SIG_IGN:
+        return
+    else:
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+
+def _install() -> None:
+    global _installed
+    with _lock:
+        if _installed:
+            return
+        _installed = True
+    atexit.register(run_all)
+    if threading.current_thread() is not threading.main_thread():
+        return  # signal handlers can only be set from the main thread; atexit still holds
+    for signum in _SIGNALS:
+        previous = signal.getsignal(signum)
+        if previous is None or previous == signal.SIG_IGN:
+            continue  # installed from C, or deliberately ignored (nohup): leave it be
+        _previous[signum] = previous
+        signal.signal(signum, _handle)

@@ -6,7 +6,6 @@ import contextlib
 import json
 import os
 import queue
-import signal
 import socket
 import subprocess
 import sys
@@ -27,16 +26,6 @@ class WorkerTimeout(Exception):
 
 class WorkerDied(Exception):
     """The worker process ended (crash, os._exit, failed init); carries its exit code."""
-
-
-def _die_with_parent() -> None:
-    """Ask Linux to SIGKILL this worker when the processor dies, even by kill -9."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except Exception:
-        pass
 
 
 class Worker:
@@ -75,7 +64,7 @@ class Worker:
             "--decode-event-strings",
         ]
         self.proc = subprocess.Popen(
-            command, cwd=self._config["function_dir"], env=self._env, preexec_fn=_die_with_parent
+            command, cwd=self._config["function_dir"], env=self._env
         )
         listener.settimeout(0.2)
         try:
@@ -143,6 +132,7 @@ class Worker:
             if not chunk:
                 code = self.proc.wait() if self.proc else None
                 raise WorkerDied(code)
+            self._buf += chunk
 
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:

@@ -151,6 +151,19 @@ class Wrapper:
             self._send("r" + encoded)
 
 
+def exit_with_parent() -> None:
+    """End this worker when its processor is gone (even killed with -9, mid-handler)."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--handler", required=True, help="module.sub:function")
@@ -170,6 +183,7 @@ def main(argv: list[str] | None = None) -> None:
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
     sys.path.insert(0, os.getcwd())
     args = parse_args(argv)
+    exit_with_parent()
     try:
         wrapper = Wrapper(args)
     except BaseException as exc:

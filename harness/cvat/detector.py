@@ -1,0 +1,428 @@
+"""A detector's answer: a list of CVAT shapes. The shape checks here serve the other kinds
+too, since trackers and interactors answer with CVAT shapes as well.
+
+What CVAT does with each field (cvat-ai/cvat ``lambda_manager/views.py``, ``invoke`` and
+``DetectionResultConverter._parse_anno``): ``label`` and ``type`` are read for every item
+(a missing one fails the whole auto-annotation job); labels are matched by exact name and
+unknown ones dropped silently; ``tag`` is matched without regard to case, the other types
+exactly (the serializer rejects anything else); a mask's ``mask`` is its box's bitmap plus
+``[xtl, ytl, xbr, ybr]``, turned into run lengths without comparing the two; skeleton
+``elements`` are points read as ``points[0], points[1]``; ``attributes`` are
+``{"name", "value"}`` with the value compared as text; ``confidence`` is not stored.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from harness.cvat.findings import Collector
+
+SHAPE_TYPES = (
+    "rectangle", "polygon", "polyline", "points", "ellipse", "cuboid", "mask", "skeleton", "tag",
+)
+POINT_RULES: dict[str, tuple[int | None, int]] = {
+    # type: (exact count or None, minimum count of an even-length list)
+    "rectangle": (4, 4),
+    "ellipse": (4, 4),
+    "cuboid": (16, 16),
+    "points": (None, 2),
+    "polyline": (None, 4),
+    "polygon": (None, 6),
+}
+TOLERANCE_PX = 1.0
+"""How far outside the image a coordinate may lie before it is reported: rounding and
+boxes whose right/bottom edge is the image's width/height stay quiet."""
+
+
+def describe(value: Any) -> str:
+    """A short name for what a JSON value is, for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, str):
+        text = value if len(value) <= 40 else value[:37] + "..."
+        return f"a string ({text!r})"
+    if isinstance(value, int | float):
+        return f"a number ({value!r})"
+    if isinstance(value, Mapping):
+        keys = ", ".join(repr(k) for k in list(value)[:6])
+        return f"an object (keys {keys})" if keys else "an empty object"
+    if isinstance(value, list | tuple):
+        return f"a list of {len(value)} items"
+    return type(value).__name__
+
+
+def is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def number_list(c: Collector, where: str, value: Any, what: str = "numbers") -> list[float] | None:
+    """The list as floats, or None after reporting why it is not a list of finite numbers."""
+    if not isinstance(value, list | tuple):
+        c.error(where, f"must be a list of {what}, got {describe(value)}")
+        return None
+    bad = [k for k, v in enumerate(value) if not is_number(v)]
+    if bad:
+        k = bad[0]
+        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+        v = value[k]
+        why = "is not a finite number" if isinstance(v, float) else "is not a number"
+        c.error(f"{where}[{k}]", f"{v!r} {why}{more}")
+        return None
+    return [float(v) for v in value]
+
+
+def check_inside(
+    c: Collector, where: str, coords: Sequence[float], image_size: tuple[int, int] | None,
+    *, pixel_indices: bool = False,
+) -> None:
+    """Every (x, y) pair inside the image, within :data:`TOLERANCE_PX`. Pixel indices (mask
+    boxes) end at width-1; coordinates may reach the width itself."""
+    if image_size is None:
+        return
+    w, h = image_size
+    xmax, ymax = (w - 1, h - 1) if pixel_indices else (w, h)
+    outside = [
+        (coords[k], coords[k + 1])
+        for k in range(0, len(coords) - 1, 2)
+        if not (-TOLERANCE_PX <= coords[k] <= xmax + TOLERANCE_PX
+                and -TOLERANCE_PX <= coords[k + 1] <= ymax + TOLERANCE_PX)
+    ]
+    if outside:
+        x, y = outside[0]
+        more = f" (and {len(outside) - 1} more points)" if len(outside) > 1 else ""
+        c.error(
+            where,
+            f"({x:g}, {y:g}) lies outside the {w}x{h} image{more}"
+            f" (tolerance {TOLERANCE_PX:g} px)",
+        )
+
+
+def check_points(
+    c: Collector, where: str, type_: str, value: Any, image_size: tuple[int, int] | None
+) -> None:
+    """Count, order and position of a flat ``[x1, y1, x2, y2, ...]`` for ``type_``."""
+    nums = number_list(c, where, value)
+    if nums is None:
+        return
+    exact, minimum = POINT_RULES[type_]
+    n = len(nums)
+    if exact is not None and n != exact:
+        c.error(where, f"a {type_} needs {exact} numbers, got {n}")
+        return
+    if exact is None and (n % 2 or n < minimum):
+        c.error(
+            where,
+            f"a {type_} needs an even count of numbers, at least {minimum}"
+            f" ({minimum // 2} point{'s' if minimum > 2 else ''}), got {n}",
+        )
+        return
+    if type_ == "rectangle":
+        xtl, ytl, xbr, ybr = nums
+        if xbr < xtl or ybr < ytl:
+            c.error(
+                where,
+                f"a rectangle is [xtl, ytl, xbr, ybr], but [{xtl:g}, {ytl:g}, {xbr:g}, {ybr:g}]"
+                " has its bottom-right corner above or left of its top-left one",
+            )
+            return
+    check_inside(c, where, nums, image_size)
+
+
+def check_mask_box(
+    c: Collector, where: str, box: Sequence[float], image_size: tuple[int, int] | None
+) -> tuple[int, int] | None:
+    """A mask's trailing ``[xtl, ytl, xbr, ybr]`` (inclusive pixel indices) -> (width, height)."""
+    if not all(float(v).is_integer() for v in box):
+        c.error(where, f"a mask's box {list(box)} must be whole pixel indices")
+        return None
+    xtl, ytl, xbr, ybr = (int(v) for v in box)
+    if xbr < xtl or ybr < ytl:
+        c.error(where, f"a mask's box [{xtl}, {ytl}, {xbr}, {ybr}] ends before it starts")
+        return None
+    check_inside(c, where, [xtl, ytl, xbr, ybr], image_size, pixel_indices=True)
+    return xbr - xtl + 1, ybr - ytl + 1
+
+
+def check_bitmap_mask(
+    c: Collector, where: str, value: Any, image_size: tuple[int, int] | None
+) -> None:
+    """A detector's mask: row-major 0/1 bitmap of the box, then ``[xtl, ytl, xbr, ybr]``."""
+    nums = number_list(c, where, value)
+    if nums is None:
+        return
+    if len(nums) < 5:
+        c.error(
+            where,
+            f"a mask is its box's bitmap followed by [xtl, ytl, xbr, ybr]; got {len(nums)} numbers",
+        )
+        return
+    bitmap, box = nums[:-4], nums[-4:]
+    size = check_mask_box(c, where, box, image_size)
+    if size is None:
+        return
+    area = size[0] * size[1]
+    if len(bitmap) != area:
+        hint = ""
+        if any(v > 1 for v in bitmap) and sum(bitmap) == area:
+            hint = (
+                "; these look like run lengths, the interactor's encoding, but a detector's"
+                " mask is a 0/1 bitmap"
+            )
+        c.error(
+            where,
+            f"the bitmap has {len(bitmap)} values but the box is {size[0]}x{size[1]} = {area}"
+            f" pixels: CVAT does not compare them and stores the mask wrong{hint}",
+        )
+    elif any(v not in (0.0, 1.0) for v in bitmap):
+        c.warn(
+            where,
+            "bitmap values other than 0 and 1: CVAT starts a new run wherever the value"
+            " changes, so only a two-valued bitmap survives; send 0 and 1",
+        )
+
+
+def check_rle_mask(
+    c: Collector, where: str, value: Any, image_size: tuple[int, int] | None
+) -> None:
+    """An interactor's or tracker's mask: run lengths (the first counts 0s) summing to the
+    box's area, then ``[xtl, ytl, xbr, ybr]`` (cvat-core ``rle-utils.ts``: ``rle2Mask``)."""
+    nums = number_list(c, where, value)
+    if nums is None:
+        return
+    if len(nums) < 4:
+        c.error(
+            where,
+            "a mask's points are run lengths followed by [xtl, ytl, xbr, ybr];"
+            f" got {len(nums)} numbers",
+        )
+        return
+    counts, box = nums[:-4], nums[-4:]
+    if not counts:
+        c.warn(where, "an empty mask (no run lengths): nothing to show")
+        return
+    size = check_mask_box(c, where, box, image_size)
+    if size is None:
+        return
+    if any(v < 0 or not v.is_integer() for v in counts):
+        c.error(
+            where,
+            "run lengths must be whole, non-negative pixel counts (CVAT's UI truncates them"
+            " to 32-bit integers)",
+        )
+        return
+    area = size[0] * size[1]
+    total = sum(counts)
+    if total != area:
+        hint = ""
+        if len(counts) == area and all(v in (0.0, 1.0) for v in counts):
+            hint = (
+                "; this looks like a 0/1 bitmap, but here CVAT expects run lengths (the first"
+                " counts 0s) and misreads a bitmap silently"
+            )
+        c.error(
+            where,
+            f"the run lengths add up to {total:g} pixels but the box is"
+            f" {size[0]}x{size[1]} = {area}{hint}",
+        )
+
+
+def _check_type(c: Collector, where: str, item: Mapping[str, Any]) -> str | None:
+    if "type" not in item:
+        c.error(f"{where}.type", "missing: CVAT reads every shape's type and fails the job")
+        return None
+    type_ = item["type"]
+    if not isinstance(type_, str):
+        c.error(f"{where}.type", f"must be a string, got {describe(type_)}")
+        return None
+    if type_.lower() == "tag":
+        return "tag"
+    if type_ in SHAPE_TYPES:
+        return type_
+    if type_.lower() in SHAPE_TYPES:
+        c.error(
+            f"{where}.type",
+            f'"{type_}" is not a CVAT shape type: write "{type_.lower()}" (only "tag" is'
+            " matched without regard to case)",
+        )
+    else:
+        c.error(
+            f"{where}.type",
+            f'"{type_}" is not a CVAT shape type (one of {", ".join(SHAPE_TYPES)})',
+        )
+    return None
+
+
+def _check_label(
+    c: Collector, where: str, item: Mapping[str, Any], labels: Sequence[str] | None
+) -> None:
+    if "label" not in item:
+        c.error(f"{where}.label", "missing: CVAT looks every shape up by label and fails the job")
+        return
+    label = item["label"]
+    if not isinstance(label, str):
+        c.error(f"{where}.label", f"must be a label's name (a string), got {describe(label)}")
+    elif labels is not None and label not in labels:
+        known = ", ".join(labels) if labels else "none declared"
+        c.error(f"{where}.label", f'"{label}" is not among the function\'s labels ({known})')
+
+
+def check_confidence(c: Collector, where: str, value: Any) -> None:
+    """CVAT stores no confidence, so nothing here fails in CVAT; the harness's threshold check
+    compares it with thresholds in [0, 1]. CVAT's own functions send ``str(score)``, which
+    the harness reads as a number and so lets pass."""
+    if value is None:
+        return
+    number: float | None = None
+    if is_number(value):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            number = None
+        if number is not None and not math.isfinite(number):
+            number = None
+    if number is None:
+        c.warn(
+            where,
+            f"{describe(value)} is not a number: CVAT ignores confidence, but the threshold"
+            " check needs a number in [0, 1]",
+        )
+    elif not 0.0 <= number <= 1.0:
+        c.warn(
+            where,
+            f"{number:g} is outside [0, 1]: CVAT ignores confidence, but the threshold check"
+            " compares it with thresholds in [0, 1]",
+        )
+
+
+def check_attributes(c: Collector, where: str, value: Any) -> None:
+    if not isinstance(value, list):
+        c.error(where, f'must be a list of {{"name", "value"}} objects, got {describe(value)}')
+        return
+    for k, attr in enumerate(value):
+        at = f"{where}[{k}]"
+        if not isinstance(attr, Mapping):
+            c.error(at, f'must be a {{"name", "value"}} object, got {describe(attr)}')
+            continue
+        for key in ("name", "value"):
+            if key not in attr:
+                c.error(f"{at}.{key}", "missing: CVAT reads it for every attribute, fails the job")
+            elif not isinstance(attr[key], str):
+                reason = (
+                    "an attribute is named by a string"
+                    if key == "name"
+                    else "CVAT checks values as text (select/radio by membership, checkboxes"
+                    ' as "true"/"false"); anything else is dropped or breaks the job'
+                )
+                c.error(f"{at}.{key}", f"must be a string, got {describe(attr[key])}: {reason}")
+
+
+def _check_extras(c: Collector, where: str, item: Mapping[str, Any]) -> None:
+    if "group_id" in item and item["group_id"] is not None:
+        g = item["group_id"]
+        if isinstance(g, bool) or not isinstance(g, int) or g < 0:
+            c.error(f"{where}.group_id", f"must be a non-negative integer, got {describe(g)}")
+    if "rotation" in item and not is_number(item["rotation"]):
+        rotation = describe(item["rotation"])
+        c.error(f"{where}.rotation", f"must be a number of degrees, got {rotation}")
+    if "outside" in item and not isinstance(item["outside"], bool):
+        c.warn(f"{where}.outside", f"should be true or false, got {describe(item['outside'])}")
+
+
+def check_shape(
+    c: Collector,
+    where: str,
+    item: Any,
+    labels: Sequence[str] | None,
+    image_size: tuple[int, int] | None,
+    *,
+    element: bool = False,
+) -> None:
+    """One item of a detector's answer (or one skeleton element, ``element=True``)."""
+    if not isinstance(item, Mapping):
+        c.error(where, f"a shape is a JSON object, got {describe(item)}")
+        return
+    type_ = _check_type(c, where, item)
+    _check_label(c, where, item, labels)
+    check_confidence(c, f"{where}.confidence", item.get("confidence"))
+    if "attributes" in item:
+        check_attributes(c, f"{where}.attributes", item["attributes"])
+    _check_extras(c, where, item)
+    if type_ is None:
+        return
+    if element and type_ != "points":
+        c.error(f"{where}.type", f'a skeleton element is "points", got "{type_}"')
+        return
+    if type_ == "tag":
+        return
+    if type_ == "skeleton":
+        _check_skeleton(c, where, item, image_size)
+    elif type_ == "mask":
+        if "mask" not in item:
+            note = (
+                ' ("points" is only the polygon used when CVAT converts masks to polygons)'
+                if "points" in item
+                else ""
+            )
+            c.error(
+                f"{where}.mask",
+                f"missing: a mask needs its box's bitmap followed by [xtl, ytl, xbr, ybr]{note}",
+            )
+        else:
+            check_bitmap_mask(c, f"{where}.mask", item["mask"], image_size)
+        if "points" in item:
+            check_points(c, f"{where}.points", "polygon", item["points"], image_size)
+    elif "points" not in item:
+        c.error(f"{where}.points", f"missing: a {type_} needs points")
+    else:
+        check_points(c, f"{where}.points", type_, item["points"], image_size)
+
+
+def _check_skeleton(
+    c: Collector, where: str, item: Mapping[str, Any], image_size: tuple[int, int] | None
+) -> None:
+    if "elements" not in item:
+        c.error(f"{where}.elements", "missing: CVAT reads a skeleton's elements and fails the job")
+        return
+    elements = item["elements"]
+    if not isinstance(elements, list):
+        c.error(f"{where}.elements", f"must be a list of points shapes, got {describe(elements)}")
+        return
+    if not elements:
+        c.warn(f"{where}.elements", "empty: CVAT drops a skeleton whose every element is missing")
+        return
+    for j, element in enumerate(elements):
+        check_shape(c, f"{where}.elements[{j}]", element, None, image_size, element=True)
+    if all(isinstance(e, Mapping) and e.get("outside") is True for e in elements):
+        c.warn(f"{where}.elements", "every element is outside: CVAT drops the skeleton")
+
+
+def validate_detector(
+    c: Collector,
+    body: Any,
+    labels: Sequence[str] | None,
+    image_size: tuple[int, int] | None,
+    request: Mapping[str, Any] | None,
+) -> None:
+    if isinstance(body, Mapping):
+        if any(k in body for k in ("label", "type", "points", "mask")):
+            c.error(
+                "response",
+                "a single shape, not a list of shapes. A handler that returns a bare list has"
+                " only its first item sent since Nuclio 1.13.3 (the list is taken as a batch):"
+                " return context.Response(body=json.dumps(results),"
+                ' content_type="application/json")',
+            )
+        else:
+            c.error("response", f"a detector answers a JSON list of shapes, got {describe(body)}")
+        return
+    if not isinstance(body, list):
+        c.error("response", f"a detector answers a JSON list of shapes, got {describe(body)}")
+        return
+    for i, item in enumerate(body):
+        check_shape(c, f"[{i}]", item, labels, image_size)

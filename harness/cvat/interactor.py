@@ -1,0 +1,188 @@
+"""An interactor's answer, as CVAT's UI takes it (the server passes it through untouched).
+
+cvat-ai/cvat ``cvat-core/src/lambda-manager.ts`` (``call``, since PR #10329): an object with
+``"mask"`` is the older answer, a 2-D 0/1 array converted to run lengths and placed at (0, 0)
+with the box ``[0, 0, width-1, height-1]`` (its ``points`` and ``bounds`` are no longer read);
+an object whose ``"shapes"`` is a list is the current answer, each shape's ``points`` being
+run lengths plus ``[xtl, ytl, xbr, ybr]`` (``Int32Array.from``), only ``mask`` shapes kept;
+anything else is handed to the UI as is and fails there ("Cannot read properties of
+undefined", cvat-ai/cvat issue #10088 for a bare list). Before that change the UI read
+``{"mask", "points"?, "bounds"?}`` (tools-control.tsx), placing the mask at ``bounds``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from harness.cvat.detector import (
+    check_inside,
+    check_rle_mask,
+    describe,
+    is_number,
+    number_list,
+)
+from harness.cvat.findings import INTERACTOR_SHAPES_SINCE, Collector
+
+_SINCE = ".".join(str(v) for v in INTERACTOR_SHAPES_SINCE)
+
+
+def _check_mask_rows(
+    c: Collector, where: str, rows: Any, image_size: tuple[int, int] | None
+) -> tuple[int, int] | None:
+    """A 2-D 0/1 array -> (width, height), or None after reporting what is wrong."""
+    if not isinstance(rows, list) or not rows:
+        c.error(where, f"must be a non-empty 2-D array (rows of 0/1), got {describe(rows)}")
+        return None
+    if not all(isinstance(r, list) for r in rows):
+        k = next(k for k, r in enumerate(rows) if not isinstance(r, list))
+        c.error(f"{where}[{k}]", f"must be a row (a list of 0/1), got {describe(rows[k])}")
+        return None
+    width = len(rows[0])
+    if width == 0 or any(len(r) != width for r in rows):
+        lengths = sorted({len(r) for r in rows})
+        c.error(where, f"rows must all have the same, non-zero length; got lengths {lengths}")
+        return None
+    for k, r in enumerate(rows):
+        if number_list(c, f"{where}[{k}]", r) is None:
+            return None
+    if any(v not in (0, 1) for r in rows for v in r):
+        c.warn(where, "values other than 0 and 1: CVAT encodes runs wherever the value changes")
+    if image_size is not None and (width > image_size[0] or len(rows) > image_size[1]):
+        c.error(
+            where,
+            f"a {width}x{len(rows)} mask does not fit the {image_size[0]}x{image_size[1]} image",
+        )
+    return width, len(rows)
+
+
+def _check_legacy_mask(
+    c: Collector, body: Mapping[str, Any], image_size: tuple[int, int] | None, current: bool
+) -> None:
+    size = _check_mask_rows(c, "mask", body["mask"], image_size)
+    if current:
+        c.warn(
+            "response",
+            f'the older {{"mask": 2-D array}} answer: CVAT {c.cvat_version} still converts it,'
+            ' but answer {"shapes": [{"type": "mask", "points": run lengths + [xtl, ytl, xbr,'
+            " ybr]}]}",
+        )
+        if "bounds" in body and size is not None:
+            bounds = body["bounds"]
+            whole = [0, 0, size[0] - 1, size[1] - 1]
+            if not (isinstance(bounds, list) and list(bounds) == whole):
+                c.warn(
+                    "bounds",
+                    f"ignored by CVAT {c.cvat_version}, which places the mask at (0, 0) as"
+                    f" {whole}: a mask cropped to its bounds lands in the wrong place",
+                )
+        if "points" in body:
+            c.warn("points", f"ignored by CVAT {c.cvat_version} (it traces the mask itself)")
+        return
+    if "bounds" in body:
+        bounds = number_list(c, "bounds", body["bounds"])
+        if bounds is not None:
+            if len(bounds) != 4:
+                c.error("bounds", f"must be [xtl, ytl, xbr, ybr], got {len(bounds)} numbers")
+            elif size is not None and (
+                bounds[2] - bounds[0] + 1 != size[0] or bounds[3] - bounds[1] + 1 != size[1]
+            ):
+                c.error(
+                    "bounds",
+                    f"the box {bounds} does not match the {size[0]}x{size[1]} mask",
+                )
+            else:
+                check_inside(c, "bounds", bounds, image_size, pixel_indices=True)
+    if "points" in body:
+        points = body["points"]
+        if not isinstance(points, list) or not all(
+            isinstance(p, list) and len(p) == 2 and all(is_number(v) for v in p) for p in points
+        ):
+            c.error("points", f"must be a list of [x, y] points, got {describe(points)}")
+        else:
+            check_inside(c, "points", [v for p in points for v in p], image_size)
+
+
+def _check_shapes(c: Collector, shapes: Any, image_size: tuple[int, int] | None) -> None:
+    if not isinstance(shapes, list):
+        c.error(
+            "shapes",
+            f"must be a list (CVAT passes anything else to the UI, which fails), got"
+            f" {describe(shapes)}",
+        )
+        return
+    masks = 0
+    for i, shape in enumerate(shapes):
+        where = f"shapes[{i}]"
+        if not isinstance(shape, Mapping):
+            c.error(where, f"a shape is a JSON object, got {describe(shape)}")
+            continue
+        type_ = shape.get("type", "mask")
+        if type_ != "mask":
+            c.warn(
+                f"{where}.type",
+                f"{describe(type_)}: CVAT's UI keeps only masks from an interactor and drops"
+                " this shape",
+            )
+            continue
+        masks += 1
+        if "points" not in shape:
+            c.error(f"{where}.points", "missing: a mask is run lengths + [xtl, ytl, xbr, ybr]")
+        else:
+            check_rle_mask(c, f"{where}.points", shape["points"], image_size)
+        attributes = shape.get("attributes")
+        if attributes is not None and not (
+            isinstance(attributes, list)
+            and all(
+                isinstance(a, Mapping)
+                and isinstance(a.get("spec_id"), int)
+                and isinstance(a.get("value"), str)
+                for a in attributes
+            )
+        ):
+            c.warn(
+                f"{where}.attributes",
+                'CVAT\'s UI wants [{"spec_id": int, "value": str}] and replaces anything else'
+                " with []",
+            )
+    if masks == 0:
+        c.warn("shapes", "no mask shapes: the UI has nothing to show")
+
+
+def validate_interactor(
+    c: Collector,
+    body: Any,
+    labels: Sequence[str] | None,
+    image_size: tuple[int, int] | None,
+    request: Mapping[str, Any] | None,
+) -> None:
+    current = c.version >= INTERACTOR_SHAPES_SINCE
+    if isinstance(body, list):
+        c.error(
+            "response",
+            f"a bare list (the old polygon answer) fails in CVAT {c.cvat_version}'s UI; answer"
+            + (
+                ' {"shapes": [{"type": "mask", "points": run lengths + [xtl, ytl, xbr, ybr]}]}'
+                if current
+                else ' {"mask": 2-D array of 0/1, "points"?: [[x, y]...], "bounds"?: box}'
+            ),
+        )
+        return
+    if not isinstance(body, Mapping):
+        c.error("response", f"an interactor answers a JSON object, got {describe(body)}")
+        return
+    if "mask" in body:
+        _check_legacy_mask(c, body, image_size, current)
+        return
+    if "shapes" in body:
+        if not current:
+            c.error(
+                "shapes",
+                f'CVAT {c.cvat_version} does not read {{"shapes": ...}} (taken since about'
+                f' {_SINCE}); answer {{"mask": 2-D array}}',
+            )
+            return
+        _check_shapes(c, body["shapes"], image_size)
+        return
+    expected = '"shapes"' if current else '"mask"'
+    c.error("response", f"an interactor's answer needs {expected}; got {describe(body)}")

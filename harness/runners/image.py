@@ -1,0 +1,392 @@
+"""The image a function runs in, laid out as ``nuctl deploy --platform local`` lays it out.
+
+FROM the base image; the preCopy directives (or ``build.commands``, which replace the
+directives); the function directory copied to /opt/nuclio; the postCopy directives. Then,
+where Nuclio adds its processor, the harness runtime goes to /opt/cvat-fn with pure-Python
+copies of nuclio_sdk and msgpack (used only where the image has none of its own, as Nuclio's
+``pip install --no-index`` leaves an installed one alone), so no network is needed for it.
+
+The tag is a hash of everything that goes in, so an unchanged function is not rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import sys
+import tarfile
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from harness.runners import labels
+from harness.runners.base import StartError
+from harness.spec import FunctionSpec
+
+DEFAULT_BASE_IMAGE = "cvat-fn/python:3.11-bookworm"
+FUNCTION_HOME = "/opt/nuclio"
+RUNTIME_HOME = "/opt/cvat-fn"
+HTTP_PORT = 8080
+HEALTH_PORT = 8082
+FORMAT = "cvat-fn-image-1"  # bump when the layout changes, so old images are not reused
+
+# Caches and tool droppings: copying them would change the hash on every local run.
+IGNORED_DIRS = {
+    "__pycache__", ".git", ".hg", ".svn", ".pytest_cache", ".mypy_cache", ".ruff_cache",
+    ".hypothesis", ".tox", ".nox", ".venv", ".idea", ".vscode",
+}  # fmt: skip
+IGNORED_SUFFIXES = (".pyc", ".pyo", ".swp")
+
+# Runs under the function's own Python at build time, which may be old: keep it plain.
+_VENDOR_SCRIPT = """\
+import importlib.util, os, shutil
+home = os.path.dirname(os.path.abspath(__file__))
+for name in ("nuclio_sdk", "msgpack"):
+    if importlib.util.find_spec(name) is None:
+        shutil.move(os.path.join(home, "vendor", name), os.path.join(home, name))
+        print("cvat-fn: bundled " + name + " installed")
+    else:
+        print("cvat-fn: the image has its own " + name + "; using it")
+shutil.rmtree(os.path.join(home, "vendor"))
+"""
+
+_HEALTH_PROBE = (
+    "import urllib.request as u; "
+    f"u.urlopen('http://127.0.0.1:{HEALTH_PORT}/ready', timeout=2)"
+)
+
+
+class BuildError(StartError):
+    """The image could not be built; says which directive failed and what it printed."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One Dockerfile instruction and where it comes from, to name it when it fails."""
+
+    instruction: str
+    origin: str
+
+
+@dataclass
+class BuildContext:
+    """Dockerfile text plus the files that go in, and the content hash that names them."""
+
+    spec: FunctionSpec
+    base_image: str
+    base_image_id: str
+    steps: list[Step]
+    files: dict[str, Path | bytes] = field(default_factory=dict)
+
+    @property
+    def dockerfile(self) -> str:
+        return "".join(f"{step.instruction}\n" for step in self.steps)
+
+    @property
+    def digest(self) -> str:
+        h = hashlib.sha256()
+        for part in (FORMAT, self.base_image_id, self.dockerfile):
+            h.update(part.encode() + b"\0")
+        for name in sorted(self.files):
+            source = self.files[name]
+            h.update(name.encode() + b"\0")
+            if isinstance(source, bytes):
+                h.update(hashlib.sha256(source).digest())
+            else:
+                h.update(b"x" if os.access(source, os.X_OK) else b"-")
+                h.update(_file_sha256(source))
+        return h.hexdigest()
+
+    @property
+    def repository(self) -> str:
+        slug = re.sub(r"[^a-z0-9._-]+", "-", self.spec.name.lower()).strip("._-")
+        return f"cvat-fn/{slug or 'function'}"
+
+    @property
+    def source(self) -> str:
+        """Which function directory this is an image of, to prune its older images."""
+        return hashlib.sha256(str(self.spec.directory).encode()).hexdigest()[:16]
+
+    def write_tar(self, out: IO[bytes]) -> None:
+        with tarfile.open(fileobj=out, mode="w") as tar:
+            _add_bytes(tar, "Dockerfile", self.dockerfile.encode())
+            for name in sorted(self.files):
+                source = self.files[name]
+                if isinstance(source, bytes):
+                    _add_bytes(tar, name, source)
+                else:
+                    info = tar.gettarinfo(str(source), arcname=name)
+                    info.uid = info.gid = 0
+                    info.uname = info.gname = "root"
+                    with source.open("rb") as handle:
+                        tar.addfile(info, handle)
+
+
+def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mode = 0o644
+    info.mtime = int(time.time())
+    tar.addfile(info, io.BytesIO(data))
+
+
+def _file_sha256(path: Path) -> bytes:
+    h = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            h.update(block)
+    return h.digest()
+
+
+def function_files(directory: Path) -> Iterator[tuple[str, Path]]:
+    """(relative path, file) for everything nuctl would copy, minus caches; symlinks followed."""
+    for root, dirs, files in os.walk(directory, followlinks=True):
+        dirs[:] = sorted(d for d in dirs if d not in IGNORED_DIRS)
+        for name in sorted(files):
+            path = Path(root, name)
+            if name.endswith(IGNORED_SUFFIXES) or not path.is_file():
+                continue  # broken links, sockets, fifos
+            yield path.relative_to(directory).as_posix(), path
+
+
+def runtime_files() -> Iterator[tuple[str, Path]]:
+    """The runtime and its two dependencies, as pure-Python sources from this interpreter."""
+    import msgpack
+    import nuclio_sdk
+
+    harness_dir = Path(__file__).resolve().parents[1]
+    yield "harness/__init__.py", harness_dir / "__init__.py"
+    for rel, path in _py_files(harness_dir / "runtime"):
+        yield f"harness/runtime/{rel}", path
+    for module in (nuclio_sdk, msgpack):
+        assert module.__file__ is not None
+        package = Path(module.__file__).parent
+        for rel, path in _py_files(package):
+            if not rel.startswith("test"):  # nuclio_sdk ships its tests
+                yield f"vendor/{module.__name__}/{rel}", path
+
+
+def _py_files(package: Path) -> Iterator[tuple[str, Path]]:
+    for path in sorted(package.rglob("*.py")):
+        rel = path.relative_to(package)
+        if "__pycache__" not in rel.parts:
+            yield rel.as_posix(), path
+
+
+def directive_steps(spec: FunctionSpec) -> tuple[list[Step], list[Step]]:
+    """(preCopy, postCopy) steps as Nuclio's builder makes them.
+
+    ``build.commands`` replace the directives: each becomes a RUN, a line ending in a
+    backslash continues into the next, and ``@nuclio.postCopy`` switches to postCopy.
+    """
+    build = spec.build
+    if not build.commands:
+        pre = [
+            Step(f"{d.kind} {d.value}", f"spec.build.directives.preCopy[{i}]")
+            for i, d in enumerate(build.pre_copy)
+        ]
+        post = [
+            Step(f"{d.kind} {d.value}", f"spec.build.directives.postCopy[{i}]")
+            for i, d in enumerate(build.post_copy)
+        ]
+        return pre, post
+    steps: dict[str, list[Step]] = {"pre": [], "post": []}
+    phase = "pre"
+    commands = list(build.commands)
+    i = 0
+    while i < len(commands):
+        first = i
+        command = commands[i]
+        if command.strip() == "@nuclio.postCopy":
+            phase = "post"
+            i += 1
+            continue
+        joined = ""
+        while command.endswith("\\") and i + 1 < len(commands):
+            joined += command[:-1]
+            i += 1
+            command = commands[i]
+        joined += command.rstrip("\\")
+        where = f"spec.build.commands[{first}]" if first == i else f"spec.build.commands[{first}-{i}]"
+        if joined:
+            steps[phase].append(Step(f"RUN {joined}", where))
+        i += 1
+    return steps["pre"], steps["post"]
+
+
+def _last_user(steps: list[Step]) -> str | None:
+    user = None
+    for step in steps:
+        kind, _, value = step.instruction.partition(" ")
+        if kind.upper() == "USER":
+            user = value.strip()
+    return user
+
+
+def make_context(
+    spec: FunctionSpec, base_image: str, base_image_id: str, pip_ca: Path | None = None
+) -> BuildContext:
+    pre, post = directive_steps(spec)
+    ours = "cvat-fn"
+    steps = [Step(f"FROM {base_image}", "spec.build.baseImage")]
+    files: dict[str, Path | bytes] = {}
+    if pip_ca is not None:
+        # As Nuclio's platform config does (runtime.python.pipCAPath): pip in a build
+        # directive trusts the same CA as pip on this host (a TLS-intercepting proxy).
+        files["pip-ca-certificates.crt"] = pip_ca.read_bytes()
+        steps += [
+            Step("COPY pip-ca-certificates.crt /etc/ssl/certs/cvat-fn/pip-ca.crt", ours),
+            Step("ARG PIP_CERT=/etc/ssl/certs/cvat-fn/pip-ca.crt", ours),
+        ]
+    steps += pre
+    steps.append(Step(f"COPY function {FUNCTION_HOME}", f"{ours}: the function directory"))
+    steps += post
+    user = _last_user(pre + post)
+    if user:
+        steps.append(Step("USER root", ours))
+    steps += [
+        Step(f"COPY cvat-fn {RUNTIME_HOME}", f"{ours}: the harness runtime"),
+        Step(
+            f'RUN ["python3", "{RUNTIME_HOME}/vendor.py"]',
+            f"{ours}: bundle nuclio_sdk/msgpack (needs python3 in the image)",
+        ),
+    ]
+    if user:
+        steps.append(Step(f"USER {user}", ours))
+    health = json.dumps(["python3", "-c", _HEALTH_PROBE])
+    command = json.dumps([
+        "python3", "-m", "harness.runtime", "--config", f"{RUNTIME_HOME}/config.json",
+        "--host", "0.0.0.0", "--port", str(HTTP_PORT), "--health-port", str(HEALTH_PORT),
+    ])  # fmt: skip
+    steps += [
+        Step(f"ENV PYTHONPATH={RUNTIME_HOME}${{PYTHONPATH:+:$PYTHONPATH}}", ours),
+        Step(f"EXPOSE {HTTP_PORT} {HEALTH_PORT}", ours),
+        Step(f"HEALTHCHECK --interval=2s --timeout=3s --retries=1 CMD {health}", ours),
+        Step("ENTRYPOINT []", ours),
+        Step(f"CMD {command}", ours),
+    ]
+    for rel, path in function_files(spec.directory):
+        files[f"function/{rel}"] = path
+    for rel, path in runtime_files():
+        files[f"cvat-fn/{rel}"] = path
+    files["cvat-fn/vendor.py"] = _VENDOR_SCRIPT.encode()
+    config = spec.runtime_config(function_dir=FUNCTION_HOME)
+    files["cvat-fn/config.json"] = json.dumps(config, indent=2, sort_keys=True).encode()
+    return BuildContext(spec, base_image, base_image_id, steps, files)
+
+
+def stderr_progress(message: str) -> None:
+    print(f"cvat-fn: {message}", file=sys.stderr, flush=True)
+
+
+_STEP_RE = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
+_NOISE_RE = re.compile(r"^( ---> |Removing intermediate container |Successfully (built|tagged) )")
+
+
+class _BuildLog:
+    """Follows the builder's stream: reports steps, keeps each step's output for errors."""
+
+    def __init__(self, context: BuildContext, progress: Callable[[str], None], verbose: bool):
+        self.context = context
+        self.progress = progress
+        self.verbose = verbose
+        self.step: tuple[int, int, str] | None = None
+        self.output: list[str] = []
+        self._partial = ""
+
+    def feed(self, text: str) -> None:
+        lines = (self._partial + text).split("\n")
+        self._partial = lines.pop()
+        for line in lines:
+            self._line(line.rstrip("\r"))
+
+    def _line(self, line: str) -> None:
+        match = _STEP_RE.match(line)
+        if match:
+            self.step = (int(match.group(1)), int(match.group(2)), match.group(3))
+            self.output = []
+            self.progress(f"build {self.context.spec.name}: step {line[5:]}")
+        elif line.strip() and not _NOISE_RE.match(line):
+            self.output.append(line)
+            if self.verbose:
+                self.progress(f"  {line}")
+
+    def error(self, message: str) -> BuildError:
+        if self._partial:
+            self._line(self._partial)
+            self._partial = ""
+        name = self.context.spec.name
+        if self.step is None:
+            return BuildError(f"{name}: the image build failed before any step ran: {message}")
+        number, total, instruction = self.step
+        origin = ""
+        if total == len(self.context.steps):
+            origin = f" ({self.context.steps[number - 1].origin})"
+        output = "\n".join(f"    {line}" for line in self.output[-60:]) or "    (no output)"
+        return BuildError(
+            f"{name}: the image build failed at step {number}/{total}{origin}:\n"
+            f"    {instruction}\n"
+            f"  error: {message.strip()}\n"
+            f"  output of that step:\n{output}"
+        )
+
+
+def build(
+    client: Any,
+    context: BuildContext,
+    tag: str,
+    *,
+    progress: Callable[[str], None] = stderr_progress,
+    verbose: bool = False,
+    image_labels: dict[str, str] | None = None,
+) -> str:
+    """Build ``context`` as ``tag`` with the classic builder; returns the image id."""
+    started = time.monotonic()
+    log = _BuildLog(context, progress, verbose)
+    image_id = None
+    with tempfile.TemporaryFile() as archive:
+        context.write_tar(archive)
+        archive.seek(0)
+        stream = client.api.build(
+            fileobj=archive,
+            custom_context=True,
+            tag=tag,
+            rm=True,
+            forcerm=True,
+            pull=False,
+            decode=True,
+            labels=image_labels or {},
+        )
+        for chunk in stream:
+            if "stream" in chunk:
+                log.feed(chunk["stream"])
+            elif "error" in chunk:
+                raise log.error(str(chunk.get("error")))
+            elif isinstance(chunk.get("aux"), dict) and chunk["aux"].get("ID"):
+                image_id = chunk["aux"]["ID"]
+    log.feed("\n")
+    if image_id is None:
+        image_id = client.images.get(tag).id
+    progress(f"build {context.spec.name}: {tag} built in {time.monotonic() - started:.1f}s")
+    return str(image_id)
+
+
+def prune_older(client: Any, context: BuildContext, keep_id: str) -> None:
+    """Remove this function's earlier images; one still in use by a container is kept."""
+    import docker.errors
+
+    older = client.images.list(
+        filters={"label": [f"{labels.MANAGED}=true", f"{labels.SOURCE}={context.source}"]}
+    )
+    for image in older:
+        if image.id != keep_id:
+            try:
+                client.images.remove(image.id, noprune=False)
+            except docker.errors.APIError:
+                pass
