@@ -38,7 +38,7 @@ def validate_reid(
     if n0 is not None and len(body) != n0:
         c.error(
             "response",
-            f"{len(body)} items for the {n0} boxes of boxes0: item i answers boxes0[i]"
+            f"{len(body)} item(s) for the {n0} box(es) of boxes0: item i answers boxes0[i]"
             + (" (CVAT fails the job on the extra ones)" if len(body) > n0 else ""),
         )
     claimed: dict[int, int] = {}

@@ -148,13 +148,14 @@ def validate_tracker(
     _check_states(c, states)
     if len(shapes) != len(states):
         c.error(
-            "response", f"{len(shapes)} shapes but {len(states)} states: one of each per object"
+            "response",
+            f"{len(shapes)} shape(s) but {len(states)} state(s): one of each per object",
         )
     sent = _sent_count(request)
     if sent is not None and len(shapes) != sent:
-        c.error("shapes", f"{len(shapes)} shapes for the {sent} objects sent")
+        c.error("shapes", f"{len(shapes)} shape(s) for the {sent} object(s) sent")
     if sent is not None and len(states) != sent:
-        c.error("states", f"{len(states)} states for the {sent} objects sent")
+        c.error("states", f"{len(states)} state(s) for the {sent} object(s) sent")
     interface = _interface(request, shapes)
     sent_shapes = request.get("shapes") if request is not None else None
     for i, shape in enumerate(shapes):

@@ -11,6 +11,7 @@ The tag is a hash of everything that goes in, so an unchanged function is not re
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -213,7 +214,7 @@ def directive_steps(spec: FunctionSpec) -> tuple[list[Step], list[Step]]:
             i += 1
             command = commands[i]
         joined += command.rstrip("\\")
-        where = f"spec.build.commands[{first}]" if first == i else f"spec.build.commands[{first}-{i}]"
+        where = f"spec.build.commands[{first}" + (f"-{i}]" if i > first else "]")
         if joined:
             steps[phase].append(Step(f"RUN {joined}", where))
         i += 1
@@ -386,7 +387,5 @@ def prune_older(client: Any, context: BuildContext, keep_id: str) -> None:
     )
     for image in older:
         if image.id != keep_id:
-            try:
+            with contextlib.suppress(docker.errors.APIError):  # in use: kept
                 client.images.remove(image.id, noprune=False)
-            except docker.errors.APIError:
-                pass

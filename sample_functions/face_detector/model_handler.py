@@ -44,8 +44,9 @@ class ModelHandler:
             grey, scaleFactor=1.1, minNeighbors=3, minSize=(24, 24), outputRejectLevels=True
         )
         results = []
-        for (x, y, w, h), weight in zip(boxes, np.ravel(weights), strict=True):
-            confidence = weight_to_confidence(weight)
+        weights = np.ravel(weights)
+        for index, (x, y, w, h) in enumerate(boxes):
+            confidence = weight_to_confidence(weights[index])
             if confidence < threshold:
                 continue
             xtl, ytl = x / scale, y / scale

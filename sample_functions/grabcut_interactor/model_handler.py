@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import cv2
 import numpy as np
 from PIL import Image
@@ -115,10 +117,9 @@ class ModelHandler:
             result = fg_seed  # GrabCut needs both sides to learn from
         else:
             bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
-            try:
+            # On failure the seeds stay: a rough mask beats a failed request.
+            with contextlib.suppress(cv2.error):
                 cv2.grabCut(crop, gc, None, bgd, fgd, ITERATIONS, cv2.GC_INIT_WITH_MASK)
-            except cv2.error:
-                pass  # keep the seeds: a rough mask beats a failed request
             result = np.isin(gc, (cv2.GC_FGD, cv2.GC_PR_FGD))
         result = self.keep_clicked(result.astype(np.uint8), local(pos_pts).astype(int))
 

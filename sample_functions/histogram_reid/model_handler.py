@@ -12,7 +12,6 @@ import math
 
 import cv2
 import numpy as np
-from PIL import Image
 
 HIST_BINS = [30, 32]  # hue, saturation
 HIST_RANGES = [0, 180, 0, 256]
@@ -65,8 +64,9 @@ class ModelHandler:
         hists0 = [self.histogram(hsv0, p) for p in points0]
         hists1 = [self.histogram(hsv1, p) for p in points1]
         matrix = np.full((len(boxes0), len(boxes1)), np.inf)
-        for i, (p0, h0) in enumerate(zip(points0, hists0, strict=True)):
-            for j, (p1, h1) in enumerate(zip(points1, hists1, strict=True)):
+        for i, p0 in enumerate(points0):
+            for j, p1 in enumerate(points1):
+                h0, h1 = hists0[i], hists1[j]
                 if h0 is None or h1 is None:
                     continue
                 label0, label1 = box_label(boxes0[i]), box_label(boxes1[j])

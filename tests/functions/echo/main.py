@@ -4,6 +4,8 @@ import json
 import os
 import time
 
+import helper
+
 INITS = []
 
 
@@ -44,6 +46,8 @@ def handler(context, event):
             content_type="application/json",
             status_code=200,
         )
+    if path == "/helper":
+        return helper.GREETING
     if path == "/str":
         return "plain text"
     if path == "/bytes":

@@ -1,0 +1,367 @@
+"""The docker runner: the function in a local container built from its function.yaml.
+
+Build (image.py) as ``nuctl deploy --platform local`` would, run with the function's env,
+volumes and resource limits, ports published on 127.0.0.1 only, readiness polled on the
+published health port. Containers carry owner labels (labels.py): stop() removes them, the
+cleanup registry does on Ctrl-C/SIGTERM/exit, and the reaper after a ``kill -9``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from harness.runners import cleanup, image, labels, reaper
+from harness.runners.base import LogBuffer, Runner, RunningFunction, StartError
+from harness.spec import FunctionSpec, load_spec
+
+STOP_GRACE_S = 5
+BASE_IMAGE_ENV = "CVAT_FN_BASE_IMAGE"
+
+
+def docker_client(timeout: float = 120) -> Any:
+    """A client for the local engine (DOCKER_HOST etc. honoured); StartError if unreachable."""
+    import docker
+    import docker.errors
+
+    try:
+        client = docker.from_env(timeout=int(timeout))
+        client.ping()
+    except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
+        raise StartError(f"the Docker Engine is not reachable: {exc}") from None
+    return client
+
+
+def docker_available() -> str | None:
+    """None when the Docker Engine answers; otherwise why not (a test's reason to skip)."""
+    try:
+        docker_client(timeout=10)
+    except StartError as exc:
+        return str(exc)
+    return None
+
+
+class DockerFunction(RunningFunction):
+    """A function running in a container; stop() removes the container."""
+
+    container: Any
+    image: str
+    image_id: str
+    built: bool
+    health_url: str
+    _token: int
+    _pump: threading.Thread | None = None
+    _stopped: bool = False
+
+    def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        cleanup.unregister(self._token)
+        import docker.errors
+
+        with contextlib.suppress(docker.errors.APIError, requests.RequestException):
+            self.container.stop(timeout=STOP_GRACE_S)
+        with contextlib.suppress(docker.errors.APIError, requests.RequestException):
+            self.container.remove(force=True, v=True)
+        if self._pump is not None:
+            self._pump.join(2)
+
+
+class DockerRunner(Runner):
+    """Builds the function's image (once per content) and runs it in a container.
+
+    ``base_image`` replaces ``spec.build.baseImage`` (functions written for ubuntu or
+    python images build here on the local base image); without either, the base is
+    $CVAT_FN_BASE_IMAGE or cvat-fn/python:3.11-bookworm (scripts/build-base-image.sh).
+    ``pip_ca`` is a CA bundle pip in build directives should trust ($PIP_CERT by default).
+    """
+
+    name = "docker"
+
+    def __init__(
+        self,
+        base_image: str | None = None,
+        *,
+        pip_ca: str | Path | None = None,
+        pull: bool = False,
+        verbose: bool = False,
+        progress: Callable[[str], None] | None = None,
+        client: Any = None,
+    ) -> None:
+        self.base_image = base_image
+        ca = pip_ca if pip_ca is not None else os.environ.get("PIP_CERT")
+        self.pip_ca = Path(ca) if ca and Path(ca).is_file() else None
+        self.pull = pull
+        self.verbose = verbose
+        self.progress = progress or image.stderr_progress
+        self._client = client
+        self.builds = 0  # images actually built by this runner (not found ready-made)
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = docker_client()
+        return self._client
+
+    def base_for(self, spec: FunctionSpec) -> str:
+        return (
+            self.base_image
+            or spec.build.base_image
+            or os.environ.get(BASE_IMAGE_ENV)
+            or image.DEFAULT_BASE_IMAGE
+        )
+
+    def ensure_image(self, spec: FunctionSpec) -> tuple[str, str, bool]:
+        """(tag, image id, built now) of the function's image, building it if it is new."""
+        import docker.errors
+
+        base = self.base_for(spec)
+        try:
+            base_id = self.client.images.get(base).id
+        except docker.errors.ImageNotFound:
+            base_id = self._pull_base(base)
+        context = image.make_context(spec, base, base_id, self.pip_ca)
+        tag = f"{context.repository}:{context.digest[:16]}"
+        with contextlib.suppress(docker.errors.ImageNotFound):
+            found = self.client.images.get(tag)
+            self.progress(f"build {spec.name}: {tag} is up to date")
+            return tag, str(found.id), False
+        self.progress(f"build {spec.name}: {tag} FROM {base} ({len(context.steps)} steps)")
+        image_id = image.build(
+            self.client,
+            context,
+            tag,
+            progress=self.progress,
+            verbose=self.verbose,
+            image_labels={
+                labels.MANAGED: "true",
+                labels.FUNCTION: spec.name,
+                labels.SOURCE: context.source,
+            },
+        )
+        self.builds += 1
+        image.prune_older(self.client, context, image_id)
+        return tag, image_id, True
+
+    def _pull_base(self, base: str) -> str:
+        import docker.errors
+
+        hint = (
+            f"the base image {base} is not on this machine. Build the local one with "
+            f"scripts/build-base-image.sh, or run on an image you have with "
+            f"--base-image / DockerRunner(base_image=...)"
+        )
+        if not self.pull:
+            raise image.BuildError(f"{hint} (pulling is off)")
+        self.progress(f"pulling {base}")
+        try:
+            return str(self.client.images.pull(base).id)
+        except docker.errors.APIError as exc:
+            raise image.BuildError(f"{hint}; pulling failed: {exc}") from None
+
+    def start(
+        self,
+        function_dir: Path,
+        spec: FunctionSpec | None = None,
+        *,
+        readiness_timeout: float | None = None,
+    ) -> RunningFunction:
+        import docker.errors
+
+        spec = spec or load_spec(function_dir)
+        reaper.reap(self.client)
+        tag, image_id, built = self.ensure_image(spec)
+        timeout = readiness_timeout or spec.readiness_timeout
+        options = run_options(spec)
+        started = time.monotonic()
+        try:
+            container = self.client.containers.create(
+                image_id,
+                init=True,
+                labels={**labels.owner_labels(), labels.FUNCTION: spec.name},
+                ports={
+                    f"{image.HTTP_PORT}/tcp": ("127.0.0.1", None),
+                    f"{image.HEALTH_PORT}/tcp": ("127.0.0.1", None),
+                },
+                **options,
+            )
+        except docker.errors.APIError as exc:
+            raise StartError(f"{spec.name}: the container was refused: {_explain(exc)}") from None
+        running = DockerFunction(url="", spec=spec)
+        running.container = container
+        running.image, running.image_id, running.built = tag, image_id, built
+        running._token = cleanup.register(running.stop)
+        try:
+            container.start()
+        except docker.errors.APIError as exc:
+            running.stop()
+            raise StartError(f"{spec.name}: the container did not start: {_explain(exc)}") from None
+        try:
+            http_port, health_port = _published_ports(container)
+            running.url = f"http://127.0.0.1:{http_port}"
+            running.health_url = f"http://127.0.0.1:{health_port}"
+            running._pump = threading.Thread(
+                target=_pump_logs, args=(container, running.logs), daemon=True
+            )
+            running._pump.start()
+            _wait_ready(container, running.health_url, started + timeout)
+        except StartError as exc:
+            logs = _all_logs(container) or running.logs.text()
+            running.stop()
+            raise StartError(f"{spec.name}: {exc}\n--- container output ---\n{logs}") from None
+        except BaseException:
+            running.stop()
+            raise
+        running.ready_seconds = time.monotonic() - started
+        return running
+
+
+def run_options(spec: FunctionSpec) -> dict[str, Any]:
+    """docker run options from spec: env, hostPath volumes, resources.limits."""
+    env = dict(spec.env)
+    env.update(
+        NUCLIO_FUNCTION_NAME=spec.name,
+        NUCLIO_FUNCTION_DESCRIPTION=spec.description,
+        NUCLIO_FUNCTION_VERSION=spec.version,
+        NUCLIO_FUNCTION_HANDLER=spec.handler,
+    )
+    options: dict[str, Any] = {"environment": env}
+    volumes = {}
+    for volume in spec.volumes:
+        host = Path(volume.host_path)
+        if not host.is_absolute():
+            host = spec.directory / host
+        volumes[str(host)] = {"bind": volume.mount_path, "mode": "rw"}
+    if volumes:
+        options["volumes"] = volumes
+    limits = spec.resources.get("limits") if isinstance(spec.resources, dict) else None
+    limits = limits if isinstance(limits, dict) else {}
+    try:
+        if limits.get("cpu") not in (None, ""):
+            options["nano_cpus"] = int(cpu_quantity(str(limits["cpu"])) * 1e9)
+        if limits.get("memory") not in (None, ""):
+            options["mem_limit"] = memory_quantity(str(limits["memory"]))
+    except ValueError as exc:
+        raise StartError(f"{spec.name}: spec.resources.limits: {exc}") from None
+    gpus = limits.get("nvidia.com/gpu")
+    if gpus not in (None, "", 0, "0"):
+        import docker.types
+
+        # nuctl's local platform runs such a function with --gpus all.
+        options["device_requests"] = [docker.types.DeviceRequest(count=-1, capabilities=[["gpu"]])]
+    return options
+
+
+_QUANTITY_RE = re.compile(r"^([0-9.]+(?:[eE][-+]?[0-9]+)?)([a-zA-Z]*)$")
+_BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
+_DECIMAL = {"": 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18}
+
+
+def cpu_quantity(text: str) -> float:
+    """Kubernetes CPU quantity in cores: ``2``, ``0.5``, ``500m``."""
+    match = _QUANTITY_RE.match(text.strip())
+    if not match or match.group(2) not in ("", "m"):
+        raise ValueError(f"cpu {text!r} is not a Kubernetes quantity such as 2, 0.5 or 500m")
+    value = float(match.group(1)) / (1000 if match.group(2) == "m" else 1)
+    if value <= 0:
+        raise ValueError(f"cpu {text!r} must be more than 0")
+    return value
+
+
+def memory_quantity(text: str) -> int:
+    """Kubernetes memory quantity in bytes: ``512Mi``, ``4Gi``, ``1G``, ``1000000``."""
+    match = _QUANTITY_RE.match(text.strip())
+    unit = match.group(2) if match else None
+    if not match or unit not in {**_BINARY, **_DECIMAL}:
+        raise ValueError(f"memory {text!r} is not a Kubernetes quantity such as 512Mi or 4Gi")
+    value = int(float(match.group(1)) * {**_BINARY, **_DECIMAL}[unit or ""])
+    if value <= 0:
+        raise ValueError(f"memory {text!r} must be more than 0")
+    return value
+
+
+def _explain(exc: Exception) -> str:
+    text = str(exc)
+    if "capabilities: [[gpu]]" in text or "nvidia" in text.lower():
+        return (
+            "function.yaml asks for nvidia.com/gpu (spec.resources.limits), but this Docker "
+            "Engine has no GPU runtime (the NVIDIA Container Toolkit). Drop the limit to run "
+            f"on the CPU. Engine said: {text}"
+        )
+    return text
+
+
+def _published_ports(container: Any) -> tuple[int, int]:
+    """The 127.0.0.1 ports Docker picked for 8080 and 8082."""
+    deadline = time.monotonic() + 10
+    while True:
+        container.reload()
+        ports = container.attrs.get("NetworkSettings", {}).get("Ports") or {}
+        http = ports.get(f"{image.HTTP_PORT}/tcp")
+        health = ports.get(f"{image.HEALTH_PORT}/tcp")
+        if http and health:
+            return int(http[0]["HostPort"]), int(health[0]["HostPort"])
+        if container.status in ("exited", "dead"):
+            raise StartError(f"the container exited ({_exit_code(container)}) as it started")
+        if time.monotonic() > deadline:
+            raise StartError("Docker published no ports for the container")
+        time.sleep(0.05)
+
+
+def _exit_code(container: Any) -> str:
+    state = container.attrs.get("State", {})
+    code = state.get("ExitCode")
+    return f"code {code}" + (", out of memory" if state.get("OOMKilled") else "")
+
+
+def _wait_ready(container: Any, health_url: str, deadline: float) -> None:
+    """Poll /ready on the published health port; StartError if the container exits first."""
+    session = requests.Session()
+    last_status = 0.0
+    while True:
+        with contextlib.suppress(requests.RequestException):
+            if session.get(f"{health_url}/ready", timeout=1).status_code == 200:
+                return
+        now = time.monotonic()
+        if now - last_status > 0.25:
+            last_status = now
+            container.reload()
+            if container.status in ("exited", "dead"):
+                raise StartError(
+                    f"the function exited ({_exit_code(container)}) before it was ready "
+                    "(init_context failed?)"
+                )
+        if now > deadline:
+            raise StartError("not ready in time (readinessTimeoutSeconds); its output below")
+        time.sleep(0.05)
+
+
+def _all_logs(container: Any) -> str:
+    import docker.errors
+
+    try:
+        return str(container.logs(stdout=True, stderr=True).decode("utf-8", "replace")).rstrip()
+    except (docker.errors.APIError, requests.RequestException):
+        return ""
+
+
+def _pump_logs(container: Any, logs: LogBuffer) -> None:
+    """Copy the container's output into the log buffer, line by line, until it ends."""
+    partial = b""
+    with contextlib.suppress(Exception):
+        for chunk in container.logs(stream=True, follow=True, stdout=True, stderr=True):
+            lines = (partial + chunk).split(b"\n")
+            partial = lines.pop()
+            for line in lines:
+                logs.append(line.decode("utf-8", "replace"))
+    if partial:
+        logs.append(partial.decode("utf-8", "replace"))

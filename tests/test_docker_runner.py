@@ -1,0 +1,224 @@
+"""The docker runner against the real engine: build, run, reach over 127.0.0.1, clean up.
+
+Needs the local base image (scripts/build-base-image.sh; .ci/run builds it first).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import yaml
+
+from harness.runners import labels
+from harness.runners.base import StartError
+from harness.runners.docker import DockerRunner, docker_available, docker_client
+from harness.runners.image import BuildError, directive_steps, make_context
+from harness.spec import Volume, load_spec
+
+pytestmark = pytest.mark.docker
+
+FUNCTIONS = Path(__file__).parent / "functions"
+ECHO = FUNCTIONS / "docker_echo"
+
+
+@pytest.fixture(scope="module")
+def client() -> Any:
+    reason = docker_available()
+    if reason:
+        pytest.skip(reason)
+    return docker_client()
+
+
+@pytest.fixture
+def runner(client: Any) -> DockerRunner:
+    return DockerRunner(client=client, progress=lambda message: None)
+
+
+def _container_exists(client: Any, container_id: str) -> bool:
+    import docker.errors
+
+    try:
+        client.containers.get(container_id)
+    except docker.errors.NotFound:
+        return False
+    return True
+
+
+def _copy_with(tmp_path: Path, **build: Any) -> Path:
+    """docker_echo with spec.build replaced, as a new function directory."""
+    target = tmp_path / "fn"
+    shutil.copytree(ECHO, target)
+    data = yaml.safe_load((target / "function.yaml").read_text())
+    data["spec"]["build"] = build
+    (target / "function.yaml").write_text(yaml.safe_dump(data))
+    return target
+
+
+def test_build_run_request_stop(runner: DockerRunner, client: Any, tmp_path: Path) -> None:
+    (tmp_path / "note.txt").write_text("from a hostPath volume")
+    spec = load_spec(ECHO)
+    spec.volumes = [Volume("notes", str(tmp_path), "/mnt/echo-volume")]
+
+    running = runner.start(ECHO, spec)
+    container_id = running.container.id  # type: ignore[attr-defined]
+    try:
+        assert running.url.startswith("http://127.0.0.1:")
+        answer = requests.post(running.url, json={"ping": 1}, timeout=10)
+        assert answer.status_code == 200, answer.text
+        data = answer.json()
+        assert data["body"] == {"ping": 1}
+        assert data["greeting"] == "hello from function.yaml"
+        assert data["function_name"] == "docker-echo"
+        assert data["baked_by"] == "preCopy"
+        assert data["pre_copy"] == "written by a preCopy directive"
+        assert data["post_copy"] == "postCopy sees the function"
+        assert data["volume"] == "from a hostPath volume"
+        if data["cgroup_cpu"] is not None:  # 1500m of a 100ms period (v1) or "150000 100000"
+            assert data["cgroup_cpu"].split()[0] == "150000"
+        if data["cgroup_memory"] is not None:
+            assert data["cgroup_memory"] == str(300 * 2**20)
+
+        attrs = client.containers.get(container_id).attrs
+        bindings = attrs["HostConfig"]["PortBindings"]
+        assert {b["HostIp"] for v in bindings.values() for b in v} == {"127.0.0.1"}
+        container_labels = attrs["Config"]["Labels"]
+        assert container_labels[labels.SESSION] == labels.session_id()
+        assert container_labels[labels.PID] == str(__import__("os").getpid())
+        assert running.ready_seconds > 0
+        assert any("docker-echo" in line or "ready" in line.lower() for line in running.logs.lines())
+    finally:
+        running.stop()
+    assert not _container_exists(client, container_id)
+    running.stop()  # twice is fine
+
+
+def test_unchanged_function_is_not_rebuilt(runner: DockerRunner, client: Any) -> None:
+    with runner.start(ECHO) as first:
+        first_image = first.image_id  # type: ignore[attr-defined]
+    builds = runner.builds
+    with runner.start(ECHO) as second:
+        assert second.image_id == first_image  # type: ignore[attr-defined]
+        assert second.built is False  # type: ignore[attr-defined]
+        assert requests.get(second.url, timeout=10).status_code == 200
+    assert runner.builds == builds
+
+
+def test_changed_function_is_rebuilt(runner: DockerRunner, tmp_path: Path) -> None:
+    directory = tmp_path / "fn"
+    shutil.copytree(ECHO, directory)
+    context_before = make_context(load_spec(directory), "base", "sha256:x")
+    (directory / "extra.txt").write_text("a new file")
+    context_after = make_context(load_spec(directory), "base", "sha256:x")
+    assert context_before.digest != context_after.digest
+    (directory / "__pycache__").mkdir()
+    (directory / "__pycache__" / "main.cpython-311.pyc").write_bytes(b"\0")
+    assert make_context(load_spec(directory), "base", "sha256:x").digest == context_after.digest
+
+
+def test_failing_directive_is_named_with_its_output(runner: DockerRunner, tmp_path: Path) -> None:
+    directory = _copy_with(
+        tmp_path,
+        directives={
+            "preCopy": [
+                {"kind": "ENV", "value": "STAGE=one"},
+                {"kind": "RUN", "value": "echo fetching the weights && exit 3"},
+            ]
+        },
+    )
+    with pytest.raises(BuildError) as failure:
+        runner.start(directory)
+    message = str(failure.value)
+    assert "spec.build.directives.preCopy[1]" in message
+    assert "RUN echo fetching the weights && exit 3" in message
+    assert "fetching the weights" in message.split("output of that step:")[1]
+    assert "non-zero code: 3" in message
+
+
+def test_commands_replace_directives_and_split_at_postcopy(tmp_path: Path) -> None:
+    directory = _copy_with(
+        tmp_path,
+        commands=["echo one \\", "two", "@nuclio.postCopy", "echo three"],
+        directives={"preCopy": [{"kind": "RUN", "value": "echo ignored"}]},
+    )
+    pre, post = directive_steps(load_spec(directory))
+    assert [s.instruction for s in pre] == ["RUN echo one two"]
+    assert [s.instruction for s in post] == ["RUN echo three"]
+    assert pre[0].origin == "spec.build.commands[0-1]"
+    dockerfile = make_context(load_spec(directory), "base", "sha256:x").dockerfile
+    lines = dockerfile.splitlines()
+    assert lines.index("RUN echo one two") < lines.index("COPY function /opt/nuclio")
+    assert lines.index("COPY function /opt/nuclio") < lines.index("RUN echo three")
+
+
+def test_init_failure_raises_start_error_with_logs(runner: DockerRunner, client: Any) -> None:
+    before = {c.id for c in client.containers.list(all=True)}
+    with pytest.raises(StartError) as failure:
+        runner.start(FUNCTIONS / "init_fails", readiness_timeout=60)
+    message = str(failure.value)
+    assert "before it was ready" in message
+    assert "model.xml is missing from the function directory" in message
+    leftover = {c.id for c in client.containers.list(all=True)} - before
+    assert not leftover
+
+
+def test_missing_base_image_says_how_to_get_one(runner: DockerRunner, tmp_path: Path) -> None:
+    directory = _copy_with(tmp_path, baseImage="ubuntu:22.04")
+    custom = DockerRunner(
+        "cvat-fn/no-such-base:0", client=runner.client, progress=lambda message: None
+    )
+    with pytest.raises(BuildError, match="build-base-image.sh"):
+        custom.start(directory)
+
+
+def test_gpu_limit_without_gpu_runtime_is_a_clear_error(
+    runner: DockerRunner, client: Any
+) -> None:
+    if "nvidia" in (client.info().get("Runtimes") or {}):
+        pytest.skip("this engine has an NVIDIA runtime")
+    spec = load_spec(ECHO)
+    spec.resources = {"limits": {"nvidia.com/gpu": 1}}
+    before = {c.id for c in client.containers.list(all=True)}
+    with pytest.raises(StartError, match="nvidia.com/gpu") as failure:
+        runner.start(ECHO, spec)
+    assert "GPU" in str(failure.value)
+    assert {c.id for c in client.containers.list(all=True)} == before
+
+
+def test_build_output_reports_steps(client: Any, tmp_path: Path) -> None:
+    messages: list[str] = []
+    directory = _copy_with(
+        tmp_path, directives={"preCopy": [{"kind": "RUN", "value": f"echo {tmp_path.name}"}]}
+    )
+    runner = DockerRunner(client=client, progress=messages.append, verbose=True)
+    with runner.start(directory) as running:
+        assert running.built  # type: ignore[attr-defined]
+    steps = [m for m in messages if ": step " in m]
+    total = len(make_context(load_spec(directory), "b", "x").steps)
+    assert steps[0].endswith(f"step 1/{total} : FROM {runner.base_for(load_spec(directory))}")
+    assert any(f"step {total}/{total} : CMD" in m for m in steps)
+    assert any(m.strip() == tmp_path.name for m in messages)  # the RUN's own output, verbose
+
+
+@pytest.fixture
+def image_config(client: Any) -> Iterator[dict[str, Any]]:
+    runner = DockerRunner(client=client, progress=lambda message: None)
+    tag, image_id, _ = runner.ensure_image(load_spec(ECHO))
+    yield client.images.get(image_id).attrs["Config"]
+
+
+def test_image_layout(image_config: dict[str, Any]) -> None:
+    assert image_config["Labels"][labels.MANAGED] == "true"
+    assert image_config["Labels"][labels.FUNCTION] == "docker-echo"
+    assert image_config["Cmd"][:3] == ["python3", "-m", "harness.runtime"]
+    assert "/ready" in " ".join(image_config["Healthcheck"]["Test"])
+    assert any(e.startswith("PYTHONPATH=/opt/cvat-fn") for e in image_config["Env"])
+    config = json.loads(
+        make_context(load_spec(ECHO), "b", "x").files["cvat-fn/config.json"]  # type: ignore[arg-type]
+    )
+    assert config["function_dir"] == "/opt/nuclio"

@@ -1,0 +1,205 @@
+"""Each row of DESIGN.md's Nuclio runtime contract, against a really started function."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from harness.runners.base import RunningFunction, StartError
+from tests.conftest import FUNCTIONS, copy_function
+
+ECHO = FUNCTIONS / "echo"
+
+
+def event_of(fn: RunningFunction, **kwargs: Any) -> dict[str, Any]:
+    response = requests.post(fn.url + "/event", timeout=10, **kwargs)
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def function_cwd(fn: RunningFunction, directory: Path) -> str:
+    return "/opt/nuclio" if fn.url and type(fn).__name__.startswith("Docker") else str(directory)
+
+
+def test_handler_gets_nuclio_sdk_event_and_context(echo):
+    fn = echo
+    seen = event_of(fn, json={"image": "abc"}, params={"q": "1"})
+    assert seen["event_class"] == "nuclio_sdk.event.Event"
+    assert seen["context_class"] == "nuclio_sdk.context.Context"
+    assert seen["method"] == "POST"
+    assert seen["path"] == "/event"
+    assert seen["fields"] == {"q": "1"}
+    assert seen["trigger_kind"] == "http"
+    assert seen["worker_id_type"] == "str"
+    assert seen["size"] == len(json.dumps({"image": "abc"}))
+    assert seen["headers"]["Content-Type"] == "application/json"
+
+
+def test_init_context_runs_once_per_worker_before_ready(echo):
+    fn = echo
+    seen = [event_of(fn, json={}) for _ in range(12)]
+    assert all(s["inits"] == 1 for s in seen)
+    assert {s["worker_id"] for s in seen} <= {"0", "1"}
+    lines = fn.logs.text()
+    assert lines.count("init_context ran") == 2
+    assert lines.index("init_context ran") < lines.index("function ready")
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "decoded"),
+    [
+        ("application/json", b'{"a": 1}', True),
+        ("application/json; charset=utf-8", b'{"a": 1}', False),
+        ("text/plain", b'{"a": 1}', False),
+        ("application/json", b"{not json", False),
+    ],
+)
+def test_json_body_decoded_only_for_exact_content_type(echo, content_type, body, decoded):
+    fn = echo
+    seen = event_of(fn, data=body, headers={"Content-Type": content_type})
+    assert seen["body_type"] == ("dict" if decoded else "bytes")
+    assert seen["content_type"] == content_type
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "content_type", "body"),
+    [
+        ("/str", 200, "text/plain", b"plain text"),
+        ("/bytes", 200, "text/plain", b"\x00\x01binary"),
+        ("/dict", 200, "application/json", b'{"a": 1}'),
+        ("/tuple", 201, "application/json", b'{"created": true}'),
+        ("/response", 418, "text/x-tea", b"teapot"),
+        # the two traps that break CVAT, reproduced as Nuclio has them:
+        ("/list", 200, "application/json", b'{"first": 1}'),
+        ("/response-list", 200, "application/json", b"[1, 2]"),
+    ],
+)
+def test_return_value_encodings(echo, path, status, content_type, body):
+    fn = echo
+    response = requests.get(fn.url + path, timeout=10)
+    assert response.status_code == status
+    assert response.headers["Content-Type"] == content_type
+    assert response.content == body
+
+
+def test_response_object_headers_are_sent(echo):
+    fn = echo
+    assert requests.get(fn.url + "/response", timeout=10).headers["X-Extra"] == "yes"
+
+
+def test_bare_list_trap_is_named_in_the_logs(echo):
+    fn = echo
+    requests.get(fn.url + "/list", timeout=10)
+    assert "takes a list as a batch" in fn.logs.text()
+
+
+def test_handler_exception_is_500_with_traceback_and_worker_serves_on(start, tmp_path):
+    fn = start(copy_function(tmp_path, "echo", trigger={"numWorkers": 1}))
+    before = event_of(fn, json={})
+    response = requests.get(fn.url + "/raise", timeout=10)
+    assert response.status_code == 500
+    assert response.headers["Content-Type"] == "text/plain"
+    assert response.text.startswith('Exception caught in handler - "boom from handler": Traceback')
+    assert "ValueError: boom from handler" in response.text
+    after = event_of(fn, json={})
+    assert after["pid"] == before["pid"]
+
+
+def test_event_timeout_answers_408_and_restarts_the_worker(start, tmp_path):
+    directory = copy_function(tmp_path, "echo", trigger={"numWorkers": 1}, eventTimeout="500ms")
+    fn = start(directory)
+    before = event_of(fn, json={})
+    response = requests.get(fn.url + "/sleep", params={"s": "5"}, timeout=10)
+    assert response.status_code == 408
+    assert response.json() == {"error": "handler timed out"}
+    after = event_of(fn, json={})  # waits for the fresh worker (availability timeout)
+    assert after["pid"] != before["pid"]
+    assert fn.logs.text().count("init_context ran") == 2
+
+
+def test_no_free_worker_in_time_is_503(start, tmp_path):
+    directory = copy_function(
+        tmp_path, "echo", trigger={"numWorkers": 1, "workerAvailabilityTimeoutMilliseconds": 300}
+    )
+    fn = start(directory)
+    slow = threading.Thread(
+        target=requests.get, args=(fn.url + "/sleep",), kwargs={"params": {"s": "1.5"}}
+    )
+    slow.start()
+    try:
+        # the slow request holds the only worker once the first event reaches it
+        for _ in range(50):
+            response = requests.get(fn.url + "/str", timeout=10)
+            if response.status_code == 503:
+                break
+        assert response.status_code == 503
+    finally:
+        slow.join()
+    assert requests.get(fn.url + "/str", timeout=10).status_code == 200
+
+
+def test_body_over_max_request_body_size_is_413(echo):
+    fn = echo  # maxRequestBodySize: 65536
+    assert requests.post(fn.url + "/event", data=b"x" * 65536, timeout=10).status_code == 200
+    response = requests.post(fn.url + "/event", data=b"x" * 65537, timeout=10)
+    assert response.status_code == 413
+    assert "maxRequestBodySize" in response.text
+
+
+def test_log_level_header_returns_that_requests_logs(echo):
+    fn = echo
+    response = requests.get(fn.url + "/log", headers={"X-Nuclio-Log-Level": "info"}, timeout=10)
+    logs = json.loads(response.headers["X-Nuclio-Logs"])
+    assert [r["message"] for r in logs] == ["an info line", "an error line"]
+    assert logs[0]["with"] == {"frame": 3}
+    debug = requests.get(fn.url + "/log", headers={"X-Nuclio-Log-Level": "debug"}, timeout=10)
+    assert len(json.loads(debug.headers["X-Nuclio-Logs"])) == 3
+    assert "X-Nuclio-Logs" not in requests.get(fn.url + "/log", timeout=10).headers
+
+
+def test_env_and_nuclio_function_variables(echo):
+    fn = echo
+    env = event_of(fn, json={})["env"]
+    assert env["ECHO_GREETING"] == "hello"
+    assert env["NUCLIO_FUNCTION_NAME"] == "echo"
+    assert env["NUCLIO_FUNCTION_HANDLER"] == "main:handler"
+    assert env["NUCLIO_FUNCTION_DESCRIPTION"].startswith("Echoes the event back")
+    assert "NUCLIO_FUNCTION_VERSION" in env
+
+
+def test_function_directory_is_importable_and_the_working_directory(echo):
+    fn = echo
+    assert requests.get(fn.url + "/helper", timeout=10).text == "from helper"
+    assert event_of(fn, json={})["cwd"] == function_cwd(fn, ECHO)
+
+
+def test_worker_crash_is_500_and_the_worker_is_replaced(start, tmp_path):
+    fn = start(copy_function(tmp_path, "echo", trigger={"numWorkers": 1}))
+    response = requests.get(fn.url + "/exit", timeout=10)
+    assert response.status_code == 500
+    assert "exited" in response.text
+    assert requests.get(fn.url + "/str", timeout=10).status_code == 200
+
+
+def test_init_context_failure_raises_with_traceback_and_logs(runner):
+    with pytest.raises(StartError) as caught:
+        runner.start(FUNCTIONS / "init_fails", readiness_timeout=60)
+    message = str(caught.value)
+    assert "FileNotFoundError: model.xml is missing" in message
+    assert "Traceback" in message
+    assert "loading model weights" in message
+
+
+def test_health_endpoints(echo):
+    fn = echo
+    health = getattr(fn, "health_url", None)
+    if health is None:
+        pytest.skip("this runner does not publish the health port")
+    assert requests.get(health + "/ready", timeout=5).status_code == 200
+    assert requests.get(health + "/live", timeout=5).status_code == 200
