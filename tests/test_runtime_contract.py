@@ -144,8 +144,8 @@ def test_no_free_worker_in_time_is_503(start, tmp_path):
     assert requests.get(fn.url + "/str", timeout=10).status_code == 200
 
 
-def test_body_over_max_request_body_size_is_413(echo):
-    fn = echo  # maxRequestBodySize: 65536
+def test_body_over_max_request_body_size_is_413(start, tmp_path):
+    fn = start(copy_function(tmp_path, "echo", trigger={"attributes": {"maxRequestBodySize": 65536}}))
     assert requests.post(fn.url + "/event", data=b"x" * 65536, timeout=10).status_code == 200
     response = requests.post(fn.url + "/event", data=b"x" * 65537, timeout=10)
     assert response.status_code == 413

@@ -55,6 +55,11 @@ def describe(value: Any) -> str:
     return type(value).__name__
 
 
+def a(word: str) -> str:
+    """``"a rectangle"``, ``"an ellipse"``."""
+    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
+
+
 def is_number(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
@@ -111,12 +116,12 @@ def check_points(
     exact, minimum = POINT_RULES[type_]
     n = len(nums)
     if exact is not None and n != exact:
-        c.error(where, f"a {type_} needs {exact} numbers, got {n}")
+        c.error(where, f"{a(type_)} needs {exact} numbers, got {n}")
         return
     if exact is None and (n % 2 or n < minimum):
         c.error(
             where,
-            f"a {type_} needs an even count of numbers, at least {minimum}"
+            f"{a(type_)} needs an even count of numbers, at least {minimum}"
             f" ({minimum // 2} point{'s' if minimum > 2 else ''}), got {n}",
         )
         return
@@ -378,7 +383,7 @@ def check_shape(
         if "points" in item:
             check_points(c, f"{where}.points", "polygon", item["points"], image_size)
     elif "points" not in item:
-        c.error(f"{where}.points", f"missing: a {type_} needs points")
+        c.error(f"{where}.points", f"missing: {a(type_)} needs points")
     else:
         check_points(c, f"{where}.points", type_, item["points"], image_size)
 

@@ -117,7 +117,7 @@ def _check_shapes(c: Collector, shapes: Any, image_size: tuple[int, int] | None)
         if not isinstance(shape, Mapping):
             c.error(where, f"a shape is a JSON object, got {describe(shape)}")
             continue
-        type_ = shape.get("type", "mask")
+        type_ = shape.get("type") or "mask"  # the UI reads a missing or null type as a mask
         if type_ != "mask":
             c.warn(
                 f"{where}.type",

@@ -47,14 +47,14 @@ class Shape:
             for e in self.elements:
                 points.extend(e.points[:2])
         if len(points) < 2:
-            raise ValueError(f"a {self.type or 'shape'} without points has no box")
+            raise ValueError(f"this {self.type or 'shape'} has no points, so no box")
         xs, ys = points[0::2], points[1::2]
         return (min(xs), min(ys), max(xs), max(ys))
 
     def mask(self) -> list[list[int]]:
         """The mask's rows over its box (1 inside), for either encoding."""
         if self.type != "mask" or self.encoding not in (MASK_BITMAP, MASK_RLE):
-            raise ValueError(f"a {self.type} is not a mask")
+            raise ValueError(f"this {self.type} is not a mask")
         xtl, ytl, xbr, ybr = (int(v) for v in self.bbox())
         width, height = xbr - xtl + 1, ybr - ytl + 1
         if width <= 0 or height <= 0:

@@ -17,6 +17,7 @@ from typing import Any
 
 from harness.cvat.detector import (
     POINT_RULES,
+    a,
     check_inside,
     check_points,
     check_rle_mask,
@@ -96,7 +97,7 @@ def _check_typed_shape(
     if isinstance(sent, Mapping) and sent.get("type") not in (None, type_):
         c.warn(f"{where}.type", f'"{type_}" for a "{sent.get("type")}" that was sent')
     if "points" not in shape:
-        c.error(f"{where}.points", f"missing: a {type_} needs points")
+        c.error(f"{where}.points", f"missing: {a(type_)} needs points")
     elif type_ == "mask":
         check_rle_mask(c, f"{where}.points", shape["points"], image_size)
     else:

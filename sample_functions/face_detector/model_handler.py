@@ -53,7 +53,7 @@ class ModelHandler:
             xbr, ybr = min((x + w) / scale, width), min((y + h) / scale, height)
             results.append(
                 {
-                    "confidence": round(confidence, 4),
+                    "confidence": float(confidence),
                     "label": "face",
                     "points": [round(float(v), 1) for v in (xtl, ytl, xbr, ybr)],
                     "type": "rectangle",

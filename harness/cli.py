@@ -1,0 +1,59 @@
+"""cvat-fn: the command line. Each subcommand parses its flags and hands over to one module."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from harness.spec import SpecError
+
+
+class UsageError(Exception):
+    """Bad input from the user: printed as one line, exit code 2."""
+
+
+def cmd_lint(args: argparse.Namespace) -> int:
+    from harness.lint import lint_directory
+
+    findings = lint_directory(Path(args.directory))
+    for finding in findings:
+        print(finding)
+    errors = sum(f.severity == "error" for f in findings)
+    warnings = len(findings) - errors
+    print(f"{args.directory}: {errors} error(s), {warnings} warning(s)", file=sys.stderr)
+    return 1 if errors else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cvat-fn", description="Run, debug and test CVAT serverless functions locally."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    lint = sub.add_parser("lint", help="check function.yaml and the handler without running them")
+    lint.add_argument("directory", nargs="?", default=".")
+    lint.set_defaults(run=cmd_lint)
+    for register in EXTRA_COMMANDS:
+        register(sub)
+    return parser
+
+
+EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []  # type: ignore[type-arg]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.run(args)
+    except (UsageError, SpecError) as exc:
+        print(f"cvat-fn {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"cvat-fn {args.command}: interrupted", file=sys.stderr)
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
