@@ -145,7 +145,9 @@ def test_no_free_worker_in_time_is_503(start, tmp_path):
 
 
 def test_body_over_max_request_body_size_is_413(start, tmp_path):
-    fn = start(copy_function(tmp_path, "echo", trigger={"attributes": {"maxRequestBodySize": 65536}}))
+    fn = start(
+        copy_function(tmp_path, "echo", trigger={"attributes": {"maxRequestBodySize": 65536}})
+    )
     assert requests.post(fn.url + "/event", data=b"x" * 65536, timeout=10).status_code == 200
     response = requests.post(fn.url + "/event", data=b"x" * 65537, timeout=10)
     assert response.status_code == 413
