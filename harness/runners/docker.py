@@ -142,11 +142,6 @@ class DockerRunner(Runner):
             tag,
             progress=self.progress,
             verbose=self.verbose,
-            image_labels={
-                labels.MANAGED: "true",
-                labels.FUNCTION: spec.name,
-                labels.SOURCE: context.source,
-            },
         )
         self.builds += 1
         image.prune_older(self.client, context, image_id)

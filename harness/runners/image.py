@@ -111,8 +111,7 @@ class BuildContext:
 
     @property
     def source(self) -> str:
-        """Which function directory this is an image of, to prune its older images."""
-        return hashlib.sha256(str(self.spec.directory).encode()).hexdigest()[:16]
+        return source_of(self.spec)
 
     def write_tar(self, out: IO[bytes]) -> None:
         with tarfile.open(fileobj=out, mode="w") as tar:
@@ -127,6 +126,11 @@ class BuildContext:
                     info.uname = info.gname = "root"
                     with source.open("rb") as handle:
                         tar.addfile(info, handle)
+
+
+def source_of(spec: FunctionSpec) -> str:
+    """Which function directory an image is of, to prune that directory's older images."""
+    return hashlib.sha256(str(spec.directory).encode()).hexdigest()[:16]
 
 
 def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
@@ -231,8 +235,20 @@ def _last_user(steps: list[Step]) -> str | None:
 
 
 def make_context(
-    spec: FunctionSpec, base_image: str, base_image_id: str, pip_ca: Path | None = None
+    spec: FunctionSpec,
+    base_image: str,
+    base_image_id: str,
+    pip_ca: Path | None = None,
+    image_labels: dict[str, str] | None = None,
 ) -> BuildContext:
+    """The Dockerfile and files of a function's image (LABELs written in, so the builder's
+    step numbers match ours and a failing step can be named)."""
+    image_labels = {
+        labels.MANAGED: "true",
+        labels.FUNCTION: spec.name,
+        labels.SOURCE: source_of(spec),
+        **(image_labels or {}),
+    }
     pre, post = directive_steps(spec)
     ours = "cvat-fn"
     steps = [Step(f"FROM {base_image}", "spec.build.baseImage")]
@@ -272,6 +288,7 @@ def make_context(
         Step("ENTRYPOINT []", ours),
         Step(f"CMD {command}", ours),
     ]
+    steps += [Step(f"LABEL {k}={json.dumps(v)}", ours) for k, v in sorted(image_labels.items())]
     for rel, path in function_files(spec.directory):
         files[f"function/{rel}"] = path
     for rel, path in runtime_files():
@@ -345,7 +362,6 @@ def build(
     *,
     progress: Callable[[str], None] = stderr_progress,
     verbose: bool = False,
-    image_labels: dict[str, str] | None = None,
 ) -> str:
     """Build ``context`` as ``tag`` with the classic builder; returns the image id."""
     started = time.monotonic()
@@ -362,7 +378,6 @@ def build(
             forcerm=True,
             pull=False,
             decode=True,
-            labels=image_labels or {},
         )
         for chunk in stream:
             if "stream" in chunk:
