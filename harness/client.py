@@ -1,0 +1,215 @@
+"""Speaks CVAT to a function's URL: one call per kind, each answer an Invocation that keeps
+what was sent, what came back, what is wrong with it, how long it took and the function's
+own log lines for that request."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from harness.cvat import CVAT_VERSION, Finding, errors, shapes_from_response, validate
+from harness.cvat.requests import (
+    detector_request,
+    interactor_request,
+    reid_request,
+    tracker_request,
+    tracker_shape,
+)
+from harness.cvat.shapes import Shape
+
+DEFAULT_TIMEOUT_S = 120.0  # CVAT's CVAT_NUCLIO_DEFAULT_TIMEOUT
+SHOWN_CHARS = 600
+ImageLike = bytes | str | Path
+
+
+class ImageError(ValueError):
+    """A file given as an image cannot be read as one."""
+
+
+def read_image(image: ImageLike) -> tuple[bytes, str, tuple[int, int]]:
+    """(file bytes, a name to show, (width, height)); ImageError says which file is wrong."""
+    from PIL import Image, UnidentifiedImageError
+
+    if isinstance(image, bytes):
+        data, name = image, f"<{len(image)} bytes>"
+    else:
+        path = Path(image)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise ImageError(f"{path}: no such file") from None
+        except IsADirectoryError:
+            raise ImageError(f"{path}: is a directory, not an image") from None
+        except OSError as exc:
+            raise ImageError(f"{path}: cannot be read ({exc.strerror})") from None
+        name = path.name
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            size = img.size
+    except (UnidentifiedImageError, OSError):
+        raise ImageError(f"{name}: not an image PIL can read") from None
+    return data, name, size
+
+
+@dataclass
+class Invocation:
+    """One request and its answer, with everything a failure report needs."""
+
+    kind: str
+    sent: str
+    request: dict[str, Any]
+    image_size: tuple[int, int] | None
+    status: int | None = None
+    body: Any = None
+    text: str = ""
+    findings: list[Finding] = field(default_factory=list)
+    latency_s: float = 0.0
+    logs: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.status == 200 and not errors(self.findings)
+
+    @property
+    def shapes(self) -> list[Shape]:
+        return shapes_from_response(self.kind, self.body) if self.status == 200 else []
+
+    def describe(self) -> str:
+        """What was sent, what came back (cut to a readable length), findings and log lines."""
+        lines = [f"sent: {self.sent}"]
+        if self.error:
+            lines.append(f"no answer: {self.error}")
+        else:
+            text = self.text if len(self.text) <= SHOWN_CHARS else self.text[:SHOWN_CHARS] + " …"
+            lines.append(f"got: HTTP {self.status} in {self.latency_s * 1000:.0f} ms: {text}")
+        lines += [f"  {finding}" for finding in self.findings]
+        if self.logs:
+            lines.append("function log for this request:")
+            lines += [f"  {format_log(record)}" for record in self.logs]
+        return "\n".join(lines)
+
+
+def format_log(record: Mapping[str, Any]) -> str:
+    extra = record.get("with") or {}
+    more = " " + json.dumps(extra, default=str) if extra else ""
+    return f"[{record.get('level', '?')}] {record.get('message', '')}{more}"
+
+
+class FunctionClient:
+    """Calls one running function the way CVAT does and validates every answer."""
+
+    def __init__(
+        self,
+        url: str,
+        kind: str,
+        labels: Sequence[str] | None = None,
+        *,
+        cvat_version: str = CVAT_VERSION,
+        shape_objects: bool = False,
+        timeout: float = DEFAULT_TIMEOUT_S,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.kind = kind
+        self.labels = list(labels) if labels is not None else None
+        self.cvat_version = cvat_version
+        self.shape_objects = shape_objects
+        self.timeout = timeout
+        self.session = requests.Session()
+
+    def send(
+        self, request: dict[str, Any], sent: str, image_size: tuple[int, int] | None
+    ) -> Invocation:
+        """POST a ready request body as CVAT does (JSON) and check the answer."""
+        inv = Invocation(self.kind, sent, request, image_size)
+        started = time.perf_counter()
+        try:
+            response = self.session.post(
+                self.url,
+                json=request,
+                headers={"X-Nuclio-Log-Level": "debug"},
+                timeout=self.timeout,
+            )
+        except requests.RequestException as exc:
+            inv.latency_s = time.perf_counter() - started
+            inv.error = f"{type(exc).__name__}: {exc}"
+            return inv
+        inv.latency_s = time.perf_counter() - started
+        inv.status = response.status_code
+        inv.text = response.text
+        try:
+            inv.logs = json.loads(response.headers.get("X-Nuclio-Logs", "[]"))
+        except ValueError:
+            inv.logs = []
+        if response.status_code != 200:
+            return inv
+        try:
+            inv.body = response.json()
+        except ValueError:
+            inv.body = response.text
+        inv.findings = validate(
+            self.kind,
+            inv.body,
+            labels=self.labels,
+            image_size=image_size,
+            request=request,
+            cvat_version=self.cvat_version,
+        )
+        return inv
+
+    def detect(self, image: ImageLike, threshold: float | None = None) -> Invocation:
+        data, name, size = read_image(image)
+        sent = f"{name} ({size[0]}x{size[1]}), threshold {threshold}"
+        return self.send(detector_request(data, threshold), sent, size)
+
+    def interact(
+        self,
+        image: ImageLike,
+        pos_points: Sequence[Sequence[float]],
+        neg_points: Sequence[Sequence[float]] = (),
+        obj_bbox: Sequence[Sequence[float]] | None = None,
+    ) -> Invocation:
+        data, name, size = read_image(image)
+        sent = f"{name} ({size[0]}x{size[1]}), pos {list(pos_points)}, neg {list(neg_points)}"
+        if obj_bbox:
+            sent += f", box {list(obj_bbox)}"
+        request = interactor_request(data, pos_points, neg_points, obj_bbox)
+        return self.send(request, sent, size)
+
+    def track(
+        self,
+        image: ImageLike,
+        shapes: Sequence[Sequence[float]] | None,
+        states: Sequence[Any] = (),
+    ) -> Invocation:
+        """Start tracking ``shapes`` (with no states) or go on from ``states`` (shapes=None)."""
+        data, name, size = read_image(image)
+        wrapped: list[Any] | None = None
+        if shapes is not None:
+            wrapped = [
+                tracker_shape("rectangle", s) if self.shape_objects else list(s) for s in shapes
+            ]
+        sent = f"{name} ({size[0]}x{size[1]}), shapes {list(shapes or [])}, {len(states)} states"
+        return self.send(tracker_request(data, wrapped, states), sent, size)
+
+    def reid(
+        self,
+        image0: ImageLike,
+        image1: ImageLike,
+        boxes0: Sequence[Sequence[float]],
+        boxes1: Sequence[Sequence[float]],
+        threshold: float | None = None,
+        max_distance: float | None = None,
+    ) -> Invocation:
+        data0, name0, size0 = read_image(image0)
+        data1, name1, _ = read_image(image1)
+        sent = f"{name0} -> {name1}, {len(boxes0)} -> {len(boxes1)} boxes, threshold {threshold}"
+        request = reid_request(data0, data1, boxes0, boxes1, threshold, max_distance)
+        return self.send(request, sent, size0)

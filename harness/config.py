@@ -1,0 +1,224 @@
+"""cvat-fn.yaml beside function.yaml: what the suite sends, expects, and how fast it must be.
+
+Every field is checked on load, and an error names the field (``fixtures[1].threshold``), since
+a typo here would otherwise quietly turn a check off.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness.cvat.findings import CVAT_VERSION, parse_version
+
+CONFIG_NAME = "cvat-fn.yaml"
+
+
+class ConfigError(ValueError):
+    """cvat-fn.yaml is wrong; the message starts with the file and the field."""
+
+
+@dataclass(frozen=True)
+class Expected:
+    label: str | None
+    type: str
+    points: list[float]
+
+
+@dataclass
+class Fixture:
+    name: str
+    image: Path
+    threshold: float | None = None
+    pos_points: list[list[float]] = field(default_factory=list)
+    neg_points: list[list[float]] = field(default_factory=list)
+    obj_bbox: list[list[float]] | None = None
+    shapes: list[list[float]] = field(default_factory=list)
+    next_image: Path | None = None
+    image1: Path | None = None
+    boxes0: list[list[float]] = field(default_factory=list)
+    boxes1: list[list[float]] = field(default_factory=list)
+    max_distance: float | None = None
+    expected: list[Expected] | None = None
+    expected_matches: list[int] | None = None
+
+    @property
+    def has_expectations(self) -> bool:
+        return self.expected is not None or self.expected_matches is not None
+
+
+@dataclass
+class Minimums:
+    iou: float = 0.5
+    precision: float = 0.5
+    recall: float = 0.5
+
+
+@dataclass
+class Budgets:
+    ready_s: float = 120.0
+    first_request_s: float = 30.0
+    p50_ms: float = 1000.0
+    p95_ms: float = 2000.0
+    p99_ms: float = 5000.0
+    warm_requests: int = 20
+
+
+@dataclass
+class SuiteConfig:
+    path: Path | None
+    cvat_version: str = CVAT_VERSION
+    fixtures: list[Fixture] = field(default_factory=list)
+    minimums: Minimums = field(default_factory=Minimums)
+    budgets: Budgets = field(default_factory=Budgets)
+
+
+_FIXTURE_KEYS = {f.name for f in dataclasses.fields(Fixture)}
+
+
+class _Reader:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fail(self, where: str, message: str) -> ConfigError:
+        return ConfigError(f"{self.path.name}: {where}: {message}")
+
+    def number(
+        self, where: str, value: Any, low: float | None = None, high: float | None = None
+    ) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.fail(where, f"must be a number, got {value!r}")
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise self.fail(where, f"{value} is outside [{low}, {high}]")
+        return float(value)
+
+    def points(self, where: str, value: Any, arity: int | None) -> list[list[float]]:
+        if not isinstance(value, list):
+            raise self.fail(where, f"must be a list, got {value!r}")
+        result = []
+        for i, item in enumerate(value):
+            if not isinstance(item, list) or (arity and len(item) != arity):
+                shape = f"[{', '.join('n' * (arity or 2))}]"
+                raise self.fail(f"{where}[{i}]", f"must be a list like {shape}, got {item!r}")
+            result.append([self.number(f"{where}[{i}]", v) for v in item])
+        return result
+
+    def image(self, where: str, value: Any) -> Path:
+        if not isinstance(value, str):
+            raise self.fail(where, f"must be a path to an image, got {value!r}")
+        path = (self.path.parent / value).resolve()
+        if not path.is_file():
+            raise self.fail(where, f"no such file {value} (paths are relative to {self.path.name})")
+        return path
+
+    def expected(self, where: str, value: Any) -> list[Expected]:
+        if not isinstance(value, list):
+            raise self.fail(where, f"must be a list of shapes, got {value!r}")
+        result = []
+        for i, item in enumerate(value):
+            at = f"{where}[{i}]"
+            if not isinstance(item, dict) or "points" not in item:
+                raise self.fail(at, "must be a mapping with points (and label, type)")
+            unknown = set(item) - {"label", "type", "points"}
+            if unknown:
+                raise self.fail(at, f"unknown key(s) {', '.join(sorted(unknown))}")
+            points = item["points"]
+            if not isinstance(points, list) or len(points) < 4:
+                raise self.fail(f"{at}.points", "must be [x1, y1, x2, y2] (a box) or more")
+            result.append(
+                Expected(
+                    label=None if item.get("label") is None else str(item["label"]),
+                    type=str(item.get("type", "rectangle")),
+                    points=[self.number(f"{at}.points", v) for v in points],
+                )
+            )
+        return result
+
+    def fixture(self, i: int, raw: Any) -> Fixture:
+        where = f"fixtures[{i}]"
+        if not isinstance(raw, dict):
+            raise self.fail(where, f"must be a mapping with at least image, got {raw!r}")
+        unknown = set(raw) - _FIXTURE_KEYS
+        if unknown:
+            known = ", ".join(sorted(_FIXTURE_KEYS))
+            raise self.fail(where, f"unknown key(s) {', '.join(sorted(unknown))} (known: {known})")
+        if "image" not in raw:
+            raise self.fail(f"{where}.image", "missing")
+        image = self.image(f"{where}.image", raw["image"])
+        fx = Fixture(name=str(raw.get("name") or image.stem), image=image)
+        if raw.get("threshold") is not None:
+            fx.threshold = self.number(f"{where}.threshold", raw["threshold"], 0.0, 1.0)
+        if raw.get("max_distance") is not None:
+            fx.max_distance = self.number(f"{where}.max_distance", raw["max_distance"], 0.0)
+        for key, arity in (("pos_points", 2), ("neg_points", 2), ("shapes", None)):
+            if key in raw:
+                setattr(fx, key, self.points(f"{where}.{key}", raw[key], arity))
+        for key in ("boxes0", "boxes1"):
+            if key in raw:
+                setattr(fx, key, self.points(f"{where}.{key}", raw[key], 4))
+        if raw.get("obj_bbox") is not None:
+            fx.obj_bbox = self.points(f"{where}.obj_bbox", raw["obj_bbox"], 2)
+        for key in ("next_image", "image1"):
+            if raw.get(key) is not None:
+                setattr(fx, key, self.image(f"{where}.{key}", raw[key]))
+        if "expected" in raw:
+            fx.expected = self.expected(f"{where}.expected", raw["expected"] or [])
+        if "expected_matches" in raw:
+            matches = raw["expected_matches"]
+            if not isinstance(matches, list) or not all(
+                isinstance(m, int) and not isinstance(m, bool) for m in matches
+            ):
+                raise self.fail(f"{where}.expected_matches", "must be a list of indexes or -1")
+            fx.expected_matches = matches
+        return fx
+
+    def section(self, name: str, raw: Any, target: Any) -> Any:
+        if raw is None:
+            return target
+        if not isinstance(raw, dict):
+            raise self.fail(name, f"must be a mapping, got {raw!r}")
+        known = {f.name for f in dataclasses.fields(target)}
+        for key, value in raw.items():
+            if key not in known:
+                raise self.fail(f"{name}.{key}", f"unknown (known: {', '.join(sorted(known))})")
+            high = 1.0 if name == "minimums" else None
+            number = self.number(f"{name}.{key}", value, 0.0, high)
+            setattr(target, key, int(number) if key == "warm_requests" else number)
+        return target
+
+
+def load_config(function_dir: Path | str) -> SuiteConfig:
+    """Read cvat-fn.yaml if the function has one; defaults (no fixtures) if it has not."""
+    path = Path(function_dir) / CONFIG_NAME
+    if not path.is_file():
+        return SuiteConfig(path=None)
+    reader = _Reader(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "file"
+        raise reader.fail(where, f"not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(raw, dict):
+        raise reader.fail("file", "the top level must be a mapping")
+    unknown = set(raw) - {"cvat_version", "fixtures", "minimums", "budgets"}
+    if unknown:
+        raise reader.fail(", ".join(sorted(unknown)), "unknown top-level key(s)")
+    config = SuiteConfig(path=path)
+    if raw.get("cvat_version") is not None:
+        try:
+            parse_version(str(raw["cvat_version"]))
+        except ValueError as exc:
+            raise reader.fail("cvat_version", str(exc)) from None
+        config.cvat_version = str(raw["cvat_version"])
+    fixtures = raw.get("fixtures") or []
+    if not isinstance(fixtures, list):
+        raise reader.fail("fixtures", "must be a list")
+    config.fixtures = [reader.fixture(i, item) for i, item in enumerate(fixtures)]
+    config.minimums = reader.section("minimums", raw.get("minimums"), Minimums())
+    config.budgets = reader.section("budgets", raw.get("budgets"), Budgets())
+    return config
