@@ -7,6 +7,9 @@
 # Python 3 with pip, NumPy, OpenCV (Debian's, plus opencv-data for the Haar cascades under
 # /usr/share/opencv4), Pillow and CA certificates.
 #
+# Its CMD and HEALTHCHECK are those of cvat-fn's function images (harness/runners/image.py:
+# START_COMMAND, HEALTHCHECK), so images built FROM it need no extra builder steps for them.
+#
 # Idempotent: exits at once when the image exists (--force rebuilds). Needs root.
 #
 #   scripts/build-base-image.sh [--force]
@@ -28,7 +31,7 @@ force=0
 case "${1:-}" in
   --force) force=1 ;;
   "") ;;
-  -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
   *) die "unknown argument $1 (expected --force)" ;;
 esac
 
@@ -87,12 +90,19 @@ progress() {
   done
   return 0
 }
-if ! debootstrap --variant=minbase --include="$PACKAGES" "${cache_args[@]}" \
+# Two stages, so dpkg can be told not to fsync every file it unpacks (a throw-away rootfs).
+if ! debootstrap --foreign --variant=minbase --include="$PACKAGES" "${cache_args[@]}" \
     "$SUITE" "$work/rootfs" "$MIRROR" 2>&1 | progress; then
   tail -n 30 "$work/debootstrap.out" >&2
-  [[ -f $work/rootfs/debootstrap/debootstrap.log ]] && tail -n 30 "$work/rootfs/debootstrap/debootstrap.log" >&2
-  die "debootstrap failed"
+  die "debootstrap (download and unpack) failed"
 fi
+echo force-unsafe-io >"$work/rootfs/etc/dpkg/dpkg.cfg.d/cvat-fn-unsafe-io"
+if ! chroot "$work/rootfs" /debootstrap/debootstrap --second-stage 2>&1 | progress; then
+  tail -n 30 "$work/debootstrap.out" >&2
+  [[ -f $work/rootfs/debootstrap/debootstrap.log ]] && tail -n 30 "$work/rootfs/debootstrap/debootstrap.log" >&2
+  die "debootstrap (second stage: install and configure) failed"
+fi
+rm -f "$work/rootfs/etc/dpkg/dpkg.cfg.d/cvat-fn-unsafe-io"
 grep -q '^I: Base system installed successfully' "$work/debootstrap.out" \
   || { tail -n 30 "$work/debootstrap.out" >&2; die "debootstrap did not finish"; }
 
@@ -114,7 +124,8 @@ tar --numeric-owner -C "$root" -c . | docker import \
   --change 'ENV PYTHONUNBUFFERED=1' \
   --change 'LABEL org.cvat-fn.managed=true' \
   --change "LABEL org.cvat-fn.base-image=debian-$SUITE-python$python_version" \
-  --change 'CMD ["python3"]' \
+  --change 'CMD ["python3", "/opt/cvat-fn/start.py"]' \
+  --change "HEALTHCHECK --interval=2s --timeout=3s --retries=1 CMD [\"python3\", \"-c\", \"import urllib.request as u; u.urlopen('http://127.0.0.1:8082/ready', timeout=2)\"]" \
   --message "cvat-fn base image: Debian $SUITE minbase + $PACKAGES" \
   - "$IMAGE" >/dev/null
 

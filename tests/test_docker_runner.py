@@ -6,8 +6,10 @@ Needs the local base image (scripts/build-base-image.sh; .ci/run builds it first
 from __future__ import annotations
 
 import json
+import os
 import shutil
-from collections.abc import Iterator
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +20,20 @@ import yaml
 from harness.runners import labels
 from harness.runners.base import StartError
 from harness.runners.docker import DockerRunner, docker_available, docker_client
-from harness.runners.image import BuildError, directive_steps, make_context
+from harness.runners.image import (
+    START_COMMAND,
+    BaseImage,
+    BuildError,
+    directive_steps,
+    make_context,
+)
 from harness.spec import Volume, load_spec
 
 pytestmark = pytest.mark.docker
 
 FUNCTIONS = Path(__file__).parent / "functions"
 ECHO = FUNCTIONS / "docker_echo"
+SOME_BASE = BaseImage("some/base:1", "sha256:0")
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +56,15 @@ def _container_exists(client: Any, container_id: str) -> bool:
         client.containers.get(container_id)
     except docker.errors.NotFound:
         return False
+    return True
+
+
+def _eventually(condition: Callable[[], bool], timeout: float = 10) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
     return True
 
 
@@ -89,9 +107,10 @@ def test_build_run_request_stop(runner: DockerRunner, client: Any, tmp_path: Pat
         assert {b["HostIp"] for v in bindings.values() for b in v} == {"127.0.0.1"}
         container_labels = attrs["Config"]["Labels"]
         assert container_labels[labels.SESSION] == labels.session_id()
-        assert container_labels[labels.PID] == str(__import__("os").getpid())
+        assert container_labels[labels.PID] == str(os.getpid())
         assert running.ready_seconds > 0
-        assert any("docker-echo" in line or "ready" in line.lower() for line in running.logs.lines())
+        # The runtime's JSON log records reach the log buffer (a thread follows the container).
+        assert _eventually(lambda: any('"level"' in line for line in running.logs.lines()))
     finally:
         running.stop()
     assert not _container_exists(client, container_id)
@@ -112,13 +131,13 @@ def test_unchanged_function_is_not_rebuilt(runner: DockerRunner, client: Any) ->
 def test_changed_function_is_rebuilt(runner: DockerRunner, tmp_path: Path) -> None:
     directory = tmp_path / "fn"
     shutil.copytree(ECHO, directory)
-    context_before = make_context(load_spec(directory), "base", "sha256:x")
+    context_before = make_context(load_spec(directory), SOME_BASE)
     (directory / "extra.txt").write_text("a new file")
-    context_after = make_context(load_spec(directory), "base", "sha256:x")
+    context_after = make_context(load_spec(directory), SOME_BASE)
     assert context_before.digest != context_after.digest
     (directory / "__pycache__").mkdir()
     (directory / "__pycache__" / "main.cpython-311.pyc").write_bytes(b"\0")
-    assert make_context(load_spec(directory), "base", "sha256:x").digest == context_after.digest
+    assert make_context(load_spec(directory), SOME_BASE).digest == context_after.digest
 
 
 def test_failing_directive_is_named_with_its_output(runner: DockerRunner, tmp_path: Path) -> None:
@@ -150,7 +169,7 @@ def test_commands_replace_directives_and_split_at_postcopy(tmp_path: Path) -> No
     assert [s.instruction for s in pre] == ["RUN echo one two"]
     assert [s.instruction for s in post] == ["RUN echo three"]
     assert pre[0].origin == "spec.build.commands[0-1]"
-    dockerfile = make_context(load_spec(directory), "base", "sha256:x").dockerfile
+    dockerfile = make_context(load_spec(directory), SOME_BASE).dockerfile
     lines = dockerfile.splitlines()
     assert lines.index("RUN echo one two") < lines.index("COPY function /opt/nuclio")
     assert lines.index("COPY function /opt/nuclio") < lines.index("RUN echo three")
@@ -199,26 +218,27 @@ def test_build_output_reports_steps(client: Any, tmp_path: Path) -> None:
     with runner.start(directory) as running:
         assert running.built  # type: ignore[attr-defined]
     steps = [m for m in messages if ": step " in m]
-    total = len(make_context(load_spec(directory), "b", "x").steps)
+    total = len(make_context(load_spec(directory), SOME_BASE).steps)
     assert steps[0].endswith(f"step 1/{total} : FROM {runner.base_for(load_spec(directory))}")
     assert any(f"step {total}/{total} : CMD" in m for m in steps)
     assert any(m.strip() == tmp_path.name for m in messages)  # the RUN's own output, verbose
 
 
-@pytest.fixture
-def image_config(client: Any) -> Iterator[dict[str, Any]]:
-    runner = DockerRunner(client=client, progress=lambda message: None)
-    tag, image_id, _ = runner.ensure_image(load_spec(ECHO))
-    yield client.images.get(image_id).attrs["Config"]
+def test_image_layout(runner: DockerRunner, client: Any) -> None:
+    spec = load_spec(ECHO)
+    tag, image_id, _ = runner.ensure_image(spec)
+    config = client.images.get(image_id).attrs["Config"]
+    assert config["Labels"][labels.MANAGED] == "true"
+    assert config["Cmd"] == START_COMMAND
+    assert "/ready" in " ".join(config["Healthcheck"]["Test"])
+    assert tag.startswith("cvat-fn/docker-echo-")
 
-
-def test_image_layout(image_config: dict[str, Any]) -> None:
-    assert image_config["Labels"][labels.MANAGED] == "true"
-    assert image_config["Labels"][labels.FUNCTION] == "docker-echo"
-    assert image_config["Cmd"][:3] == ["python3", "-m", "harness.runtime"]
-    assert "/ready" in " ".join(image_config["Healthcheck"]["Test"])
-    assert any(e.startswith("PYTHONPATH=/opt/cvat-fn") for e in image_config["Env"])
-    config = json.loads(
-        make_context(load_spec(ECHO), "b", "x").files["cvat-fn/config.json"]  # type: ignore[arg-type]
-    )
-    assert config["function_dir"] == "/opt/nuclio"
+    # On the local base image CMD, HEALTHCHECK and the label are inherited: no extra steps.
+    base = client.images.get(runner.base_for(spec))
+    ours = make_context(spec, BaseImage(runner.base_for(spec), base.id, base.attrs["Config"]))
+    assert ours.steps[-1].instruction.startswith("RUN test -f /opt/nuclio/main.py")
+    other = make_context(spec, SOME_BASE)
+    assert other.steps[-1].instruction == "LABEL org.cvat-fn.managed=true"
+    assert other.dockerfile.startswith("FROM some/base:1\n")
+    config_json = json.loads(other.files["root/opt/cvat-fn/config.json"])  # type: ignore[arg-type]
+    assert config_json["function_dir"] == "/opt/nuclio"

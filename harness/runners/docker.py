@@ -40,6 +40,11 @@ def docker_client(timeout: float = 120) -> Any:
     return client
 
 
+def default_base_image() -> str:
+    """$CVAT_FN_BASE_IMAGE, or the image scripts/build-base-image.sh builds."""
+    return os.environ.get(BASE_IMAGE_ENV) or image.DEFAULT_BASE_IMAGE
+
+
 def docker_available() -> str | None:
     """None when the Docker Engine answers; otherwise why not (a test's reason to skip)."""
     try:
@@ -113,29 +118,25 @@ class DockerRunner(Runner):
         return self._client
 
     def base_for(self, spec: FunctionSpec) -> str:
-        return (
-            self.base_image
-            or spec.build.base_image
-            or os.environ.get(BASE_IMAGE_ENV)
-            or image.DEFAULT_BASE_IMAGE
-        )
+        return self.base_image or spec.build.base_image or default_base_image()
 
     def ensure_image(self, spec: FunctionSpec) -> tuple[str, str, bool]:
         """(tag, image id, built now) of the function's image, building it if it is new."""
         import docker.errors
 
-        base = self.base_for(spec)
+        base_name = self.base_for(spec)
         try:
-            base_id = self.client.images.get(base).id
+            found_base = self.client.images.get(base_name)
         except docker.errors.ImageNotFound:
-            base_id = self._pull_base(base)
-        context = image.make_context(spec, base, base_id, self.pip_ca)
+            found_base = self._pull_base(base_name)
+        base = image.BaseImage(base_name, str(found_base.id), found_base.attrs.get("Config") or {})
+        context = image.make_context(spec, base, self.pip_ca)
         tag = f"{context.repository}:{context.digest[:16]}"
         with contextlib.suppress(docker.errors.ImageNotFound):
             found = self.client.images.get(tag)
             self.progress(f"build {spec.name}: {tag} is up to date")
             return tag, str(found.id), False
-        self.progress(f"build {spec.name}: {tag} FROM {base} ({len(context.steps)} steps)")
+        self.progress(f"build {spec.name}: {tag} FROM {base_name} ({len(context.steps)} steps)")
         image_id = image.build(
             self.client,
             context,
@@ -147,7 +148,7 @@ class DockerRunner(Runner):
         image.prune_older(self.client, context, image_id)
         return tag, image_id, True
 
-    def _pull_base(self, base: str) -> str:
+    def _pull_base(self, base: str) -> Any:
         import docker.errors
 
         hint = (
@@ -159,7 +160,7 @@ class DockerRunner(Runner):
             raise image.BuildError(f"{hint} (pulling is off)")
         self.progress(f"pulling {base}")
         try:
-            return str(self.client.images.pull(base).id)
+            return self.client.images.pull(base)
         except docker.errors.APIError as exc:
             raise image.BuildError(f"{hint}; pulling failed: {exc}") from None
 

@@ -1,12 +1,16 @@
 """The image a function runs in, laid out as ``nuctl deploy --platform local`` lays it out.
 
 FROM the base image; the preCopy directives (or ``build.commands``, which replace the
-directives); the function directory copied to /opt/nuclio; the postCopy directives. Then,
-where Nuclio adds its processor, the harness runtime goes to /opt/cvat-fn with pure-Python
-copies of nuclio_sdk and msgpack (used only where the image has none of its own, as Nuclio's
-``pip install --no-index`` leaves an installed one alone), so no network is needed for it.
+directives); the function directory copied to /opt/nuclio; the postCopy directives. Where
+Nuclio adds its processor, the harness runtime goes to /opt/cvat-fn (in the same COPY as the
+function) with pure-Python copies of nuclio_sdk and msgpack, used only where the image has
+none of its own (as Nuclio's ``pip install --no-index`` leaves an installed one alone), so no
+network is needed for it.
 
-The tag is a hash of everything that goes in, so an unchanged function is not rebuilt.
+Each builder step costs seconds on some storage drivers (a full diff of the image), so the
+Dockerfile has as few as it can: CMD, HEALTHCHECK and the managed label are inherited from
+the local base image (scripts/build-base-image.sh sets the same) and written only for other
+bases. The tag is a hash of everything that goes in: an unchanged function is not rebuilt.
 """
 
 from __future__ import annotations
@@ -44,23 +48,35 @@ IGNORED_DIRS = {
 }  # fmt: skip
 IGNORED_SUFFIXES = (".pyc", ".pyo", ".swp")
 
-# Runs under the function's own Python at build time, which may be old: keep it plain.
-_VENDOR_SCRIPT = """\
-import importlib.util, os, shutil
+START_COMMAND = ["python3", f"{RUNTIME_HOME}/start.py"]
+HEALTH_PROBE = (
+    f"import urllib.request as u; u.urlopen('http://127.0.0.1:{HEALTH_PORT}/ready', timeout=2)"
+)
+HEALTHCHECK = {
+    "Test": ["CMD", "python3", "-c", HEALTH_PROBE],
+    "Interval": 2_000_000_000,
+    "Timeout": 3_000_000_000,
+    "Retries": 1,
+}
+
+# The container's command; runs under the function's own Python, which may be old.
+_START_SCRIPT = f"""\
+\"\"\"cvat-fn: the harness runtime, with bundled nuclio_sdk/msgpack where the image has none.\"\"\"
+import importlib.util, os, sys
 home = os.path.dirname(os.path.abspath(__file__))
+paths = [home]
 for name in ("nuclio_sdk", "msgpack"):
     if importlib.util.find_spec(name) is None:
-        shutil.move(os.path.join(home, "vendor", name), os.path.join(home, name))
-        print("cvat-fn: bundled " + name + " installed")
-    else:
-        print("cvat-fn: the image has its own " + name + "; using it")
-shutil.rmtree(os.path.join(home, "vendor"))
+        paths.append(os.path.join(home, "vendor", name))
+if os.environ.get("PYTHONPATH"):
+    paths.append(os.environ["PYTHONPATH"])
+os.environ["PYTHONPATH"] = os.pathsep.join(paths)
+args = sys.argv[1:] or [
+    "--config", os.path.join(home, "config.json"), "--host", "0.0.0.0",
+    "--port", "{HTTP_PORT}", "--health-port", "{HEALTH_PORT}",
+]
+os.execv(sys.executable, [sys.executable, "-m", "harness.runtime"] + args)
 """
-
-_HEALTH_PROBE = (
-    "import urllib.request as u; "
-    f"u.urlopen('http://127.0.0.1:{HEALTH_PORT}/ready', timeout=2)"
-)
 
 
 class BuildError(StartError):
@@ -80,8 +96,7 @@ class BuildContext:
     """Dockerfile text plus the files that go in, and the content hash that names them."""
 
     spec: FunctionSpec
-    base_image: str
-    base_image_id: str
+    base: BaseImage
     steps: list[Step]
     files: dict[str, Path | bytes] = field(default_factory=dict)
 
@@ -92,7 +107,7 @@ class BuildContext:
     @property
     def digest(self) -> str:
         h = hashlib.sha256()
-        for part in (FORMAT, self.base_image_id, self.dockerfile):
+        for part in (FORMAT, self.base.id, self.dockerfile):
             h.update(part.encode() + b"\0")
         for name in sorted(self.files):
             source = self.files[name]
@@ -106,12 +121,10 @@ class BuildContext:
 
     @property
     def repository(self) -> str:
+        """cvat-fn/<name>-<hash of the directory's path>: one repository per directory."""
         slug = re.sub(r"[^a-z0-9._-]+", "-", self.spec.name.lower()).strip("._-")
-        return f"cvat-fn/{slug or 'function'}"
-
-    @property
-    def source(self) -> str:
-        return source_of(self.spec)
+        where = hashlib.sha256(str(self.spec.directory).encode()).hexdigest()[:8]
+        return f"cvat-fn/{slug or 'function'}-{where}"
 
     def write_tar(self, out: IO[bytes]) -> None:
         with tarfile.open(fileobj=out, mode="w") as tar:
@@ -126,11 +139,6 @@ class BuildContext:
                     info.uname = info.gname = "root"
                     with source.open("rb") as handle:
                         tar.addfile(info, handle)
-
-
-def source_of(spec: FunctionSpec) -> str:
-    """Which function directory an image is of, to prune that directory's older images."""
-    return hashlib.sha256(str(spec.directory).encode()).hexdigest()[:16]
 
 
 def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
@@ -174,7 +182,7 @@ def runtime_files() -> Iterator[tuple[str, Path]]:
         package = Path(module.__file__).parent
         for rel, path in _py_files(package):
             if not rel.startswith("test"):  # nuclio_sdk ships its tests
-                yield f"vendor/{module.__name__}/{rel}", path
+                yield f"vendor/{module.__name__}/{module.__name__}/{rel}", path
 
 
 def _py_files(package: Path) -> Iterator[tuple[str, Path]]:
@@ -225,78 +233,59 @@ def directive_steps(spec: FunctionSpec) -> tuple[list[Step], list[Step]]:
     return steps["pre"], steps["post"]
 
 
-def _last_user(steps: list[Step]) -> str | None:
-    user = None
-    for step in steps:
-        kind, _, value = step.instruction.partition(" ")
-        if kind.upper() == "USER":
-            user = value.strip()
-    return user
+@dataclass(frozen=True)
+class BaseImage:
+    """The image a function's image is built FROM, as found in the local engine."""
+
+    name: str
+    id: str
+    config: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+    @property
+    def is_ours(self) -> bool:
+        """Whether CMD, HEALTHCHECK and the managed label already are what we would write."""
+        config = self.config
+        return (
+            config.get("Cmd") == START_COMMAND
+            and not config.get("Entrypoint")
+            and config.get("Healthcheck") == HEALTHCHECK
+            and (config.get("Labels") or {}).get(labels.MANAGED) == "true"
+        )
 
 
-def make_context(
-    spec: FunctionSpec,
-    base_image: str,
-    base_image_id: str,
-    pip_ca: Path | None = None,
-    image_labels: dict[str, str] | None = None,
-) -> BuildContext:
-    """The Dockerfile and files of a function's image (LABELs written in, so the builder's
-    step numbers match ours and a failing step can be named)."""
-    image_labels = {
-        labels.MANAGED: "true",
-        labels.FUNCTION: spec.name,
-        labels.SOURCE: source_of(spec),
-        **(image_labels or {}),
-    }
+def make_context(spec: FunctionSpec, base: BaseImage, pip_ca: Path | None = None) -> BuildContext:
+    """The Dockerfile and files of a function's image."""
     pre, post = directive_steps(spec)
     ours = "cvat-fn"
-    steps = [Step(f"FROM {base_image}", "spec.build.baseImage")]
+    steps = [Step(f"FROM {base.name}", "spec.build.baseImage")]
     files: dict[str, Path | bytes] = {}
-    if pip_ca is not None:
+    if pip_ca is not None and any(s.instruction[:4].upper() == "RUN " for s in pre + post):
         # As Nuclio's platform config does (runtime.python.pipCAPath): pip in a build
-        # directive trusts the same CA as pip on this host (a TLS-intercepting proxy).
-        files["pip-ca-certificates.crt"] = pip_ca.read_bytes()
-        steps += [
-            Step("COPY pip-ca-certificates.crt /etc/ssl/certs/cvat-fn/pip-ca.crt", ours),
-            Step("ARG PIP_CERT=/etc/ssl/certs/cvat-fn/pip-ca.crt", ours),
-        ]
+        # directive trusts the CA pip trusts on this host (a TLS-intercepting proxy).
+        files["pip/etc/ssl/certs/cvat-fn-pip-ca.crt"] = pip_ca.read_bytes()
+        files["pip/etc/pip.conf"] = b"[global]\ncert = /etc/ssl/certs/cvat-fn-pip-ca.crt\n"
+        steps.append(Step("COPY pip/ /", f"{ours}: the CA bundle pip trusts on this host"))
     steps += pre
-    steps.append(Step(f"COPY function {FUNCTION_HOME}", f"{ours}: the function directory"))
+    where = f"{ours}: the function to {FUNCTION_HOME}, the runtime to {RUNTIME_HOME}"
+    steps.append(Step("COPY root/ /", where))
     steps += post
-    user = _last_user(pre + post)
-    if user:
-        steps.append(Step("USER root", ours))
-    steps += [
-        Step(f"COPY cvat-fn {RUNTIME_HOME}", f"{ours}: the harness runtime"),
-        Step(
-            f'RUN ["python3", "{RUNTIME_HOME}/vendor.py"]',
-            f"{ours}: bundle nuclio_sdk/msgpack (needs python3 in the image)",
-        ),
-    ]
-    if user:
-        steps.append(Step(f"USER {user}", ours))
-    health = json.dumps(["python3", "-c", _HEALTH_PROBE])
-    command = json.dumps([
-        "python3", "-m", "harness.runtime", "--config", f"{RUNTIME_HOME}/config.json",
-        "--host", "0.0.0.0", "--port", str(HTTP_PORT), "--health-port", str(HEALTH_PORT),
-    ])  # fmt: skip
-    steps += [
-        Step(f"ENV PYTHONPATH={RUNTIME_HOME}${{PYTHONPATH:+:$PYTHONPATH}}", ours),
-        Step(f"EXPOSE {HTTP_PORT} {HEALTH_PORT}", ours),
-        Step(f"HEALTHCHECK --interval=2s --timeout=3s --retries=1 CMD {health}", ours),
-        Step("ENTRYPOINT []", ours),
-        Step(f"CMD {command}", ours),
-    ]
-    steps += [Step(f"LABEL {k}={json.dumps(v)}", ours) for k, v in sorted(image_labels.items())]
+    if not base.is_ours:
+        health = json.dumps(["python3", "-c", HEALTH_PROBE])
+        steps += [
+            Step(f"HEALTHCHECK --interval=2s --timeout=3s --retries=1 CMD {health}", ours),
+            Step("ENTRYPOINT []", ours),
+            Step(f"CMD {json.dumps(START_COMMAND)}", ours),
+            Step(f"LABEL {labels.MANAGED}=true", ours),
+        ]
+    home = RUNTIME_HOME.lstrip("/")
     for rel, path in function_files(spec.directory):
-        files[f"function/{rel}"] = path
+        files[f"root/{FUNCTION_HOME.lstrip('/')}/{rel}"] = path
     for rel, path in runtime_files():
-        files[f"cvat-fn/{rel}"] = path
-    files["cvat-fn/vendor.py"] = _VENDOR_SCRIPT.encode()
+        files[f"root/{home}/{rel}"] = path
+    files[f"root/{home}/start.py"] = _START_SCRIPT.encode()
     config = spec.runtime_config(function_dir=FUNCTION_HOME)
-    files["cvat-fn/config.json"] = json.dumps(config, indent=2, sort_keys=True).encode()
-    return BuildContext(spec, base_image, base_image_id, steps, files)
+    files[f"root/{home}/config.json"] = json.dumps(config, indent=2, sort_keys=True).encode()
+    return BuildContext(spec, base, steps, files)
 
 
 def stderr_progress(message: str) -> None:
@@ -394,13 +383,10 @@ def build(
 
 
 def prune_older(client: Any, context: BuildContext, keep_id: str) -> None:
-    """Remove this function's earlier images; one still in use by a container is kept."""
+    """Remove this directory's earlier images; one still used by a container is kept."""
     import docker.errors
 
-    older = client.images.list(
-        filters={"label": [f"{labels.MANAGED}=true", f"{labels.SOURCE}={context.source}"]}
-    )
-    for image in older:
-        if image.id != keep_id:
-            with contextlib.suppress(docker.errors.APIError):  # in use: kept
+    for image in client.images.list(name=context.repository):
+        if image.id != keep_id and (image.labels or {}).get(labels.MANAGED) == "true":
+            with contextlib.suppress(docker.errors.APIError):  # in use
                 client.images.remove(image.id, noprune=False)

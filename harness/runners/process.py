@@ -61,8 +61,9 @@ class ProcessRunner(Runner):
 
     name = "process"
 
-    def __init__(self, python: str | None = None) -> None:
+    def __init__(self, python: str | None = None, *, port: int = 0) -> None:
         self.python = python or sys.executable
+        self.port = port  # the HTTP trigger's port; 0 takes a free one
 
     def start(
         self,
@@ -82,7 +83,7 @@ class ProcessRunner(Runner):
             json.dump(config, handle)
         command = [
             self.python, "-m", "harness.runtime", "--config", config_path,
-            "--host", "127.0.0.1", "--port", "0", "--health-port", "0",
+            "--host", "127.0.0.1", "--port", str(self.port), "--health-port", "0",
             "--ports-file", ports_path, "--parent-pid", str(os.getpid()),
         ]  # fmt: skip
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(_package_root_and(os.environ)))

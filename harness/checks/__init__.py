@@ -1,0 +1,11 @@
+"""The suite's assertions. Each sees a Target (a URL and what it answered), never a runner."""
+
+from __future__ import annotations
+
+
+class CheckFailed(AssertionError):
+    """A check found the function wrong; the message is the whole report, no traceback needed."""
+
+
+class NotApplicable(Exception):
+    """The check has nothing to judge here (e.g. no expectations); reported as a skip."""

@@ -1,0 +1,101 @@
+"""Accuracy against cvat-fn.yaml's expectations: IoU matching, precision and recall minimums
+over all fixtures (re-id: the expected match indexes)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from harness.checks import CheckFailed, NotApplicable
+from harness.checks.geometry import Box, box_of, fmt_box, greedy_match, iou
+from harness.checks.target import Target
+from harness.config import Fixture
+
+
+@dataclass
+class Score:
+    true_positives: int = 0
+    false_positives: int = 0
+    false_negatives: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def precision(self) -> float:
+        found = self.true_positives + self.false_positives
+        return self.true_positives / found if found else 1.0
+
+    @property
+    def recall(self) -> float:
+        wanted = self.true_positives + self.false_negatives
+        return self.true_positives / wanted if wanted else 1.0
+
+
+def _score_shapes(target: Target, fixture: Fixture, score: Score, minimum_iou: float) -> None:
+    invocation = target.answer(fixture)
+    expected: list[tuple[str | None, Box]] = [
+        (e.label, box_of(e.points[-4:] if e.type == "mask" else e.points))
+        for e in fixture.expected or []
+    ]
+    returned: list[tuple[str | None, Box]] = []
+    for shape in invocation.shapes:
+        try:
+            returned.append((shape.label or None, shape.bbox()))
+        except ValueError:
+            continue
+    # an expected shape without a label matches any returned label
+    pairs = greedy_match(expected, returned, minimum_iou)
+    matched_e = {i for i, _, _ in pairs}
+    matched_r = {j for _, j, _ in pairs}
+    score.true_positives += len(pairs)
+    for i, (label, box) in enumerate(expected):
+        if i in matched_e:
+            continue
+        score.false_negatives += 1
+        best = max((iou(box, r) for _, r in returned), default=0.0)
+        score.notes.append(
+            f"{fixture.name}: missed {label or 'a shape'} at {fmt_box(box)}"
+            f" (best IoU {best:.2f}, need {minimum_iou:g})"
+        )
+    for j, (label, box) in enumerate(returned):
+        if j not in matched_r:
+            score.false_positives += 1
+            score.notes.append(f"{fixture.name}: unexpected {label or 'shape'} at {fmt_box(box)}")
+    if invocation.status != 200:
+        score.notes.append(f"{fixture.name}: no answer (HTTP {invocation.status})")
+
+
+def _score_matches(target: Target, fixture: Fixture, score: Score) -> None:
+    invocation = target.answer(fixture)
+    got = invocation.body if isinstance(invocation.body, list) else []
+    for i, want in enumerate(fixture.expected_matches or []):
+        have = got[i] if i < len(got) else None
+        if have == want and want != -1:
+            score.true_positives += 1
+            continue
+        if have == want:
+            continue
+        if want != -1:
+            score.false_negatives += 1
+        if isinstance(have, int) and have != -1:
+            score.false_positives += 1
+        score.notes.append(f"{fixture.name}: boxes0[{i}] matched {have}, expected {want}")
+
+
+def check_accuracy(target: Target) -> Score:
+    fixtures = [f for f in target.fixtures if f.has_expectations]
+    if not fixtures:
+        raise NotApplicable("no expectations in cvat-fn.yaml (fixtures[].expected)")
+    minimums = target.config.minimums
+    score = Score()
+    for fixture in fixtures:
+        if fixture.expected_matches is not None:
+            _score_matches(target, fixture, score)
+        else:
+            _score_shapes(target, fixture, score, minimums.iou)
+    summary = (
+        f"precision {score.precision:.2f} (minimum {minimums.precision:g}),"
+        f" recall {score.recall:.2f} (minimum {minimums.recall:g})"
+        f" over {len(fixtures)} fixture(s) at IoU >= {minimums.iou:g}"
+    )
+    if score.precision < minimums.precision or score.recall < minimums.recall:
+        raise CheckFailed("accuracy below the minimums: " + summary + "\n" + "\n".join(score.notes))
+    return score

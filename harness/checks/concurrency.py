@@ -1,0 +1,35 @@
+"""Concurrency up to numWorkers: answers under parallel load equal the sequential ones, so
+shared state in the handler (a global buffer, a non-reentrant model) shows up here."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from harness.checks import CheckFailed
+from harness.checks.target import Target
+from harness.client import Invocation
+from harness.config import Fixture
+from harness.scenario import canonical_answer, play
+
+
+def check_concurrency(target: Target, rounds: int = 3) -> int:
+    """Send every fixture ``rounds`` times over max(2, numWorkers) threads; returns the count."""
+    workers = max(2, target.spec.num_workers)
+    sequential = {f.name: canonical_answer(target.answer(f)) for f in target.fixtures}
+    jobs: list[Fixture] = [f for _ in range(max(rounds, workers)) for f in target.fixtures]
+
+    def send(fixture: Fixture) -> tuple[Fixture, Invocation]:
+        return fixture, play(target.client(), fixture)
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        results = list(pool.map(send, jobs))
+    differing = [(f, inv) for f, inv in results if canonical_answer(inv) != sequential[f.name]]
+    if differing:
+        fixture, invocation = differing[0]
+        expected = sequential[fixture.name]
+        raise CheckFailed(
+            f"not safe under concurrent requests: {len(differing)} of {len(results)} answers"
+            f" sent {workers} at a time differ from the sequential ones"
+            f"\nsequential answer for {fixture.name}: {expected[:300]}\n" + invocation.describe()
+        )
+    return len(results)

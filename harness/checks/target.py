@@ -1,0 +1,64 @@
+"""The function under test as the checks see it: a URL, its spec and cvat-fn.yaml, and the
+answers already received, so each fixture is sent once however many checks read it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from harness.client import FunctionClient, Invocation
+from harness.config import Fixture, SuiteConfig
+from harness.scenario import play
+from harness.spec import FunctionSpec
+
+
+@dataclass
+class Target:
+    url: str
+    spec: FunctionSpec
+    config: SuiteConfig
+    fixtures: list[Fixture]
+    ready_seconds: float | None = None
+    first_request_s: float | None = None
+    warm_latencies_ms: list[float] = field(default_factory=list)
+    answers: dict[str, Invocation] = field(default_factory=dict)
+    _at_threshold: dict[tuple[str, float], Invocation] = field(default_factory=dict)
+
+    @property
+    def kind(self) -> str:
+        return self.spec.kind or "detector"
+
+    def client(self) -> FunctionClient:
+        """A fresh client (one per thread: HTTP sessions are not shared across threads)."""
+        return FunctionClient(
+            self.url,
+            self.kind,
+            self.spec.label_names if self.spec.annotations.get("spec") else None,
+            cvat_version=self.config.cvat_version,
+            shape_objects=bool(self.spec.annotations.get("supported_shape_types")),
+        )
+
+    def play(self, fixture: Fixture, threshold: float | None = None) -> Invocation:
+        invocation = play(self.client(), fixture, threshold)
+        if self.first_request_s is None:
+            self.first_request_s = invocation.latency_s
+        return invocation
+
+    def answer(self, fixture: Fixture) -> Invocation:
+        """The fixture's answer, sent once and remembered."""
+        if fixture.name not in self.answers:
+            self.answers[fixture.name] = self.play(fixture)
+        return self.answers[fixture.name]
+
+    def at_threshold(self, fixture: Fixture, threshold: float) -> Invocation:
+        key = (fixture.name, round(threshold, 4))
+        if key not in self._at_threshold:
+            self._at_threshold[key] = self.play(fixture, key[1])
+        return self._at_threshold[key]
+
+
+def fixture_named(target: Target, name: str) -> Fixture:
+    return next(f for f in target.fixtures if f.name == name)
+
+
+LogSource = Callable[[], list[str]]

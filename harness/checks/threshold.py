@@ -1,0 +1,91 @@
+"""Threshold honoured (no confidence below it) and monotone (a higher threshold keeps a
+subset), searched with Hypothesis over thresholds. CVAT leaves both to the function."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from harness.checks import CheckFailed
+from harness.checks.geometry import Box, fmt_box, greedy_match
+from harness.checks.target import Target
+from harness.client import Invocation
+from harness.config import Fixture
+from harness.cvat.shapes import Shape
+
+THRESHOLDS = st.floats(min_value=0.05, max_value=0.95).map(lambda t: round(t, 2))
+SAME_SHAPE_IOU = 0.9
+
+
+def _settings(examples: int) -> settings:
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+    )
+
+
+def _answered(invocation: Invocation, threshold: float) -> list[Shape]:
+    if invocation.error or invocation.status != 200:
+        raise CheckFailed(
+            f"no answer at threshold {threshold:g} (see the answered check)\n"
+            + invocation.describe()
+        )
+    return invocation.shapes
+
+
+def _keyed(shapes: list[Shape]) -> list[tuple[str | None, Box]]:
+    keyed: list[tuple[str | None, Box]] = []
+    for shape in shapes:
+        try:
+            keyed.append((shape.label, shape.bbox()))
+        except ValueError:
+            continue
+    return keyed
+
+
+def check_respected(target: Target, fixture: Fixture, examples: int) -> None:
+    @_settings(examples)
+    @given(THRESHOLDS)
+    def respected(threshold: float) -> None:
+        invocation = target.at_threshold(fixture, threshold)
+        for i, shape in enumerate(_answered(invocation, threshold)):
+            if shape.confidence is None:
+                raise CheckFailed(
+                    f"[{i}] has no numeric confidence, so the threshold cannot be honoured"
+                    " or checked\n" + invocation.describe()
+                )
+            if shape.confidence < threshold:
+                raise CheckFailed(
+                    f"threshold ignored: at threshold {threshold:g} the function returned"
+                    f" [{i}] {shape.label} with confidence {shape.confidence:g}\n"
+                    + invocation.describe()
+                )
+
+    respected()
+
+
+def check_monotone(target: Target, fixture: Fixture, examples: int) -> None:
+    @_settings(examples)
+    @given(THRESHOLDS, THRESHOLDS)
+    def monotone(a: float, b: float) -> None:
+        low, high = sorted((a, b))
+        if low == high:
+            return
+        at_low = _keyed(_answered(target.at_threshold(fixture, low), low))
+        at_high_inv = target.at_threshold(fixture, high)
+        at_high = _keyed(_answered(at_high_inv, high))
+        pairs = greedy_match(at_high, at_low, SAME_SHAPE_IOU)
+        extra = sorted(set(range(len(at_high))) - {i for i, _, _ in pairs})
+        if extra:
+            label, box = at_high[extra[0]]
+            raise CheckFailed(
+                f"not monotone: at threshold {high:g} the function returned {label} at"
+                f" {fmt_box(box)}, which it did not return at the lower threshold {low:g}"
+                f" ({len(at_low)} shapes there, {len(at_high)} at {high:g}); a higher"
+                " threshold must give a subset\n" + at_high_inv.describe()
+            )
+
+    monotone()

@@ -1,0 +1,47 @@
+"""cvat-fn's subcommands that run a function (invoke, serve), one module each.
+
+Bad input is reported here rather than by ``harness.cli.main``: under ``python -m harness.cli``
+that module runs as ``__main__``, so an exception class imported from ``harness.cli`` would not
+be the one ``main`` catches. :func:`guarded` gives the same answer main gives: one line on
+stderr, exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+from harness.client import ImageError
+
+Command = Callable[[argparse.Namespace], int]
+SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]
+
+
+class UsageError(Exception):
+    """Bad input from the user: printed as one line naming the problem, exit code 2."""
+
+
+def fail(command: str, message: str) -> None:
+    print(f"cvat-fn {command}: {message}", file=sys.stderr, flush=True)
+
+
+def guarded(command: str, run: Command) -> Command:
+    """``run`` with bad input (UsageError, an unreadable image) turned into one line, exit 2."""
+
+    def wrapper(args: argparse.Namespace) -> int:
+        try:
+            return run(args)
+        except (UsageError, ImageError) as exc:
+            fail(command, str(exc))
+            return 2
+
+    return wrapper
+
+
+def register_all(sub: SubParsers) -> None:
+    """Add invoke and serve to cvat-fn's subcommands (hooked into ``harness.cli``)."""
+    from harness.commands import invoke, serve
+
+    invoke.register(sub)
+    serve.register(sub)

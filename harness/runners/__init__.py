@@ -1,0 +1,48 @@
+"""How a function is started and reached. Every runner returns the same RunningFunction."""
+
+from __future__ import annotations
+
+from harness.runners.base import Runner, RunningFunction, StartError
+
+RUNTIMES = ("process", "docker", "nuctl", "url")
+
+
+class RunnerUnavailable(StartError):
+    """The chosen runtime cannot run here or is not built; the message says which and why."""
+
+
+def make_runner(runtime: str, *, url: str | None = None, base_image: str | None = None) -> Runner:
+    """The runner for ``--runtime``; a clear error for one that cannot be used."""
+    if runtime == "process":
+        from harness.runners.process import ProcessRunner
+
+        return ProcessRunner()
+    if runtime == "url":
+        if not url:
+            raise RunnerUnavailable("--runtime url needs --function-url URL")
+        from harness.runners.url import UrlRunner
+
+        return UrlRunner(url)
+    if runtime == "docker":
+        from harness.runners.docker import DockerRunner, docker_available
+
+        reason = docker_available()
+        if reason:
+            raise RunnerUnavailable(f"--runtime docker: {reason}")
+        return DockerRunner(base_image=base_image)
+    if runtime == "nuctl":
+        raise RunnerUnavailable(
+            "--runtime nuctl is not built yet: deploy with nuctl yourself and use"
+            " --runtime url --function-url URL"
+        )
+    raise RunnerUnavailable(f"unknown runtime {runtime!r} (choose from {', '.join(RUNTIMES)})")
+
+
+__all__ = [
+    "RUNTIMES",
+    "Runner",
+    "RunnerUnavailable",
+    "RunningFunction",
+    "StartError",
+    "make_runner",
+]
