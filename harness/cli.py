@@ -42,6 +42,15 @@ def build_parser() -> argparse.ArgumentParser:
 EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = []
 
 
+def _register_run_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from harness.commands import register_all  # invoke, serve
+
+    register_all(sub)
+
+
+EXTRA_COMMANDS.append(_register_run_commands)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:

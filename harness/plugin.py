@@ -1,16 +1,212 @@
-"""pytest plugin: ``pytest --function DIR`` runs cvat-fn's built-in suite against a function."""
+"""pytest plugin: ``pytest --function DIR`` runs cvat-fn's built-in suite against a function.
+
+Without ``--function`` it only offers its fixtures and options, and stays out of the way.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
 import pytest
+
+from harness.checks.target import Target
+from harness.client import FunctionClient, Invocation
+from harness.runners import RUNTIMES
+from harness.spec import find_function_yaml
+from harness.suite import FunctionSuite, FunctionUnderTest, Options
+
+FUNCTIONS = pytest.StashKey[dict[Path, FunctionUnderTest]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("cvat-fn", "CVAT serverless functions")
+    group = parser.getgroup("cvat-fn", "CVAT serverless functions (cvat-fn)")
     group.addoption(
         "--function",
         action="append",
         default=[],
         metavar="DIR",
-        help="function directory (function.yaml + main.py) to start and test; repeatable",
+        help="function directory (function.yaml, main.py) to start and run the built-in suite"
+        " against; repeatable",
     )
+    group.addoption(
+        "--runtime",
+        choices=RUNTIMES,
+        default="process",
+        help="where the function runs: process (default, the current Python), docker (an image"
+        " built from function.yaml), nuctl, url (already running, see --function-url)",
+    )
+    group.addoption("--function-url", metavar="URL", help="with --runtime url: where it listens")
+    group.addoption(
+        "--base-image", metavar="IMAGE", help="with --runtime docker: replace baseImage"
+    )
+    group.addoption(
+        "--budget",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a cvat-fn.yaml budget, e.g. p95_ms=500 or warm_requests=50",
+    )
+    group.addoption(
+        "--minimum",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override an accuracy minimum: iou, precision or recall",
+    )
+    group.addoption(
+        "--cvat-fn-examples",
+        type=int,
+        default=10,
+        metavar="N",
+        help="Hypothesis examples per threshold and robustness check (default 10)",
+    )
+    group.addoption(
+        "--readiness-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="how long to wait for the function to become ready (default: from the spec)",
+    )
+    group.addoption("--cvat-fn-json", metavar="PATH", help="write the suite's JSON report here")
+    group.addoption("--cvat-fn-html", metavar="PATH", help="write the suite's HTML report here")
+
+
+def _pairs(values: list[str], option: str) -> dict[str, float]:
+    result = {}
+    for value in values:
+        name, sep, number = value.partition("=")
+        try:
+            result[name.strip()] = float(number)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise pytest.UsageError(f"{option} {value!r}: expected NAME=NUMBER")
+    return result
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    directories = config.getoption("function")
+    if not directories:
+        return
+    options = Options(
+        runtime=config.getoption("runtime"),
+        url=config.getoption("function_url"),
+        base_image=config.getoption("base_image"),
+        examples=config.getoption("cvat_fn_examples"),
+        readiness_timeout=config.getoption("readiness_timeout"),
+        budgets=_pairs(config.getoption("budget"), "--budget"),
+        minimums=_pairs(config.getoption("minimum"), "--minimum"),
+    )
+    functions: dict[Path, FunctionUnderTest] = {}
+    paths = []
+    for directory in directories:
+        path = Path(directory)
+        if not path.is_dir():
+            raise pytest.UsageError(f"--function {directory}: no such directory")
+        try:
+            yaml_path = find_function_yaml(path).resolve()
+        except ValueError as exc:
+            raise pytest.UsageError(f"--function {directory}: {exc}") from None
+        functions[yaml_path] = FunctionUnderTest(path, options)
+        paths.append(str(yaml_path))
+    config.stash[FUNCTIONS] = functions
+    if config.args_source == pytest.Config.ArgsSource.ARGS and _explicit(config):
+        config.args.extend(paths)
+    else:
+        config.args[:] = paths  # only the suite, not whatever tests lie around
+
+    def stop_all() -> None:
+        for fut in functions.values():
+            fut.stop()
+
+    config.add_cleanup(stop_all)
+
+
+def _explicit(config: pytest.Config) -> bool:
+    """Were test paths given on the command line (besides options)?"""
+    return bool(config.invocation_params.args) and any(
+        not str(arg).startswith("-") and Path(str(arg).split("::")[0]).exists()
+        for arg in config.invocation_params.args
+        if str(arg) not in config.getoption("function")
+    )
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> FunctionSuite | None:
+    functions = parent.config.stash.get(FUNCTIONS, {})
+    fut = functions.get(file_path.resolve())
+    if fut is None:
+        return None
+    suite = FunctionSuite.from_parent(parent, path=file_path, nodeid=fut.name)
+    suite.fut = fut
+    return suite
+
+
+class FunctionHandle:
+    """A started function for a user's own tests: CVAT's calls, relative image paths resolved
+    from the working directory first, then the function's directory."""
+
+    def __init__(self, fut: FunctionUnderTest) -> None:
+        self._fut = fut
+
+    @property
+    def target(self) -> Target:
+        return self._fut.target()
+
+    @property
+    def url(self) -> str:
+        return self.target.url
+
+    @property
+    def spec(self) -> Any:
+        return self._fut.spec
+
+    @property
+    def logs(self) -> list[str]:
+        return self._fut.log_lines()
+
+    @property
+    def client(self) -> FunctionClient:
+        return self.target.client()
+
+    def _path(self, image: str | Path | bytes) -> str | Path | bytes:
+        if isinstance(image, bytes) or Path(image).exists():
+            return image
+        candidate = self._fut.directory / image
+        return candidate if candidate.exists() else image
+
+    def detect(self, image: str | Path | bytes, threshold: float | None = None) -> Invocation:
+        return self.client.detect(self._path(image), threshold)
+
+    def interact(
+        self, image: str | Path | bytes, pos_points: Any, neg_points: Any = (), obj_bbox: Any = None
+    ) -> Invocation:
+        return self.client.interact(self._path(image), pos_points, neg_points, obj_bbox)
+
+    def track(self, image: str | Path | bytes, shapes: Any, states: Any = ()) -> Invocation:
+        return self.client.track(self._path(image), shapes, states)
+
+    def reid(
+        self,
+        image0: str | Path | bytes,
+        image1: str | Path | bytes,
+        boxes0: Any,
+        boxes1: Any,
+        **kw: Any,
+    ) -> Invocation:
+        return self.client.reid(self._path(image0), self._path(image1), boxes0, boxes1, **kw)
+
+
+@pytest.fixture(scope="session")
+def cvat_functions(pytestconfig: pytest.Config) -> dict[str, FunctionHandle]:
+    """Every ``--function``, started on first use, by directory name."""
+    functions = pytestconfig.stash.get(FUNCTIONS, {})
+    return {fut.name: FunctionHandle(fut) for fut in functions.values()}
+
+
+@pytest.fixture(scope="session")
+def cvat_function(cvat_functions: dict[str, FunctionHandle]) -> Iterator[FunctionHandle]:
+    """The first ``--function``, started once per session (shared with the built-in suite)."""
+    if not cvat_functions:
+        pytest.skip("needs a function: run pytest --function DIR")
+    yield next(iter(cvat_functions.values()))

@@ -7,6 +7,7 @@ from typing import Any
 
 from harness.cvat.shapes import Shape
 
+
 def render(
     headers: Sequence[str], rows: Sequence[Sequence[Any]], numeric: Sequence[int] = ()
 ) -> str:

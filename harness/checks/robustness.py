@@ -43,6 +43,8 @@ def frames(draw: st.DrawFn) -> Frame:
     fmt = draw(st.sampled_from(("PNG", "JPEG")))
     if fmt == "JPEG" and mode not in JPEG_MODES:
         fmt = "PNG"
+    if mode == "CMYK":
+        fmt = "JPEG"  # PNG has no CMYK; a CMYK JPEG is what print workflows leave behind
     content = draw(st.sampled_from(("noise", "flat")))
     seed = draw(st.integers(0, 2**16))
     rng = np.random.default_rng(seed)
@@ -114,7 +116,10 @@ def calls(draw: st.DrawFn, kind: str) -> tuple[str, dict[str, Any]]:
             "boxes1": boxes1,
             "threshold": threshold,
         }
-        return f"{frame.label}, {len(boxes0)} -> {len(boxes1)} boxes, threshold {threshold}", reid_args
+        return (
+            f"{frame.label}, {len(boxes0)} -> {len(boxes1)} boxes, threshold {threshold}",
+            reid_args,
+        )
     raise ValueError(f"unknown function kind {kind!r}")
 
 

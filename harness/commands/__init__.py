@@ -11,11 +11,13 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from harness.client import ImageError
 
 Command = Callable[[argparse.Namespace], int]
-SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]
+if TYPE_CHECKING:
+    SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]
 
 
 class UsageError(Exception):
@@ -41,7 +43,8 @@ def guarded(command: str, run: Command) -> Command:
 
 def register_all(sub: SubParsers) -> None:
     """Add invoke and serve to cvat-fn's subcommands (hooked into ``harness.cli``)."""
-    from harness.commands import invoke, serve
+    from harness.commands.invoke import register as register_invoke
+    from harness.commands.serve import register as register_serve
 
-    invoke.register(sub)
-    serve.register(sub)
+    register_invoke(sub)
+    register_serve(sub)

@@ -1,0 +1,595 @@
+"""cvat-fn invoke: send images to a function the way CVAT does and show what came back.
+
+The function is started from its directory (or reached at ``--url``), called once per request
+its kind needs, and every answer is validated for a stated CVAT version. Exit code 0 only when
+every request got a valid answer; 1 on an HTTP error or an invalid answer; 2 on bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import socket
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from harness.client import DEFAULT_TIMEOUT_S, SHOWN_CHARS, FunctionClient, Invocation, format_log
+from harness.client import read_image as read_image_file
+from harness.commands import UsageError, fail, guarded
+from harness.cvat import CVAT_VERSION, KINDS, Shape, errors, warnings
+from harness.cvat.findings import parse_version
+from harness.runners.base import RunningFunction, StartError
+from harness.runners.process import ProcessRunner
+from harness.spec import FunctionSpec, load_spec
+from harness.table import matches_table, shape_box, shapes_table
+
+if TYPE_CHECKING:
+    from harness.commands import SubParsers
+
+RUNTIMES = ("process",)
+IMAGES_NEEDED = {"detector": "IMAGE...", "interactor": "IMAGE", "tracker": "IMAGE1 IMAGE2",
+                 "reid": "IMAGE0 IMAGE1"}  # fmt: skip
+OPTION_KINDS = {
+    "pos_points": ("interactor",),
+    "neg_points": ("interactor",),
+    "obj_bbox": ("interactor",),
+    "shapes": ("tracker",),
+    "boxes0": ("reid",),
+    "boxes1": ("reid",),
+    "max_distance": ("reid",),
+    "threshold": ("detector", "reid"),
+}
+
+EPILOG = """\
+one request per kind:
+  detector    one request per IMAGE (--threshold)
+  interactor  one IMAGE with --pos-points (and --neg-points, --obj-bbox)
+  tracker     IMAGE1 IMAGE2 --shapes BOX...: tracking starts on IMAGE1, goes on to IMAGE2
+  reid        IMAGE0 IMAGE1 --boxes0 BOX... --boxes1 BOX...: prints matches i -> j
+
+Points are X,Y and boxes X1,Y1,X2,Y2. Options that take several values read up to the next
+option, so put the images first.
+
+examples:
+  cvat-fn invoke photo.jpg --threshold 0.5 --draw out.png
+  cvat-fn invoke photo.jpg --function ./my_interactor --pos-points 172,385
+  cvat-fn invoke f0.jpg f1.jpg --function ./my_tracker --shapes 95,55,170,120
+  cvat-fn invoke f0.jpg f1.jpg --url http://127.0.0.1:8080 --kind reid \\
+      --boxes0 40,40,118,118 --boxes1 62,58,140,136
+"""
+
+
+def register(sub: SubParsers) -> None:
+    p = sub.add_parser(
+        "invoke",
+        help="send images to a function as CVAT does; print, check and draw the answer",
+        description=(__doc__ or "").split("\n\n")[0],
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files (see below per kind)")
+    which = p.add_argument_group("which function")
+    which.add_argument(
+        "--function", metavar="DIR",
+        help="function directory (default: the current one); with --url only read for its "
+        "kind, labels and shape types",
+    )  # fmt: skip
+    which.add_argument(
+        "--url", help="call a function already running there (cvat-fn serve prints one)"
+    )
+    which.add_argument(
+        "--kind", help=f"one of {', '.join(KINDS)}; needed with --url and no --function "
+        "(default: function.yaml's metadata.annotations.type)",
+    )  # fmt: skip
+    which.add_argument(
+        "--runtime", default="process", help="how to start the function (default: process)"
+    )
+    which.add_argument(
+        "--cvat-version", default=CVAT_VERSION, metavar="V",
+        help=f"validate answers as this CVAT release does (default: {CVAT_VERSION})",
+    )  # fmt: skip
+    which.add_argument(
+        "--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="S",
+        help=f"seconds to wait for each answer (default: {DEFAULT_TIMEOUT_S:g}, as CVAT)",
+    )  # fmt: skip
+    req = p.add_argument_group("request")
+    req.add_argument("--threshold", type=float, metavar="T", help="detector, reid")
+    req.add_argument("--pos-points", nargs="+", action="extend", metavar="X,Y", help="interactor")
+    req.add_argument("--neg-points", nargs="+", action="extend", metavar="X,Y", help="interactor")
+    req.add_argument("--obj-bbox", metavar="X1,Y1,X2,Y2", help="interactor: the object's box")
+    req.add_argument(
+        "--shapes", nargs="+", action="extend", metavar="X1,Y1,X2,Y2",
+        help="tracker: boxes to track, on the first image",
+    )  # fmt: skip
+    req.add_argument(
+        "--boxes0", nargs="+", action="extend", metavar="X1,Y1,X2,Y2", help="reid: on IMAGE0"
+    )
+    req.add_argument(
+        "--boxes1", nargs="+", action="extend", metavar="X1,Y1,X2,Y2", help="reid: on IMAGE1"
+    )
+    req.add_argument("--max-distance", type=float, metavar="D", help="reid")
+    out = p.add_argument_group("output")
+    out.add_argument(
+        "--json", action="store_true",
+        help="print one JSON document (and nothing else) on stdout; progress goes to stderr",
+    )  # fmt: skip
+    out.add_argument(
+        "--draw", metavar="OUT.png",
+        help="write a PNG with the answer drawn: detector OUT.png, or OUT-1.png, OUT-2.png... "
+        "for several images; tracker on IMAGE2; reid IMAGE0 and IMAGE1 side by side",
+    )  # fmt: skip
+    p.set_defaults(run=guarded("invoke", run))
+
+
+# --- input -------------------------------------------------------------------------------
+
+
+def parse_numbers(text: str, count: int, option: str) -> list[float | int]:
+    """``"1,2"`` -> ``[1, 2]``; UsageError naming the option and the value otherwise."""
+    what = {2: "X,Y", 4: "X1,Y1,X2,Y2"}[count]
+    parts = [p.strip() for p in text.split(",")]
+    values: list[float | int] = []
+    for part in parts:
+        try:
+            v = float(part)
+        except ValueError:
+            v = math.nan
+        if not math.isfinite(v):
+            hint = "" if any(c.isdigit() for c in text) else " (put the images before it)"
+            raise UsageError(f"{option}: {text!r} is not {what}{hint}")
+        values.append(int(v) if v.is_integer() else v)
+    if len(values) != count:
+        raise UsageError(f"{option}: {text!r} is not {what} ({len(values)} numbers, not {count})")
+    return values
+
+
+def parse_list(items: Sequence[str] | None, count: int, option: str) -> list[list[float | int]]:
+    return [parse_numbers(item, count, option) for item in items or ()]
+
+
+@dataclass
+class Image:
+    path: Path
+    name: str
+    size: tuple[int, int]
+
+
+def read_image(path: str) -> Image:
+    """Checked before the function starts, so a wrong file costs no start-up."""
+    _, name, size = read_image_file(Path(path))
+    return Image(Path(path), name, size)
+
+
+@dataclass
+class Target:
+    """What is called and how its answers are judged."""
+
+    kind: str
+    spec: FunctionSpec | None
+    url: str | None
+    labels: list[str] | None
+    shape_objects: bool
+    notes: list[str] = field(default_factory=list)
+
+
+def resolve_target(args: argparse.Namespace) -> Target:
+    if args.kind is not None and args.kind not in KINDS:
+        raise UsageError(f"--kind {args.kind}: unknown kind; CVAT calls {', '.join(KINDS)}")
+    spec: FunctionSpec | None = None
+    if args.url is None or args.function is not None:
+        spec = load_spec(args.function or ".")
+    kind = args.kind or (spec.kind if spec else None)
+    if kind is None:
+        if spec is None:
+            raise UsageError("--url without --function needs --kind (" + ", ".join(KINDS) + ")")
+        raise UsageError(
+            f"{spec.path}: metadata.annotations.type is missing; give --kind ({', '.join(KINDS)})"
+        )
+    if kind not in KINDS:
+        raise UsageError(
+            f"{spec.path if spec else '--kind'}: type {kind!r} is not a kind CVAT calls"
+            f" ({', '.join(KINDS)}); CVAT skips this function"
+        )
+    target = Target(
+        kind=kind,
+        spec=spec,
+        url=args.url,
+        labels=spec.label_names if spec else None,
+        shape_objects=bool(spec and spec.annotations.get("supported_shape_types")),
+    )
+    if spec and args.kind and spec.kind != args.kind:
+        target.notes.append(f"--kind {args.kind} overrides function.yaml's type {spec.kind!r}")
+    if spec is None:
+        note = "no function directory given: labels are not checked (give --function DIR)"
+        if kind == "tracker":
+            note += "; shapes go as legacy point lists, as to a tracker without"
+            note += " supported_shape_types"
+        target.notes.append(note)
+    return target
+
+
+@dataclass
+class Plan:
+    """The parsed request inputs for one kind."""
+
+    images: list[Image]
+    threshold: float | None = None
+    max_distance: float | None = None
+    pos_points: list[list[float | int]] = field(default_factory=list)
+    neg_points: list[list[float | int]] = field(default_factory=list)
+    obj_bbox: list[list[float | int]] | None = None
+    shapes: list[list[float | int]] = field(default_factory=list)
+    boxes0: list[list[float | int]] = field(default_factory=list)
+    boxes1: list[list[float | int]] = field(default_factory=list)
+
+
+def plan_requests(args: argparse.Namespace, target: Target) -> Plan:
+    kind = target.kind
+    for dest, kinds in OPTION_KINDS.items():
+        if getattr(args, dest) is not None and kind not in kinds:
+            option = "--" + dest.replace("_", "-")
+            raise UsageError(f"{option} is for {' and '.join(kinds)} functions, not a {kind}")
+    wanted = {"interactor": 1, "tracker": 2, "reid": 2}.get(kind)
+    if wanted is not None and len(args.images) != wanted:
+        article = "an" if kind[0] in "aeiou" else "a"
+        raise UsageError(
+            f"{article} {kind} takes {IMAGES_NEEDED[kind]}, got {len(args.images)} image(s)"
+        )
+    plan = Plan([read_image(path) for path in args.images], args.threshold, args.max_distance)
+    if kind == "interactor":
+        plan.pos_points = parse_list(args.pos_points, 2, "--pos-points")
+        plan.neg_points = parse_list(args.neg_points, 2, "--neg-points")
+        if args.obj_bbox is not None:
+            box = parse_numbers(args.obj_bbox, 4, "--obj-bbox")
+            plan.obj_bbox = [box[:2], box[2:]]
+        annotations = target.spec.annotations if target.spec else {}
+        min_pos = _int(annotations.get("min_pos_points"), 1)  # CVAT's defaults: 1 and none
+        min_neg = _int(annotations.get("min_neg_points"), -1)
+        if len(plan.pos_points) < max(min_pos, 1 if plan.obj_bbox is None else 0):
+            raise UsageError(
+                f"an interactor needs --pos-points X,Y ... (this one at least {max(min_pos, 1)})"
+            )
+        if len(plan.neg_points) < min_neg:
+            raise UsageError(f"this interactor needs at least {min_neg} --neg-points X,Y")
+    elif kind == "tracker":
+        plan.shapes = parse_list(args.shapes, 4, "--shapes")
+        if not plan.shapes:
+            raise UsageError("a tracker needs --shapes X1,Y1,X2,Y2 ... on the first image")
+    elif kind == "reid":
+        plan.boxes0 = parse_list(args.boxes0, 4, "--boxes0")
+        plan.boxes1 = parse_list(args.boxes1, 4, "--boxes1")
+        if not plan.boxes0 or not plan.boxes1:
+            raise UsageError("a reid function needs --boxes0 X1,Y1,X2,Y2 ... and --boxes1 ...")
+    return plan
+
+
+def _int(value: str | None, default: int) -> int:
+    try:
+        return int(value) if value is not None else default
+    except ValueError:
+        return default
+
+
+def check_reachable(url: str, timeout: float = 3.0) -> str:
+    """The URL, normalised; UsageError when nothing listens there."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"--url {url}: not an http:// URL such as http://127.0.0.1:8080")
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise UsageError(f"--url {url}: the port is not a number") from None
+    try:
+        socket.create_connection((parts.hostname, port), timeout=timeout).close()
+    except OSError as exc:
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        raise UsageError(
+            f"--url {url}: cannot connect ({reason}); is the function running (cvat-fn serve)?"
+        ) from None
+    return url
+
+
+# --- calls -------------------------------------------------------------------------------
+
+
+@dataclass
+class Step:
+    """One request of the run and the function output printed while it ran."""
+
+    title: str
+    invocation: Invocation
+    output: list[str] = field(default_factory=list)
+    """The function's own output lines of that time (a crash's traceback is only there)."""
+
+
+def progress(message: str) -> None:
+    print(f"cvat-fn invoke: {message}", file=sys.stderr, flush=True)
+
+
+def call(
+    client: FunctionClient, kind: str, plan: Plan, running: RunningFunction | None
+) -> list[Step]:
+    """Send the requests the kind needs; a tracker's second call needs a valid first answer."""
+    steps: list[Step] = []
+
+    def run(title: str, send: Callable[[], Invocation]) -> Invocation:
+        since = len(running.logs) if running else 0
+        progress(f"{title} ...")
+        inv = send()
+        steps.append(Step(title, inv, running.logs.lines(since) if running else []))
+        return inv
+
+    if kind == "detector":
+        for image in plan.images:
+            run(f"detect {image.name}", partial(client.detect, image.path, plan.threshold))
+    elif kind == "interactor":
+        image = plan.images[0]
+        run(
+            f"interact on {image.name}",
+            partial(client.interact, image.path, plan.pos_points, plan.neg_points, plan.obj_bbox),
+        )
+    elif kind == "tracker":
+        first, second = plan.images
+        inv = run(f"start tracking on {first.name}", partial(client.track, first.path, plan.shapes))
+        states = inv.body.get("states") if isinstance(inv.body, dict) else None
+        if inv.ok and isinstance(states, list):
+            run(f"track on {second.name}", partial(client.track, second.path, None, states))
+    elif kind == "reid":
+        image0, image1 = plan.images
+        run(
+            f"reid {image0.name} -> {image1.name}",
+            partial(client.reid, image0.path, image1.path, plan.boxes0, plan.boxes1,
+                    plan.threshold, plan.max_distance),
+        )  # fmt: skip
+    return steps
+
+
+# --- output ------------------------------------------------------------------------------
+
+
+def status_line(inv: Invocation) -> str:
+    if inv.error:
+        return f"no answer after {inv.latency_s * 1000:.0f} ms: {inv.error}"
+    return f"HTTP {inv.status} in {inv.latency_s * 1000:.0f} ms"
+
+
+def findings_lines(inv: Invocation, cvat_version: str) -> list[str]:
+    errs, warns = errors(inv.findings), warnings(inv.findings)
+    if inv.status != 200:
+        return []
+    if not inv.findings:
+        return [f"valid for CVAT {cvat_version}: no errors, no warnings"]
+    lines = [f"CVAT {cvat_version}: {len(errs)} error(s), {len(warns)} warning(s)"]
+    lines += [f"  error: {f.where}: {f.message}" for f in errs]
+    lines += [f"  warning: {f.where}: {f.message}" for f in warns]
+    return lines
+
+
+def failure_lines(step: Step) -> list[str]:
+    """What the function said while it failed: its log records for the request, else its
+    output of that time (a worker that died leaves no records, only a traceback)."""
+    inv = step.invocation
+    lines = []
+    if inv.status is not None and inv.status != 200:
+        text = inv.text if len(inv.text) <= SHOWN_CHARS else inv.text[:SHOWN_CHARS] + " …"
+        lines.append("answer: " + (text.strip() or "(empty)"))
+    if inv.logs:
+        lines.append("function log for this request:")
+        lines += [f"  {format_log(record)}" for record in inv.logs]
+    elif step.output:
+        lines.append("function output while this request ran:")
+        lines += [f"  {line}" for line in step.output]
+    else:
+        lines.append("the function logged nothing for this request")
+    return lines
+
+
+def text_report(steps: Sequence[Step], kind: str, plan: Plan, cvat_version: str) -> str:
+    blocks = []
+    for step in steps:
+        inv = step.invocation
+        lines = [f"== {step.title}: {status_line(inv)}", f"sent: {inv.sent}"]
+        if inv.status == 200:
+            if kind == "reid":
+                body = inv.body if isinstance(inv.body, list) else []
+                lines.append(matches_table(body, plan.boxes0, plan.boxes1))
+            else:
+                lines.append(shapes_table(inv.shapes))
+        lines += findings_lines(inv, cvat_version)
+        if not inv.ok:
+            lines += failure_lines(step)
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
+def shape_json(shape: Shape) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "label": shape.label,
+        "type": shape.type,
+        "confidence": shape.confidence,
+        "box": list(box) if (box := shape_box(shape)) is not None else None,
+    }
+    if shape.encoding:
+        out["encoding"] = shape.encoding
+    else:
+        out["points"] = shape.points
+    if shape.elements:
+        out["elements"] = [shape_json(e) for e in shape.elements]
+    return out
+
+
+def step_json(step: Step, kind: str) -> dict[str, Any]:
+    inv = step.invocation
+    out: dict[str, Any] = {
+        "title": step.title,
+        "sent": inv.sent,
+        "status": inv.status,
+        "ok": inv.ok,
+        "error": inv.error,
+        "latency_ms": round(inv.latency_s * 1000, 3),
+        "body": inv.body if inv.status == 200 else inv.text,
+        "shapes": [shape_json(s) for s in inv.shapes],
+        "findings": [
+            {
+                "severity": f.severity,
+                "where": f.where,
+                "message": f.message,
+                "cvat_version": f.cvat_version,
+            }
+            for f in inv.findings
+        ],  # fmt: skip
+        "logs": inv.logs,
+        "output": step.output if not inv.ok else [],
+    }
+    if kind == "reid":
+        out["matches"] = inv.body if inv.status == 200 and isinstance(inv.body, list) else None
+    return out
+
+
+# --- drawing -----------------------------------------------------------------------------
+
+
+def draw_paths(out: Path, count: int) -> list[Path]:
+    if count <= 1:
+        return [out]
+    suffix = out.suffix or ".png"
+    return [out.with_name(f"{out.stem}-{n}{suffix}") for n in range(1, count + 1)]
+
+
+def draw(steps: Sequence[Step], kind: str, plan: Plan, out: Path) -> list[Path]:
+    """PNGs of the answers; which image and which shapes depends on the kind."""
+    from dataclasses import replace
+
+    from PIL import Image as PILImage
+
+    from harness.draw import draw_shapes, save_png
+
+    answered = [s for s in steps if s.invocation.status is not None]
+    if not answered:
+        return []
+    written: list[Path] = []
+    if kind == "detector":
+        paths = draw_paths(out, len(steps))
+        for step, image, path in zip(steps, plan.images, paths, strict=True):
+            title = f"{image.name}: {len(step.invocation.shapes)} shape(s)"
+            save_png(draw_shapes(image.path, step.invocation.shapes, title=title), path)
+            written.append(path)
+    elif kind == "interactor":
+        image = plan.images[0]
+        shapes = list(answered[0].invocation.shapes)
+        shapes += [Shape("pos", "points", [float(c) for c in p]) for p in plan.pos_points]
+        shapes += [Shape("neg", "points", [float(c) for c in p]) for p in plan.neg_points]
+        if plan.obj_bbox:
+            shapes.append(Shape("obj_bbox", "rectangle", [float(c) for p in plan.obj_bbox
+                                                          for c in p]))  # fmt: skip
+        save_png(draw_shapes(image.path, shapes, title=f"{image.name}: interactor"), out)
+        written.append(out)
+    elif kind == "tracker":
+        last = answered[-1]
+        image = plan.images[len(answered) - 1]
+        title = f"{image.name}: {last.title}"
+        numbered = [replace(s, label=f"#{i}") for i, s in enumerate(last.invocation.shapes)]
+        save_png(draw_shapes(image.path, numbered, title=title), out)
+        written.append(out)
+    elif kind == "reid":
+        matches = answered[0].invocation.body
+        matches = matches if isinstance(matches, list) else []
+        matched_from = {j: i for i, j in enumerate(matches) if isinstance(j, int) and j >= 0}
+        left = [Shape(f"#{i}", "rectangle", [float(c) for c in b])
+                for i, b in enumerate(plan.boxes0)]  # fmt: skip
+        right = [
+            Shape(f"#{matched_from[j]}" if j in matched_from else f"new ({j})", "rectangle",
+                  [float(c) for c in b])
+            for j, b in enumerate(plan.boxes1)
+        ]  # fmt: skip
+        image0, image1 = plan.images
+        a = draw_shapes(image0.path, left, title=f"{image0.name}: boxes0")
+        b = draw_shapes(image1.path, right, title=f"{image1.name}: boxes1 by match")
+        both = PILImage.new("RGB", (a.width + b.width, max(a.height, b.height)), "white")
+        both.paste(a, (0, 0))
+        both.paste(b, (a.width, 0))
+        save_png(both, out)
+        written.append(out)
+    return written
+
+
+# --- the command -------------------------------------------------------------------------
+
+
+def check_options(args: argparse.Namespace) -> None:
+    if args.runtime not in RUNTIMES:
+        raise UsageError(f"--runtime {args.runtime}: invoke starts functions with: process")
+    try:
+        parse_version(args.cvat_version)
+    except ValueError as exc:
+        raise UsageError(f"--cvat-version: {exc}") from None
+    if not args.timeout > 0:
+        raise UsageError(f"--timeout {args.timeout:g}: must be more than 0 seconds")
+
+
+def run(args: argparse.Namespace) -> int:
+    check_options(args)
+    target = resolve_target(args)
+    plan = plan_requests(args, target)
+    if target.url is not None:
+        check_reachable(target.url)
+    for note in target.notes:
+        progress(note)
+    running: RunningFunction | None = None
+    try:
+        if target.url is None:
+            assert target.spec is not None
+            progress(f"starting {target.spec.name} ({target.kind}) with the process runner ...")
+            try:
+                running = ProcessRunner().start(target.spec.directory, target.spec)
+            except StartError as exc:
+                fail("invoke", f"the function did not start: {exc}")
+                return 1
+            progress(f"ready in {running.ready_seconds:.2f} s at {running.url}")
+        url = running.url if running else str(target.url)
+        client = FunctionClient(
+            url, target.kind, target.labels, cvat_version=args.cvat_version,
+            shape_objects=target.shape_objects, timeout=args.timeout,
+        )  # fmt: skip
+        steps = call(client, target.kind, plan, running)
+    finally:
+        if running is not None:
+            running.stop()
+    ok = all(step.invocation.ok for step in steps)
+    drawn: list[Path] = []
+    if args.draw:
+        try:
+            drawn = draw(steps, target.kind, plan, Path(args.draw))
+        except OSError as exc:
+            fail("invoke", f"--draw {args.draw}: cannot write it ({exc.strerror or exc})")
+            ok = False
+    if args.json:
+        document = {
+            "kind": target.kind,
+            "function": target.spec.name if target.spec else None,
+            "url": target.url,
+            "cvat_version": args.cvat_version,
+            "labels": target.labels,
+            "labels_checked": target.labels is not None,
+            "ok": ok,
+            "requests": [step_json(step, target.kind) for step in steps],
+            "drawn": [str(p) for p in drawn],
+        }
+        print(json.dumps(document, indent=2, default=str))
+        for step in steps:
+            if not step.invocation.ok:
+                print(step.invocation.describe(), file=sys.stderr)
+    else:
+        print(text_report(steps, target.kind, plan, args.cvat_version))
+        for path in drawn:
+            print(f"drawn: {path}")
+    failed = sum(not step.invocation.ok for step in steps)
+    if failed:
+        progress(f"{failed} of {len(steps)} request(s) failed")
+    return 0 if ok else 1

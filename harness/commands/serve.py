@@ -1,0 +1,125 @@
+"""cvat-fn serve: keep a function running for repeated ``cvat-fn invoke --url`` calls.
+
+The URL goes to stdout first (a script reads one line), then an example invoke line; the
+function's log lines stream to stderr until Ctrl-C, which stops it and exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from harness.commands import UsageError, fail, guarded
+from harness.runners.base import StartError
+from harness.runners.process import ProcessFunction, ProcessRunner
+from harness.spec import FunctionSpec, load_spec
+
+if TYPE_CHECKING:
+    from harness.commands import SubParsers
+
+POLL_S = 0.2
+EXAMPLE_ARGS = {
+    "detector": "IMAGE --threshold 0.5",
+    "interactor": "IMAGE --pos-points X,Y",
+    "tracker": "IMAGE1 IMAGE2 --shapes X1,Y1,X2,Y2",
+    "reid": "IMAGE0 IMAGE1 --boxes0 X1,Y1,X2,Y2 --boxes1 X1,Y1,X2,Y2",
+}
+
+
+def register(sub: SubParsers) -> None:
+    p = sub.add_parser(
+        "serve",
+        help="start a function and keep it running for cvat-fn invoke --url",
+        description=(__doc__ or "").split("\n\n")[0],
+    )
+    p.add_argument("directory", nargs="?", default=".", metavar="DIR",
+                   help="function directory (default: the current one)")  # fmt: skip
+    p.add_argument("--port", type=int, default=0,
+                   help="HTTP port on 127.0.0.1 (default: a free one)")  # fmt: skip
+    p.set_defaults(run=guarded("serve", run))
+
+
+def format_line(line: str) -> str:
+    """A runtime JSON log record as one readable line; anything else as it came."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return line
+    if not isinstance(record, dict) or "message" not in record:
+        return line
+    who = record.get("name") or (
+        f"worker {record['worker']}" if record.get("worker") is not None else ""
+    )
+    extra = record.get("with") or {}
+    more = " " + json.dumps(extra, default=str) if extra else ""
+    when = str(record.get("datetime", "")).replace("T", " ")
+    level = str(record.get("level", "?"))
+    return f"{when} {level:<5} {who + ': ' if who else ''}{record['message']}{more}".strip()
+
+
+def example(spec: FunctionSpec, url: str) -> str:
+    kind = spec.kind or "detector"
+    args = EXAMPLE_ARGS.get(kind, "IMAGE")
+    directory = spec.directory
+    try:
+        shown = str(directory.relative_to(Path.cwd())) or "."
+    except ValueError:
+        shown = str(directory)
+    return f"cvat-fn invoke {args} --url {url} --function {shlex.quote(shown)}"
+
+
+def run(args: argparse.Namespace) -> int:
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port {args.port}: not a TCP port (1-65535, or 0 for a free one)")
+    spec = load_spec(args.directory)
+    print(f"cvat-fn serve: starting {spec.name} ({spec.kind}) ...", file=sys.stderr, flush=True)
+    running: ProcessFunction | None = None
+    shown = 0
+
+    def stream() -> None:
+        nonlocal shown
+        assert running is not None
+        lines = running.logs.lines(shown)
+        shown += len(lines)
+        for line in lines:
+            print(format_line(line), file=sys.stderr, flush=True)
+
+    try:
+        try:
+            started = ProcessRunner(port=args.port).start(spec.directory, spec)
+        except StartError as exc:
+            fail("serve", f"the function did not start: {exc}")
+            return 1
+        assert isinstance(started, ProcessFunction)
+        running = started
+        print(running.url, flush=True)
+        print(f"try: {example(spec, running.url)}", flush=True)
+        stream()
+        print(
+            f"cvat-fn serve: ready in {running.ready_seconds:.2f} s; Ctrl-C stops it",
+            file=sys.stderr,
+            flush=True,
+        )
+        while True:
+            stream()
+            try:
+                code = running.proc.wait(POLL_S)
+            except subprocess.TimeoutExpired:
+                continue
+            stream()
+            fail("serve", f"the function exited (code {code})")
+            return 1
+    except KeyboardInterrupt:
+        if running is not None:
+            running.stop()
+            stream()
+        print("cvat-fn serve: stopped", file=sys.stderr, flush=True)
+        return 0
+    finally:
+        if running is not None:
+            running.stop()

@@ -1,0 +1,222 @@
+"""The function under test for one pytest session: read once, started lazily once, stopped
+at the end; and the built-in suite's collector and items, one item per check."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.checks import CheckFailed, NotApplicable
+from harness.checks.accuracy import check_accuracy
+from harness.checks.concurrency import check_concurrency
+from harness.checks.latency import check_first_request, check_ready, check_warm
+from harness.checks.robustness import check_robustness
+from harness.checks.schema import check_answered, check_category
+from harness.checks.target import Target
+from harness.checks.threshold import check_monotone, check_respected
+from harness.config import Budgets, ConfigError, Fixture, Minimums, SuiteConfig, load_config
+from harness.defaults import default_fixtures
+from harness.lint import lint_directory
+from harness.runners import Runner, RunningFunction, StartError, make_runner
+from harness.spec import FunctionSpec, SpecError, load_spec
+
+
+@dataclass
+class Options:
+    runtime: str = "process"
+    url: str | None = None
+    base_image: str | None = None
+    examples: int = 10
+    readiness_timeout: float | None = None
+    budgets: dict[str, float] = field(default_factory=dict)
+    minimums: dict[str, float] = field(default_factory=dict)
+
+
+class FunctionUnderTest:
+    """One ``--function`` directory across the session."""
+
+    def __init__(self, directory: Path, options: Options) -> None:
+        self.directory = directory.resolve()
+        self.options = options
+        self.name = self.directory.name
+        self.spec: FunctionSpec | None = None
+        self.config: SuiteConfig | None = None
+        self.problem: str | None = None
+        self.start_error: str | None = None
+        self._running: RunningFunction | None = None
+        self._target: Target | None = None
+        self._tmp = tempfile.TemporaryDirectory(prefix="cvat-fn-fixtures-")
+        try:
+            self.spec = load_spec(self.directory)
+        except SpecError as exc:
+            self.problem = str(exc)
+            return
+        try:
+            self.config = load_config(self.directory)
+        except ConfigError as exc:
+            self.problem = str(exc)
+            return
+        _override(self.config.budgets, options.budgets, "budget")
+        _override(self.config.minimums, options.minimums, "minimum")
+        if not self.config.fixtures:
+            self.config.fixtures = default_fixtures(self.kind, Path(self._tmp.name))
+
+    @property
+    def kind(self) -> str:
+        return (self.spec.kind if self.spec else None) or "detector"
+
+    def runner(self) -> Runner:
+        return make_runner(
+            self.options.runtime, url=self.options.url, base_image=self.options.base_image
+        )
+
+    def target(self) -> Target:
+        """Start the function on first use; later calls get the same one."""
+        if self._target is not None:
+            return self._target
+        if self.start_error is not None:
+            pytest.skip("the function did not start (see its starts check)")
+        assert self.spec is not None and self.config is not None
+        budget = self.config.budgets.ready_s
+        timeout = self.options.readiness_timeout or max(budget * 2, self.spec.readiness_timeout)
+        try:
+            self._running = self.runner().start(
+                self.directory, self.spec, readiness_timeout=timeout
+            )
+        except StartError as exc:
+            self.start_error = str(exc)
+            raise CheckFailed(f"the function did not start:\n{exc}") from None
+        self._target = Target(
+            url=self._running.url,
+            spec=self.spec,
+            config=self.config,
+            fixtures=self.config.fixtures,
+            ready_seconds=self._running.ready_seconds,
+        )
+        return self._target
+
+    @property
+    def running(self) -> RunningFunction | None:
+        return self._running
+
+    def log_lines(self) -> list[str]:
+        return self._running.logs.lines() if self._running else []
+
+    def stop(self) -> None:
+        if self._running is not None:
+            self._running.stop()
+        self._tmp.cleanup()
+
+
+def _override(target: Budgets | Minimums, values: dict[str, float], what: str) -> None:
+    for key, value in values.items():
+        if not hasattr(target, key):
+            known = ", ".join(vars(target))
+            raise pytest.UsageError(f"--{what} {key}: unknown (known: {known})")
+        setattr(target, key, int(value) if key == "warm_requests" else value)
+
+
+class CheckItem(pytest.Item):
+    """One check of the built-in suite; its failure text is the check's own report."""
+
+    def __init__(
+        self,
+        *,
+        fut: FunctionUnderTest,
+        check: str,
+        fixture: str | None,
+        run: Callable[[], Any],
+        **kw: Any,
+    ) -> None:
+        super().__init__(**kw)
+        self.fut = fut
+        self.check = check
+        self.fixture_name = fixture
+        self._run = run
+
+    def runtest(self) -> None:
+        try:
+            self._run()
+        except NotApplicable as exc:
+            pytest.skip(str(exc))
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, CheckFailed):
+            return f"{self.nodeid}: {excinfo.value}"
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, self.name
+
+
+class FunctionSuite(pytest.File):
+    """function.yaml as a test file: the built-in suite for its directory."""
+
+    fut: FunctionUnderTest
+
+    def collect(self) -> Iterator[CheckItem]:
+        fut = self.fut
+
+        def item(check: str, run: Callable[[], Any], fixture: str | None = None) -> CheckItem:
+            name = f"{check}[{fixture}]" if fixture else check
+            return CheckItem.from_parent(
+                self, name=name, fut=fut, check=check, fixture=fixture, run=run
+            )
+
+        yield item("lint", lambda: _lint(fut))
+        if fut.problem or fut.config is None:
+            yield item("config", lambda: _raise(fut.problem or "no configuration"))
+            return
+        yield item("starts", fut.target)
+        yield item("latency", lambda: check_ready(fut.target()), "ready")
+        yield item("latency", lambda: check_first_request(fut.target()), "first_request")
+        examples = fut.options.examples
+        for fx in fut.config.fixtures:
+            yield item("answered", partial(_answered, fut, fx), fx.name)
+            for name in ("schema", "labels", "coordinates"):
+                yield item(name, partial(_category, fut, fx, name), fx.name)
+            if fut.kind == "detector":
+                yield item("threshold", partial(_threshold, fut, fx, examples), fx.name)
+                yield item("threshold_monotone", partial(_monotone, fut, fx, examples), fx.name)
+        yield item("accuracy", lambda: check_accuracy(fut.target()))
+        yield item("latency", lambda: check_warm(fut.target()), "warm")
+        yield item("robustness", lambda: check_robustness(fut.target(), examples))
+        yield item("concurrency", lambda: check_concurrency(fut.target()))
+
+
+def _answered(fut: FunctionUnderTest, fx: Fixture) -> None:
+    check_answered(fut.target().answer(fx))
+
+
+def _category(fut: FunctionUnderTest, fx: Fixture, name: str) -> None:
+    check_category(fut.target().answer(fx), name)
+
+
+def _threshold(fut: FunctionUnderTest, fx: Fixture, examples: int) -> None:
+    check_respected(fut.target(), fx, examples)
+
+
+def _monotone(fut: FunctionUnderTest, fx: Fixture, examples: int) -> None:
+    check_monotone(fut.target(), fx, examples)
+
+
+def _raise(message: str) -> None:
+    raise CheckFailed(message)
+
+
+def _lint(fut: FunctionUnderTest) -> None:
+    findings = lint_directory(fut.directory)
+    errors = [str(f) for f in findings if f.severity == "error"]
+    if errors:
+        raise CheckFailed(f"{len(errors)} lint error(s):\n" + "\n".join(errors))
+
+
+def started_at() -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S")
