@@ -14,8 +14,9 @@
 #
 #   scripts/build-base-image.sh [--force]
 #
-# Environment: CVAT_FN_BASE_IMAGE (tag), DEBIAN_MIRROR, CVAT_FN_DEBOOTSTRAP_CACHE (where
-# downloaded .debs are kept between runs; empty to disable).
+# Environment: CVAT_FN_BASE_IMAGE (tag), DEBIAN_MIRROR, PIP_CERT (a CA bundle pip in the
+# image should trust), CVAT_FN_DEBOOTSTRAP_CACHE (where downloaded .debs are kept between
+# runs; empty to disable).
 set -euo pipefail
 
 IMAGE="${CVAT_FN_BASE_IMAGE:-cvat-fn/python:3.11-bookworm}"
@@ -114,6 +115,15 @@ rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* \
 # Behave like the python:3.x images Nuclio builds on: `pip install` in a build directive
 # installs into the system Python instead of failing with PEP 668's externally-managed error.
 rm -f "$root"/usr/lib/python3*/EXTERNALLY-MANAGED
+# pip in build directives trusts what pip on this host trusts (e.g. a TLS-intercepting
+# proxy's CA in $PIP_CERT); the label lets cvat-fn skip copying the same CA per function.
+ca_label=()
+if [[ -n ${PIP_CERT:-} && -f ${PIP_CERT:-} ]]; then
+  install -m 0644 "$PIP_CERT" "$root/etc/ssl/certs/cvat-fn-pip-ca.crt"
+  printf '[global]\ncert = /etc/ssl/certs/cvat-fn-pip-ca.crt\n' >"$root/etc/pip.conf"
+  ca_label=(--change "LABEL org.cvat-fn.pip-ca=$(sha256sum "$PIP_CERT" | cut -d' ' -f1)")
+  log "pip in the image trusts \$PIP_CERT ($PIP_CERT)"
+fi
 python_version="$(chroot "$root" python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
 chroot "$root" python3 -c 'import cv2, numpy, PIL, pip' \
   || die "the image's Python cannot import cv2, numpy, PIL and pip"
@@ -124,6 +134,7 @@ tar --numeric-owner -C "$root" -c . | docker import \
   --change 'ENV PYTHONUNBUFFERED=1' \
   --change 'LABEL org.cvat-fn.managed=true' \
   --change "LABEL org.cvat-fn.base-image=debian-$SUITE-python$python_version" \
+  "${ca_label[@]}" \
   --change 'CMD ["python3", "/opt/cvat-fn/start.py"]' \
   --change "HEALTHCHECK --interval=2s --timeout=3s --retries=1 CMD [\"python3\", \"-c\", \"import urllib.request as u; u.urlopen('http://127.0.0.1:8082/ready', timeout=2)\"]" \
   --message "cvat-fn base image: Debian $SUITE minbase + $PACKAGES" \

@@ -171,8 +171,9 @@ def test_commands_replace_directives_and_split_at_postcopy(tmp_path: Path) -> No
     assert pre[0].origin == "spec.build.commands[0-1]"
     dockerfile = make_context(load_spec(directory), SOME_BASE).dockerfile
     lines = dockerfile.splitlines()
-    assert lines.index("RUN echo one two") < lines.index("COPY function /opt/nuclio")
-    assert lines.index("COPY function /opt/nuclio") < lines.index("RUN echo three")
+    assert lines.index("RUN echo one two") < lines.index("COPY root/ /")
+    assert lines.index("COPY root/ /") < lines.index("RUN echo three")
+    assert "echo ignored" not in dockerfile
 
 
 def test_init_failure_raises_start_error_with_logs(runner: DockerRunner, client: Any) -> None:

@@ -48,6 +48,7 @@ IGNORED_DIRS = {
 }  # fmt: skip
 IGNORED_SUFFIXES = (".pyc", ".pyo", ".swp")
 
+PIP_CA_LABEL = f"{labels.PREFIX}.pip-ca"  # sha256 of the pip CA a base image carries
 START_COMMAND = ["python3", f"{RUNTIME_HOME}/start.py"]
 HEALTH_PROBE = (
     f"import urllib.request as u; u.urlopen('http://127.0.0.1:{HEALTH_PORT}/ready', timeout=2)"
@@ -259,10 +260,14 @@ def make_context(spec: FunctionSpec, base: BaseImage, pip_ca: Path | None = None
     ours = "cvat-fn"
     steps = [Step(f"FROM {base.name}", "spec.build.baseImage")]
     files: dict[str, Path | bytes] = {}
-    if pip_ca is not None and any(s.instruction[:4].upper() == "RUN " for s in pre + post):
+    runs = any(s.instruction[:4].upper() == "RUN " for s in pre + post)
+    ca = pip_ca.read_bytes() if pip_ca is not None and runs else None
+    base_ca = (base.config.get("Labels") or {}).get(PIP_CA_LABEL)
+    if ca is not None and base_ca != hashlib.sha256(ca).hexdigest():
         # As Nuclio's platform config does (runtime.python.pipCAPath): pip in a build
         # directive trusts the CA pip trusts on this host (a TLS-intercepting proxy).
-        files["pip/etc/ssl/certs/cvat-fn-pip-ca.crt"] = pip_ca.read_bytes()
+        # The local base image has it already when it was built on this host.
+        files["pip/etc/ssl/certs/cvat-fn-pip-ca.crt"] = ca
         files["pip/etc/pip.conf"] = b"[global]\ncert = /etc/ssl/certs/cvat-fn-pip-ca.crt\n"
         steps.append(Step("COPY pip/ /", f"{ours}: the CA bundle pip trusts on this host"))
     steps += pre

@@ -1,0 +1,97 @@
+"""Round-trip cost of the harness runtime: N sequential requests to a handler that returns at
+once, against calling that handler directly in-process with nuclio-sdk's own objects.
+
+    python bench/roundtrip.py [--requests 1000] [--plot latency.png]
+
+Prints median and p99 of both, and their ratio; progress goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import importlib.util
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import nuclio_sdk
+
+from harness.runners.process import ProcessRunner
+
+NOOP = Path(__file__).resolve().parent / "noop"
+BODY = json.dumps({"image": "", "threshold": 0.5}).encode()
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
+
+
+def direct_calls(count: int) -> list[float]:
+    """The handler called in this process with a real nuclio_sdk Event and Context."""
+    spec = importlib.util.spec_from_file_location("noop_main", NOOP / "main.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    context = nuclio_sdk.Context(nuclio_sdk.Logger(40), worker_id="0")
+    event = nuclio_sdk.Event(body=json.loads(BODY), content_type="application/json")
+    times = []
+    for _ in range(count):
+        started = time.perf_counter()
+        module.handler(context, event)
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def http_calls(url: str, count: int) -> list[float]:
+    host, port = url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port))
+    headers = {"Content-Type": "application/json"}
+    times = []
+    for i in range(count):
+        started = time.perf_counter()
+        connection.request("POST", "/", BODY, headers)
+        response = connection.getresponse()
+        response.read()
+        times.append(time.perf_counter() - started)
+        if response.status != 200:
+            raise SystemExit(f"request {i}: HTTP {response.status}")
+        if (i + 1) % (count // 10 or 1) == 0:
+            print(f"  {i + 1}/{count} requests", file=sys.stderr)
+    connection.close()
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--plot", type=Path, help="write a latency histogram PNG here")
+    args = parser.parse_args()
+    print(f"starting {NOOP.name} with the process runner", file=sys.stderr)
+    with ProcessRunner().start(NOOP) as running:
+        http_calls(running.url, 50)  # warm-up: connection, worker, allocator
+        over_http = http_calls(running.url, args.requests)
+    direct = direct_calls(args.requests)
+    us = 1e6
+    http_median, direct_median = statistics.median(over_http), statistics.median(direct)
+    print(f"requests:        {args.requests} sequential, one keep-alive connection")
+    for name, times in (("over HTTP:", over_http), ("direct call:", direct)):
+        median, p99 = statistics.median(times) * us, percentile(times, 99) * us
+        print(f"{name:<16} median {median:8.1f} us   p99 {p99:8.1f} us")
+    print(f"ratio (medians): {http_median / direct_median:.0f}x the direct call")
+    print(f"runtime overhead per request (median): {(http_median - direct_median) * 1000:.3f} ms")
+    if args.plot:
+        from harness.plot import latency_histogram
+
+        image = latency_histogram([t * 1000 for t in over_http], {})
+        image.save(args.plot)
+        print(f"histogram: {args.plot}")
+
+
+if __name__ == "__main__":
+    main()
