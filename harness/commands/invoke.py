@@ -13,7 +13,7 @@ import math
 import socket
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,8 +33,12 @@ if TYPE_CHECKING:
     from harness.commands import SubParsers
 
 RUNTIMES = ("process",)
-IMAGES_NEEDED = {"detector": "IMAGE...", "interactor": "IMAGE", "tracker": "IMAGE1 IMAGE2",
-                 "reid": "IMAGE0 IMAGE1"}  # fmt: skip
+IMAGES_NEEDED = {
+    "detector": "IMAGE...",
+    "interactor": "IMAGE",
+    "tracker": "IMAGE1 IMAGE2",
+    "reid": "IMAGE0 IMAGE1",
+}
 OPTION_KINDS = {
     "pos_points": ("interactor",),
     "neg_points": ("interactor",),
@@ -62,6 +66,9 @@ examples:
   cvat-fn invoke f0.jpg f1.jpg --function ./my_tracker --shapes 95,55,170,120
   cvat-fn invoke f0.jpg f1.jpg --url http://127.0.0.1:8080 --kind reid \\
       --boxes0 40,40,118,118 --boxes1 62,58,140,136
+
+exit status: 0 when every answer is valid; 1 on an HTTP error, an invalid answer (errors
+among the findings) or a function that did not start; 2 on bad input.
 """
 
 
@@ -76,37 +83,47 @@ def register(sub: SubParsers) -> None:
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files (see below per kind)")
     which = p.add_argument_group("which function")
     which.add_argument(
-        "--function", metavar="DIR",
+        "--function",
+        metavar="DIR",
         help="function directory (default: the current one); with --url only read for its "
         "kind, labels and shape types",
-    )  # fmt: skip
+    )
     which.add_argument(
         "--url", help="call a function already running there (cvat-fn serve prints one)"
     )
     which.add_argument(
-        "--kind", help=f"one of {', '.join(KINDS)}; needed with --url and no --function "
+        "--kind",
+        help=f"one of {', '.join(KINDS)}; needed with --url and no --function "
         "(default: function.yaml's metadata.annotations.type)",
-    )  # fmt: skip
-    which.add_argument(
-        "--runtime", default="process", help="how to start the function (default: process)"
     )
     which.add_argument(
-        "--cvat-version", default=CVAT_VERSION, metavar="V",
-        help=f"validate answers as this CVAT release does (default: {CVAT_VERSION})",
-    )  # fmt: skip
+        "--runtime", default="process", help="how to start the function: process (the only one)"
+    )
     which.add_argument(
-        "--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="S",
+        "--cvat-version",
+        default=CVAT_VERSION,
+        metavar="V",
+        help=f"validate answers as this CVAT release does (default: {CVAT_VERSION})",
+    )
+    which.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT_S,
+        metavar="S",
         help=f"seconds to wait for each answer (default: {DEFAULT_TIMEOUT_S:g}, as CVAT)",
-    )  # fmt: skip
+    )
     req = p.add_argument_group("request")
     req.add_argument("--threshold", type=float, metavar="T", help="detector, reid")
     req.add_argument("--pos-points", nargs="+", action="extend", metavar="X,Y", help="interactor")
     req.add_argument("--neg-points", nargs="+", action="extend", metavar="X,Y", help="interactor")
     req.add_argument("--obj-bbox", metavar="X1,Y1,X2,Y2", help="interactor: the object's box")
     req.add_argument(
-        "--shapes", nargs="+", action="extend", metavar="X1,Y1,X2,Y2",
+        "--shapes",
+        nargs="+",
+        action="extend",
+        metavar="X1,Y1,X2,Y2",
         help="tracker: boxes to track, on the first image",
-    )  # fmt: skip
+    )
     req.add_argument(
         "--boxes0", nargs="+", action="extend", metavar="X1,Y1,X2,Y2", help="reid: on IMAGE0"
     )
@@ -116,14 +133,16 @@ def register(sub: SubParsers) -> None:
     req.add_argument("--max-distance", type=float, metavar="D", help="reid")
     out = p.add_argument_group("output")
     out.add_argument(
-        "--json", action="store_true",
+        "--json",
+        action="store_true",
         help="print one JSON document (and nothing else) on stdout; progress goes to stderr",
-    )  # fmt: skip
+    )
     out.add_argument(
-        "--draw", metavar="OUT.png",
+        "--draw",
+        metavar="OUT.png",
         help="write a PNG with the answer drawn: detector OUT.png, or OUT-1.png, OUT-2.png... "
         "for several images; tracker on IMAGE2; reid IMAGE0 and IMAGE1 side by side",
-    )  # fmt: skip
+    )
     p.set_defaults(run=guarded("invoke", run))
 
 
@@ -234,13 +253,10 @@ def plan_requests(args: argparse.Namespace, target: Target) -> Plan:
     for dest, kinds in OPTION_KINDS.items():
         if getattr(args, dest) is not None and kind not in kinds:
             option = "--" + dest.replace("_", "-")
-            raise UsageError(f"{option} is for {' and '.join(kinds)} functions, not a {kind}")
+            raise UsageError(f"{option} is for {' and '.join(kinds)} functions, not {a(kind)}")
     wanted = {"interactor": 1, "tracker": 2, "reid": 2}.get(kind)
     if wanted is not None and len(args.images) != wanted:
-        article = "an" if kind[0] in "aeiou" else "a"
-        raise UsageError(
-            f"{article} {kind} takes {IMAGES_NEEDED[kind]}, got {len(args.images)} image(s)"
-        )
+        raise UsageError(f"{a(kind)} takes {IMAGES_NEEDED[kind]}, got {len(args.images)} image(s)")
     plan = Plan([read_image(path) for path in args.images], args.threshold, args.max_distance)
     if kind == "interactor":
         plan.pos_points = parse_list(args.pos_points, 2, "--pos-points")
@@ -251,10 +267,10 @@ def plan_requests(args: argparse.Namespace, target: Target) -> Plan:
         annotations = target.spec.annotations if target.spec else {}
         min_pos = _int(annotations.get("min_pos_points"), 1)  # CVAT's defaults: 1 and none
         min_neg = _int(annotations.get("min_neg_points"), -1)
-        if len(plan.pos_points) < max(min_pos, 1 if plan.obj_bbox is None else 0):
-            raise UsageError(
-                f"an interactor needs --pos-points X,Y ... (this one at least {max(min_pos, 1)})"
-            )
+        if len(plan.pos_points) < min_pos:
+            raise UsageError(f"this interactor needs at least {min_pos} --pos-points X,Y")
+        if not plan.pos_points and plan.obj_bbox is None:
+            raise UsageError("an interactor needs --pos-points X,Y ... or --obj-bbox X1,Y1,X2,Y2")
         if len(plan.neg_points) < min_neg:
             raise UsageError(f"this interactor needs at least {min_neg} --neg-points X,Y")
     elif kind == "tracker":
@@ -269,6 +285,10 @@ def plan_requests(args: argparse.Namespace, target: Target) -> Plan:
     return plan
 
 
+def a(kind: str) -> str:
+    return ("an " if kind[0] in "aeiou" else "a ") + kind
+
+
 def _int(value: str | None, default: int) -> int:
     try:
         return int(value) if value is not None else default
@@ -276,8 +296,8 @@ def _int(value: str | None, default: int) -> int:
         return default
 
 
-def check_reachable(url: str, timeout: float = 3.0) -> str:
-    """The URL, normalised; UsageError when nothing listens there."""
+def check_reachable(url: str, timeout: float = 3.0) -> None:
+    """UsageError unless something listens at ``url`` (checked before any image is sent)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UsageError(f"--url {url}: not an http:// URL such as http://127.0.0.1:8080")
@@ -292,7 +312,6 @@ def check_reachable(url: str, timeout: float = 3.0) -> str:
         raise UsageError(
             f"--url {url}: cannot connect ({reason}); is the function running (cvat-fn serve)?"
         ) from None
-    return url
 
 
 # --- calls -------------------------------------------------------------------------------
@@ -344,9 +363,16 @@ def call(
         image0, image1 = plan.images
         run(
             f"reid {image0.name} -> {image1.name}",
-            partial(client.reid, image0.path, image1.path, plan.boxes0, plan.boxes1,
-                    plan.threshold, plan.max_distance),
-        )  # fmt: skip
+            partial(
+                client.reid,
+                image0.path,
+                image1.path,
+                plan.boxes0,
+                plan.boxes1,
+                plan.threshold,
+                plan.max_distance,
+            ),
+        )
     return steps
 
 
@@ -443,7 +469,7 @@ def step_json(step: Step, kind: str) -> dict[str, Any]:
                 "cvat_version": f.cvat_version,
             }
             for f in inv.findings
-        ],  # fmt: skip
+        ],
         "logs": inv.logs,
         "output": step.output if not inv.ok else [],
     }
@@ -464,8 +490,6 @@ def draw_paths(out: Path, count: int) -> list[Path]:
 
 def draw(steps: Sequence[Step], kind: str, plan: Plan, out: Path) -> list[Path]:
     """PNGs of the answers; which image and which shapes depends on the kind."""
-    from dataclasses import replace
-
     from PIL import Image as PILImage
 
     from harness.draw import draw_shapes, save_png
@@ -486,8 +510,8 @@ def draw(steps: Sequence[Step], kind: str, plan: Plan, out: Path) -> list[Path]:
         shapes += [Shape("pos", "points", [float(c) for c in p]) for p in plan.pos_points]
         shapes += [Shape("neg", "points", [float(c) for c in p]) for p in plan.neg_points]
         if plan.obj_bbox:
-            shapes.append(Shape("obj_bbox", "rectangle", [float(c) for p in plan.obj_bbox
-                                                          for c in p]))  # fmt: skip
+            box = [float(c) for corner in plan.obj_bbox for c in corner]
+            shapes.append(Shape("obj_bbox", "rectangle", box))
         save_png(draw_shapes(image.path, shapes, title=f"{image.name}: interactor"), out)
         written.append(out)
     elif kind == "tracker":
@@ -501,19 +525,26 @@ def draw(steps: Sequence[Step], kind: str, plan: Plan, out: Path) -> list[Path]:
         matches = answered[0].invocation.body
         matches = matches if isinstance(matches, list) else []
         matched_from = {j: i for i, j in enumerate(matches) if isinstance(j, int) and j >= 0}
-        left = [Shape(f"#{i}", "rectangle", [float(c) for c in b])
-                for i, b in enumerate(plan.boxes0)]  # fmt: skip
+        # The same name on both sides marks a match: boxes0[i] is "#i", and so is its match.
+        left = [
+            Shape(f"#{i}", "rectangle", [float(c) for c in box])
+            for i, box in enumerate(plan.boxes0)
+        ]
         right = [
-            Shape(f"#{matched_from[j]}" if j in matched_from else f"new ({j})", "rectangle",
-                  [float(c) for c in b])
-            for j, b in enumerate(plan.boxes1)
-        ]  # fmt: skip
+            Shape(
+                f"#{matched_from[j]}" if j in matched_from else f"new ({j})",
+                "rectangle",
+                [float(c) for c in box],
+            )
+            for j, box in enumerate(plan.boxes1)
+        ]
         image0, image1 = plan.images
-        a = draw_shapes(image0.path, left, title=f"{image0.name}: boxes0")
-        b = draw_shapes(image1.path, right, title=f"{image1.name}: boxes1 by match")
-        both = PILImage.new("RGB", (a.width + b.width, max(a.height, b.height)), "white")
-        both.paste(a, (0, 0))
-        both.paste(b, (a.width, 0))
+        img0 = draw_shapes(image0.path, left, title=f"{image0.name}: boxes0")
+        img1 = draw_shapes(image1.path, right, title=f"{image1.name}: boxes1 by match")
+        size = (img0.width + img1.width, max(img0.height, img1.height))
+        both = PILImage.new("RGB", size, "white")
+        both.paste(img0, (0, 0))
+        both.paste(img1, (img0.width, 0))
         save_png(both, out)
         written.append(out)
     return written
@@ -554,9 +585,13 @@ def run(args: argparse.Namespace) -> int:
             progress(f"ready in {running.ready_seconds:.2f} s at {running.url}")
         url = running.url if running else str(target.url)
         client = FunctionClient(
-            url, target.kind, target.labels, cvat_version=args.cvat_version,
-            shape_objects=target.shape_objects, timeout=args.timeout,
-        )  # fmt: skip
+            url,
+            target.kind,
+            target.labels,
+            cvat_version=args.cvat_version,
+            shape_objects=target.shape_objects,
+            timeout=args.timeout,
+        )
         steps = call(client, target.kind, plan, running)
     finally:
         if running is not None:

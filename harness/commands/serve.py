@@ -1,4 +1,4 @@
-"""cvat-fn serve: keep a function running for repeated ``cvat-fn invoke --url`` calls.
+"""cvat-fn serve: keep a function running for repeated `cvat-fn invoke --url` calls.
 
 The URL goes to stdout first (a script reads one line), then an example invoke line; the
 function's log lines stream to stderr until Ctrl-C, which stops it and exits 0.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -37,10 +38,16 @@ def register(sub: SubParsers) -> None:
         help="start a function and keep it running for cvat-fn invoke --url",
         description=(__doc__ or "").split("\n\n")[0],
     )
-    p.add_argument("directory", nargs="?", default=".", metavar="DIR",
-                   help="function directory (default: the current one)")  # fmt: skip
-    p.add_argument("--port", type=int, default=0,
-                   help="HTTP port on 127.0.0.1 (default: a free one)")  # fmt: skip
+    p.add_argument(
+        "directory",
+        nargs="?",
+        default=".",
+        metavar="DIR",
+        help="function directory (default: the current one)",
+    )
+    p.add_argument(
+        "--port", type=int, default=0, help="HTTP port on 127.0.0.1 (default: a free one)"
+    )
     p.set_defaults(run=guarded("serve", run))
 
 
@@ -73,9 +80,21 @@ def example(spec: FunctionSpec, url: str) -> str:
     return f"cvat-fn invoke {args} --url {url} --function {shlex.quote(shown)}"
 
 
+def check_port_free(port: int) -> None:
+    """A taken port is the user's to change: one line, not the runtime's bind traceback."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the runtime's server
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise UsageError(f"--port {port}: {exc.strerror or exc}") from None
+
+
 def run(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port {args.port}: not a TCP port (1-65535, or 0 for a free one)")
+    if args.port:
+        check_port_free(args.port)
     spec = load_spec(args.directory)
     print(f"cvat-fn serve: starting {spec.name} ({spec.kind}) ...", file=sys.stderr, flush=True)
     running: ProcessFunction | None = None
