@@ -297,6 +297,7 @@ def stderr_progress(message: str) -> None:
     print(f"cvat-fn: {message}", file=sys.stderr, flush=True)
 
 
+_ANSI_RE = re.compile(r"\x1b\[[0-9;]*m")  # the builder colours a RUN's stderr
 _STEP_RE = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
 _NOISE_RE = re.compile(r"^( ---> |Removing intermediate container |Successfully (built|tagged) )")
 
@@ -319,6 +320,7 @@ class _BuildLog:
             self._line(line.rstrip("\r"))
 
     def _line(self, line: str) -> None:
+        line = _ANSI_RE.sub("", line)
         match = _STEP_RE.match(line)
         if match:
             self.step = (int(match.group(1)), int(match.group(2)), match.group(3))
