@@ -7,11 +7,9 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from harness.commands import UsageError
+from harness.runners import RunnerUnavailable
 from harness.spec import SpecError
-
-
-class UsageError(Exception):
-    """Bad input from the user: printed as one line, exit code 2."""
 
 
 def cmd_lint(args: argparse.Namespace) -> int:
@@ -55,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         code: int = args.run(args)
-    except (UsageError, SpecError) as exc:
+    except (UsageError, SpecError, RunnerUnavailable) as exc:
         print(f"cvat-fn {args.command}: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

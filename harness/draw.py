@@ -61,8 +61,9 @@ CUBOID_EDGES = (
 )
 """cvat-canvas's cuboid (``cuboid.ts``): vertical edges 0-1, 2-3 in front and 4-5, 6-7 at the
 back; the top joins 0, 2, 4, 6 and the bottom 1, 3, 5, 7."""
-MAX_MASK_AREA = 1 << 24
-"""A mask box larger than this (in pixels) is outlined, not filled: its bitmap would not fit."""
+MASK_AREA_SLACK = 1 << 20
+"""A mask whose box is larger than four images plus this (in pixels) is outlined, not filled:
+its bitmap would be mostly off the image and could exhaust memory."""
 
 
 def label_color(label: str) -> RGB:
@@ -152,6 +153,7 @@ class _Canvas:
         self.font = font(max(11, min(18, round(side / 32))))
         self.small = font(max(10, min(15, round(side / 40))))
         self.limit = 20.0 * max(self.width, self.height, 1)
+        self.max_mask_area = 4 * self.width * self.height + MASK_AREA_SLACK
         self.draw = ImageDraw.Draw(self.img)
         self.captions: list[tuple[Point, str, RGB, bool]] = []
 
@@ -173,7 +175,7 @@ class _Canvas:
     def lines(self, pts: Sequence[Point], color: RGB, closed: bool, dashed: bool) -> None:
         if len(pts) < 2:
             return
-        seq = list(pts) + ([pts[0]] if closed else [])
+        seq = [self.pt(x, y) for x, y in pts] + ([self.pt(*pts[0])] if closed else [])
         if not dashed:
             self.draw.line(seq, fill=color, width=self.line, joint="curve")
             return
@@ -254,7 +256,7 @@ class _Canvas:
         """Draw one shape's outline; returns the box around what was drawn (for captions)."""
         t, p = shape.type, shape.points
         if t == "rectangle":
-            (x1, y1), (x2, y2) = self.pairs(p[:4], 2)
+            (x1, y1), (x2, y2) = self.pairs(p, 2)
             corners = [(x1, y1), (x2, y1), (x2, y2), (x1, y2)]
             pts = self.rotated(shape, corners)
             self.lines(pts, color, closed=True, dashed=dashed)
@@ -270,8 +272,8 @@ class _Canvas:
             self.dots(pts, color, hollow=dashed)
             return _box(pts, self.radius)
         if t == "ellipse":
-            xtl, ytl, xbr, ybr = (float(v) for v in shape.bbox())
-            self.pairs([xtl, ytl, xbr, ybr])
+            self.pairs(p, 2)
+            (xtl, ytl), (xbr, ybr) = self.pairs(shape.bbox(), 2)
             cx, cy, rx, ry = (xtl + xbr) / 2, (ytl + ybr) / 2, (xbr - xtl) / 2, (ybr - ytl) / 2
             steps = 72
             ring = [
@@ -305,9 +307,10 @@ class _Canvas:
                 raise ValueError("a skeleton without drawable elements")
             return _box(placed, self.radius)
         if t == "mask":
-            xtl, ytl, xbr, ybr = (float(v) for v in shape.bbox())
-            self.pairs([xtl, ytl, xbr, ybr])
-            if (xbr - xtl + 1) * (ybr - ytl + 1) > MAX_MASK_AREA or dashed:
+            (xtl, ytl), (xbr, ybr) = self.pairs(shape.bbox(), 2)
+            if xbr < xtl or ybr < ytl:
+                raise ValueError("a mask box with its corners swapped")
+            if (xbr - xtl + 1) * (ybr - ytl + 1) > self.max_mask_area or dashed:
                 corners = [(xtl, ytl), (xbr, ytl), (xbr, ybr), (xtl, ybr)]
                 self.lines(corners, color, closed=True, dashed=True)
             else:
@@ -400,13 +403,12 @@ def draw_shapes(
     header: list[tuple[str, RGB]] = []
     if title:
         header.append((title, (40, 40, 40)))
-    legend: list[tuple[str, RGB, bool]] = []
-    if expected:
-        legend.append(("expected", EXPECTED_COLOR, True))
+    legend: list[tuple[str, RGB, bool]] = [("expected", EXPECTED_COLOR, True)] if expected else []
 
-    # Masks first, so outlines and captions stay on top of their fill.
+    # Masks first, so outlines stay on top of their fill; expected last, so its dashes show
+    # over a returned shape that matches it exactly.
     ordered = sorted(shapes, key=lambda s: s.type != "mask")
-    todo = [(s, True) for s in expected] + [(s, False) for s in ordered]
+    todo = [(s, False) for s in ordered] + [(s, True) for s in expected]
     for shape, is_expected in todo:
         try:
             if shape.type.lower() == "tag":

@@ -31,6 +31,7 @@ class Score:
 
 def _score_shapes(target: Target, fixture: Fixture, score: Score, minimum_iou: float) -> None:
     invocation = target.answer(fixture)
+    noted = len(score.notes)
     expected: list[tuple[str | None, Box]] = [
         (e.label, box_of(e.points[-4:] if e.type == "mask" else e.points))
         for e in fixture.expected or []
@@ -61,10 +62,13 @@ def _score_shapes(target: Target, fixture: Fixture, score: Score, minimum_iou: f
             score.notes.append(f"{fixture.name}: unexpected {label or 'shape'} at {fmt_box(box)}")
     if invocation.status != 200:
         score.notes.append(f"{fixture.name}: no answer (HTTP {invocation.status})")
+    if len(score.notes) > noted:
+        score.notes.append(invocation.describe())
 
 
 def _score_matches(target: Target, fixture: Fixture, score: Score) -> None:
     invocation = target.answer(fixture)
+    noted = len(score.notes)
     got = invocation.body if isinstance(invocation.body, list) else []
     for i, want in enumerate(fixture.expected_matches or []):
         have = got[i] if i < len(got) else None
@@ -78,6 +82,8 @@ def _score_matches(target: Target, fixture: Fixture, score: Score) -> None:
         if isinstance(have, int) and have != -1:
             score.false_positives += 1
         score.notes.append(f"{fixture.name}: boxes0[{i}] matched {have}, expected {want}")
+    if len(score.notes) > noted:
+        score.notes.append(invocation.describe())
 
 
 def check_accuracy(target: Target) -> Score:

@@ -6,6 +6,7 @@ import statistics
 
 from harness.checks import CheckFailed, NotApplicable
 from harness.checks.target import Target
+from harness.client import Invocation
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -42,11 +43,14 @@ def check_warm(target: Target, requests: int | None = None) -> dict[str, float]:
     fixture = target.fixtures[0]
     target.answer(fixture)  # warm-up
     latencies = []
+    slowest: Invocation | None = None
     for _ in range(count):
         invocation = target.play(fixture)
         if invocation.status != 200:
             raise CheckFailed("a warm request failed\n" + invocation.describe())
         latencies.append(invocation.latency_s * 1000)
+        if slowest is None or invocation.latency_s > slowest.latency_s:
+            slowest = invocation
     target.warm_latencies_ms = latencies
     measured = {
         "p50_ms": percentile(latencies, 50),
@@ -64,5 +68,9 @@ def check_warm(target: Target, requests: int | None = None) -> dict[str, float]:
         f" mean {statistics.fmean(latencies):.1f} ms"
     )
     if over:
-        raise CheckFailed("slower than budgeted: " + "; ".join(over) + "\n" + summary)
+        assert slowest is not None
+        slowest_text = slowest.describe()
+        raise CheckFailed(
+            f"slower than budgeted: {'; '.join(over)}\n{summary}\nthe slowest:\n{slowest_text}"
+        )
     return measured

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from harness.client import ImageError
+from harness.spec import SpecError
 
 Command = Callable[[argparse.Namespace], int]
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ def guarded(command: str, run: Command) -> Command:
     def wrapper(args: argparse.Namespace) -> int:
         try:
             return run(args)
-        except (UsageError, ImageError) as exc:
+        except (UsageError, ImageError, SpecError) as exc:
             fail(command, str(exc))
             return 2
 
@@ -42,9 +43,8 @@ def guarded(command: str, run: Command) -> Command:
 
 
 def register_all(sub: SubParsers) -> None:
-    """Add invoke and serve to cvat-fn's subcommands (hooked into ``harness.cli``)."""
-    from harness.commands.invoke import register as register_invoke
-    from harness.commands.serve import register as register_serve
+    """Add invoke, serve, test and build to cvat-fn's subcommands (hooked into ``harness.cli``)."""
+    from harness.commands import build, gate, invoke, serve
 
-    register_invoke(sub)
-    register_serve(sub)
+    for module in (invoke, serve, gate, build):
+        module.register(sub)

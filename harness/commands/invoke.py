@@ -24,15 +24,14 @@ from harness.client import read_image as read_image_file
 from harness.commands import UsageError, fail, guarded
 from harness.cvat import CVAT_VERSION, KINDS, Shape, errors, warnings
 from harness.cvat.findings import parse_version
+from harness.runners import make_runner
 from harness.runners.base import RunningFunction, StartError
-from harness.runners.process import ProcessRunner
 from harness.spec import FunctionSpec, load_spec
 from harness.table import matches_table, shape_box, shapes_table
 
 if TYPE_CHECKING:
     from harness.commands import SubParsers
 
-RUNTIMES = ("process",)
 IMAGES_NEEDED = {
     "detector": "IMAGE...",
     "interactor": "IMAGE",
@@ -97,7 +96,14 @@ def register(sub: SubParsers) -> None:
         "(default: function.yaml's metadata.annotations.type)",
     )
     which.add_argument(
-        "--runtime", default="process", help="how to start the function: process (the only one)"
+        "--runtime",
+        default="process",
+        choices=("process", "docker"),
+        help="how to start the function: process (default, this Python) or docker (an image"
+        " built from function.yaml)",
+    )
+    which.add_argument(
+        "--base-image", metavar="IMAGE", help="with --runtime docker: replace build.baseImage"
     )
     which.add_argument(
         "--cvat-version",
@@ -554,8 +560,6 @@ def draw(steps: Sequence[Step], kind: str, plan: Plan, out: Path) -> list[Path]:
 
 
 def check_options(args: argparse.Namespace) -> None:
-    if args.runtime not in RUNTIMES:
-        raise UsageError(f"--runtime {args.runtime}: invoke starts functions with: process")
     try:
         parse_version(args.cvat_version)
     except ValueError as exc:
@@ -576,9 +580,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         if target.url is None:
             assert target.spec is not None
-            progress(f"starting {target.spec.name} ({target.kind}) with the process runner ...")
+            progress(
+                f"starting {target.spec.name} ({target.kind}) with the {args.runtime} runner ..."
+            )
             try:
-                running = ProcessRunner().start(target.spec.directory, target.spec)
+                runner = make_runner(args.runtime, base_image=args.base_image)
+                running = runner.start(target.spec.directory, target.spec)
             except StartError as exc:
                 fail("invoke", f"the function did not start: {exc}")
                 return 1

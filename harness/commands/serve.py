@@ -10,14 +10,15 @@ import argparse
 import json
 import shlex
 import socket
-import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.commands import UsageError, fail, guarded
+from harness.runners import RunningFunction, make_runner
 from harness.runners.base import StartError
-from harness.runners.process import ProcessFunction, ProcessRunner
+from harness.runners.process import ProcessRunner
 from harness.spec import FunctionSpec, load_spec
 
 if TYPE_CHECKING:
@@ -47,6 +48,15 @@ def register(sub: SubParsers) -> None:
     )
     p.add_argument(
         "--port", type=int, default=0, help="HTTP port on 127.0.0.1 (default: a free one)"
+    )
+    p.add_argument(
+        "--runtime",
+        default="process",
+        choices=("process", "docker"),
+        help="process (default, this Python) or docker (an image built from function.yaml)",
+    )
+    p.add_argument(
+        "--base-image", metavar="IMAGE", help="with --runtime docker: replace build.baseImage"
     )
     p.set_defaults(run=guarded("serve", run))
 
@@ -97,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
         check_port_free(args.port)
     spec = load_spec(args.directory)
     print(f"cvat-fn serve: starting {spec.name} ({spec.kind}) ...", file=sys.stderr, flush=True)
-    running: ProcessFunction | None = None
+    running: RunningFunction | None = None
     shown = 0
 
     def stream() -> None:
@@ -110,11 +120,15 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         try:
-            started = ProcessRunner(port=args.port).start(spec.directory, spec)
+            runner = (
+                ProcessRunner(port=args.port)
+                if args.runtime == "process"
+                else make_runner(args.runtime, base_image=args.base_image)
+            )
+            started = runner.start(spec.directory, spec)
         except StartError as exc:
             fail("serve", f"the function did not start: {exc}")
             return 1
-        assert isinstance(started, ProcessFunction)
         running = started
         print(running.url, flush=True)
         print(f"try: {example(spec, running.url)}", flush=True)
@@ -126,9 +140,9 @@ def run(args: argparse.Namespace) -> int:
         )
         while True:
             stream()
-            try:
-                code = running.proc.wait(POLL_S)
-            except subprocess.TimeoutExpired:
+            code = running.exit_code()
+            if code is None:
+                time.sleep(POLL_S)  # polling the log buffer: nothing to wait on
                 continue
             stream()
             fail("serve", f"the function exited (code {code})")

@@ -51,6 +51,10 @@ class RunningFunction(abc.ABC):
     def stop(self) -> None:
         """Stop everything start made; safe to call twice."""
 
+    def exit_code(self) -> int | None:
+        """None while the function runs; its exit code once it has ended by itself."""
+        return None
+
     def __enter__(self) -> RunningFunction:
         return self
 

@@ -66,6 +66,17 @@ class DockerFunction(RunningFunction):
     _pump: threading.Thread | None = None
     _stopped: bool = False
 
+    def exit_code(self) -> int | None:
+        import docker.errors
+
+        try:
+            self.container.reload()
+        except (docker.errors.APIError, requests.RequestException):
+            return -1
+        if self.container.status in ("created", "running", "restarting"):
+            return None
+        return int(self.container.attrs.get("State", {}).get("ExitCode", -1))
+
     def stop(self) -> None:
         if self._stopped:
             return

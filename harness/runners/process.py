@@ -38,6 +38,9 @@ class ProcessFunction(RunningFunction):
     _reader: threading.Thread
     _token: int
 
+    def exit_code(self) -> int | None:
+        return self.proc.poll()
+
     def stop(self) -> None:
         cleanup.unregister(self._token)
         if self.proc.poll() is None:

@@ -1,0 +1,35 @@
+"""cvat-fn build: the function's image, built from function.yaml as nuctl would lay it out,
+and tagged by its content, so the docker runner starts it without a rebuild."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from harness.commands import fail, guarded
+from harness.runners import StartError, make_runner
+from harness.runners.docker import DockerRunner
+from harness.spec import load_spec
+
+if TYPE_CHECKING:
+    from harness.commands import SubParsers
+
+
+def register(sub: SubParsers) -> None:
+    p = sub.add_parser("build", help="build and tag the function's image (docker runtime)")
+    p.add_argument("directory", nargs="?", default=".", metavar="DIR")
+    p.add_argument("--base-image", metavar="IMAGE", help="replace build.baseImage")
+    p.set_defaults(run=guarded("build", run))
+
+
+def run(args: argparse.Namespace) -> int:
+    spec = load_spec(args.directory)
+    runner = make_runner("docker", base_image=args.base_image)
+    assert isinstance(runner, DockerRunner)
+    try:
+        tag, image_id, _ = runner.ensure_image(spec)
+    except StartError as exc:
+        fail("build", str(exc))
+        return 1
+    print(f"{tag} {image_id}")
+    return 0
