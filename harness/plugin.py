@@ -15,9 +15,11 @@ from harness.checks.target import Target
 from harness.client import FunctionClient, Invocation
 from harness.runners import RUNTIMES
 from harness.spec import find_function_yaml
-from harness.suite import FunctionSuite, FunctionUnderTest, Options
+from harness.suite import CheckItem, FunctionSuite, FunctionUnderTest, Options
 
 FUNCTIONS = pytest.StashKey[dict[Path, FunctionUnderTest]]()
+RESULTS = pytest.StashKey[dict[str, list[Any]]]()
+WRITTEN = pytest.StashKey[list[Path]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -130,6 +132,36 @@ def _explicit(config: pytest.Config) -> bool:
         for arg in config.invocation_params.args
         if str(arg) not in config.getoption("function")
     )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Remember each check's outcome for the JSON and HTML reports."""
+    report = yield
+    if isinstance(item, CheckItem) and (report.when == "call" or not report.passed):
+        from harness.reporting import check_result
+
+        results = item.config.stash.setdefault(RESULTS, {})
+        results.setdefault(item.fut.name, []).append(check_result(item, report))
+    return report
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    config = session.config
+    json_path, html_path = config.getoption("cvat_fn_json"), config.getoption("cvat_fn_html")
+    functions = config.stash.get(FUNCTIONS, {})
+    if not functions or not (json_path or html_path):
+        return
+    from harness.reporting import write_reports
+
+    config.stash[WRITTEN] = write_reports(
+        list(functions.values()), config.stash.get(RESULTS, {}), json_path, html_path
+    )
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    for path in config.stash.get(WRITTEN, []):
+        terminalreporter.write_line(f"cvat-fn report: {path}")
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> FunctionSuite | None:

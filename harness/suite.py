@@ -53,6 +53,7 @@ class FunctionUnderTest:
         self._running: RunningFunction | None = None
         self._target: Target | None = None
         self._tmp = tempfile.TemporaryDirectory(prefix="cvat-fn-fixtures-")
+        self.started_at = started_at()
         try:
             self.spec = load_spec(self.directory)
         except SpecError as exc:
@@ -105,6 +106,11 @@ class FunctionUnderTest:
     @property
     def running(self) -> RunningFunction | None:
         return self._running
+
+    @property
+    def current_target(self) -> Target | None:
+        """The target if the function was started, without starting it."""
+        return self._target
 
     def log_lines(self) -> list[str]:
         return self._running.logs.lines() if self._running else []

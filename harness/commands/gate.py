@@ -36,7 +36,7 @@ def register(sub: SubParsers) -> None:
     )
     p.add_argument(
         "pytest_args",
-        nargs=argparse.REMAINDER,
+        nargs="*",
         help="after --: more pytest options, e.g. -- --budget p95_ms=500",
     )
     p.set_defaults(run=guarded("test", run))
@@ -58,8 +58,7 @@ def pytest_arguments(args: argparse.Namespace) -> list[str]:
         command += ["--base-image", args.base_image]
     if args.function_url:
         command += ["--function-url", args.function_url]
-    extra = list(args.pytest_args or [])
-    return command + (extra[1:] if extra[:1] == ["--"] else extra)
+    return command + list(args.pytest_args or [])
 
 
 def run(args: argparse.Namespace) -> int:
