@@ -19,15 +19,11 @@ from pathlib import Path
 
 import nuclio_sdk
 
+from harness.plot import percentile
 from harness.runners.process import ProcessRunner
 
 NOOP = Path(__file__).resolve().parent / "noop"
 BODY = json.dumps({"image": "", "threshold": 0.5}).encode()
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
 
 
 def direct_calls(count: int) -> list[float]:

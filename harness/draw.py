@@ -114,7 +114,7 @@ def save_png(img: Image.Image, path: str | Path) -> Path:
 
 def png_bytes(img: Image.Image) -> bytes:
     buffer = io.BytesIO()
-    img.save(buffer, format="PNG", optimize=True)
+    img.save(buffer, format="PNG")
     return buffer.getvalue()
 
 
@@ -148,10 +148,11 @@ class _Canvas:
         self.img = img.convert("RGBA")
         self.width, self.height = self.img.size
         side = min(self.width, self.height)
-        self.line = max(2, round(side / 250))
+        self.line = max(2, round(side / 200))
         self.radius = max(3, round(side / 120))
-        self.font = font(max(11, min(18, round(side / 32))))
-        self.small = font(max(10, min(15, round(side / 40))))
+        # In proportion to the image, so text stays readable when a large image is shown small.
+        self.font = font(max(11, round(side / 32)))
+        self.small = font(max(10, round(side / 40)))
         self.limit = 20.0 * max(self.width, self.height, 1)
         self.max_mask_area = 4 * self.width * self.height + MASK_AREA_SLACK
         self.draw = ImageDraw.Draw(self.img)
@@ -218,7 +219,7 @@ class _Canvas:
         """``text`` on a box of ``color`` with its top-left at (x, y), kept inside the image
         horizontally; returns the box's height."""
         left, top, right, bottom = self.draw.textbbox((0, 0), text, font=fnt)
-        pad = 2
+        pad = max(2, self.line // 2)
         w, h = right - left + 2 * pad, bottom - top + 2 * pad
         x = min(max(0.0, x), max(0.0, self.width - w))
         self.draw.rectangle((x, y, x + w, y + h), fill=color)
@@ -359,14 +360,14 @@ class _Canvas:
         left to right, wrapped to the image's width."""
         if not entries:
             return
-        sample, gap = max(16, 5 * self.line), 10
+        sample, gap, pad = max(16, 5 * self.line), max(10, 4 * self.line), max(4, 2 * self.line)
         boxes = [self.draw.textbbox((0, 0), name, font=self.small) for name, _, _ in entries]
         row = max(b[3] - b[1] for b in boxes) + 6
         placed: list[tuple[float, int]] = []
         x, line = 4.0, 0
         for box in boxes:
-            width = sample + 4 + box[2] - box[0]
-            if x > 4 and x + width > self.width:
+            width = sample + pad + box[2] - box[0]
+            if x > 4 and x + width > self.width - 4:
                 x, line = 4.0, line + 1
             placed.append((x, line))
             x += width + gap
@@ -379,7 +380,7 @@ class _Canvas:
         for (name, color, dashed), box, (x, line) in zip(entries, boxes, placed, strict=True):
             y = top + 1 + line * row + row / 2
             self.lines([(x, y), (x + sample, y)], color, closed=False, dashed=dashed)
-            text_at = (x + sample + 4, y - (box[3] + box[1]) / 2)
+            text_at = (x + sample + pad, y - (box[3] + box[1]) / 2)
             self.draw.text(text_at, name, fill=(255, 255, 255), font=self.small)
 
 

@@ -276,7 +276,7 @@ table.meta{width:auto}table.meta th{background:none;padding-left:0;color:#57606a
  color:#fff;font-size:12px;font-weight:600}
 .passed{background:#1a7f37}.failed{background:#cf222e}.error{background:#953800}
 .skipped{background:#8c959f}.http{background:#0969da}
-td.num{text-align:right;white-space:nowrap}.muted{color:#57606a}
+.num{text-align:right;white-space:nowrap}.muted{color:#57606a}
 .over{color:#cf222e;font-weight:600}.within{color:#1a7f37}
 pre{margin:4px 0 12px;background:#f6f8fa;border:1px solid #d0d7de;border-radius:6px;
  padding:8px 10px;white-space:pre-wrap;word-break:break-word;

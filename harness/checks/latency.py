@@ -7,13 +7,7 @@ import statistics
 from harness.checks import CheckFailed, NotApplicable
 from harness.checks.target import Target
 from harness.client import Invocation
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile: an observed latency, not an interpolation."""
-    ordered = sorted(values)
-    rank = max(1, round(q / 100 * len(ordered) + 0.4999))
-    return ordered[min(rank, len(ordered)) - 1]
+from harness.plot import percentile
 
 
 def check_ready(target: Target) -> None:
