@@ -50,7 +50,12 @@ EXTRA_COMMANDS.append(_register_run_commands)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        if not hasattr(args, "pytest_args"):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.pytest_args = [a for a in extra if a != "--"] + list(args.pytest_args)
     try:
         code: int = args.run(args)
     except (UsageError, SpecError, RunnerUnavailable) as exc:

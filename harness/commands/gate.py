@@ -37,7 +37,8 @@ def register(sub: SubParsers) -> None:
     p.add_argument(
         "pytest_args",
         nargs="*",
-        help="after --: more pytest options, e.g. -- --budget p95_ms=500",
+        metavar="PYTEST_OPTION",
+        help="any other option goes to pytest, e.g. --budget p95_ms=500 or -k threshold",
     )
     p.set_defaults(run=guarded("test", run))
 
