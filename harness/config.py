@@ -92,6 +92,8 @@ class _Reader:
     ) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.fail(where, f"must be a number, got {value!r}")
+        if high is None and low is not None and value < low:
+            raise self.fail(where, f"{value} is below {low:g}")
         if (low is not None and value < low) or (high is not None and value > high):
             raise self.fail(where, f"{value} is outside [{low}, {high}]")
         return float(value)
@@ -187,6 +189,10 @@ class _Reader:
                 raise self.fail(f"{name}.{key}", f"unknown (known: {', '.join(sorted(known))})")
             high = 1.0 if name == "minimums" else None
             number = self.number(f"{name}.{key}", value, 0.0, high)
+            if key == "warm_requests" and (number < 1 or not number.is_integer()):
+                raise self.fail(
+                    f"{name}.{key}", f"must be a whole number of at least 1, got {value}"
+                )
             setattr(target, key, int(number) if key == "warm_requests" else number)
         return target
 
@@ -210,6 +216,13 @@ def load_config(function_dir: Path | str) -> SuiteConfig:
         raise reader.fail(", ".join(sorted(unknown)), "unknown top-level key(s)")
     config = SuiteConfig(path=path)
     if raw.get("cvat_version") is not None:
+        if not isinstance(raw["cvat_version"], str):
+            # an unquoted 2.10 is the number 2.1 by the time it gets here
+            raise reader.fail(
+                "cvat_version",
+                f"must be a string, got {raw['cvat_version']!r} (YAML reads an unquoted 2.10"
+                f' as the number 2.1): write it in quotes, e.g. "{CVAT_VERSION}"',
+            )
         try:
             parse_version(str(raw["cvat_version"]))
         except ValueError as exc:
@@ -219,6 +232,15 @@ def load_config(function_dir: Path | str) -> SuiteConfig:
     if not isinstance(fixtures, list):
         raise reader.fail("fixtures", "must be a list")
     config.fixtures = [reader.fixture(i, item) for i, item in enumerate(fixtures)]
+    first: dict[str, int] = {}
+    for i, fx in enumerate(config.fixtures):
+        if fx.name in first:
+            # answers and test ids go by name: a second fixture would get the first's answer
+            raise reader.fail(
+                f"fixtures[{i}].name",
+                f"{fx.name!r} is also fixtures[{first[fx.name]}]'s name; give each a unique name",
+            )
+        first[fx.name] = i
     config.minimums = reader.section("minimums", raw.get("minimums"), Minimums())
     config.budgets = reader.section("budgets", raw.get("budgets"), Budgets())
     return config
