@@ -36,10 +36,18 @@ def test_yolo_v3_answer_is_clean() -> None:
     # serverless/openvino/omz/public/yolo-v3-tf/nuclio/model_handler.py: confidence is
     # str(score), xbr/ybr are clipped to image.width/height.
     body = [
-        {"confidence": "0.9731", "label": "person", "points": [0, 12, 640, 480],
-         "type": "rectangle"},
-        {"confidence": "0.51", "label": "car", "points": [300.5, 200, 350.25, 260],
-         "type": "rectangle"},
+        {
+            "confidence": "0.9731",
+            "label": "person",
+            "points": [0, 12, 640, 480],
+            "type": "rectangle",
+        },
+        {
+            "confidence": "0.51",
+            "label": "car",
+            "points": [300.5, 200, 350.25, 260],
+            "type": "rectangle",
+        },
     ]
     assert validate("detector", body, labels=["person", "car"], image_size=IMAGE) == []
 
@@ -47,23 +55,37 @@ def test_yolo_v3_answer_is_clean() -> None:
 def test_mask_answer_is_clean() -> None:
     # The mask_rcnn / semantic-segmentation form (cvat-ai/cvat issue #6332): polygon in
     # "points", box bitmap + [xtl, ytl, xbr, ybr] in "mask".
-    body = [{
-        "confidence": 0.8, "label": "blood", "type": "mask",
-        "points": [10, 10, 12, 10, 12, 11],
-        "mask": [0, 1, 1, 1, 1, 0, 10, 10, 12, 11],
-    }]
+    body = [
+        {
+            "confidence": 0.8,
+            "label": "blood",
+            "type": "mask",
+            "points": [10, 10, 12, 10, 12, 11],
+            "mask": [0, 1, 1, 1, 1, 0, 10, 10, 12, 11],
+        }
+    ]
     assert validate("detector", body, labels=["blood"], image_size=IMAGE) == []
 
 
 def test_tag_skeleton_and_extras_are_clean() -> None:
     body = [
         {"label": "night", "type": "Tag", "attributes": [{"name": "light", "value": "dim"}]},
-        {"label": "person", "type": "skeleton", "confidence": 0.7, "elements": [
-            {"label": "nose", "type": "points", "points": [100, 100]},
-            {"label": "eye", "type": "points", "points": [110, 95], "outside": False},
-        ]},
-        {"label": "car", "type": "rectangle", "points": [1, 2, 3, 4], "rotation": 15.5,
-         "group_id": 2},
+        {
+            "label": "person",
+            "type": "skeleton",
+            "confidence": 0.7,
+            "elements": [
+                {"label": "nose", "type": "points", "points": [100, 100]},
+                {"label": "eye", "type": "points", "points": [110, 95], "outside": False},
+            ],
+        },
+        {
+            "label": "car",
+            "type": "rectangle",
+            "points": [1, 2, 3, 4],
+            "rotation": 15.5,
+            "group_id": 2,
+        },
         {"label": "car", "type": "ellipse", "points": [50, 50, 70, 40]},
         {"label": "car", "type": "cuboid", "points": list(range(16))},
         {"label": "car", "type": "polyline", "points": [1, 1, 2, 2]},
@@ -76,8 +98,15 @@ def test_tag_skeleton_and_extras_are_clean() -> None:
 def test_current_interactor_answer_is_clean() -> None:
     # cvat-core/src/lambda-manager.ts (since PR #10329): {"shapes": [{"type": "mask",
     # "points": run lengths + [xtl, ytl, xbr, ybr]}]}; a 3x2 box, runs 0,0 | 1,1,1 | 0.
-    body = {"shapes": [{"type": "mask", "points": [2, 3, 1, 5, 5, 7, 6],
-                        "attributes": [{"spec_id": 0, "value": "0.93"}]}]}
+    body = {
+        "shapes": [
+            {
+                "type": "mask",
+                "points": [2, 3, 1, 5, 5, 7, 6],
+                "attributes": [{"spec_id": 0, "value": "0.93"}],
+            }
+        ]
+    }
     assert validate("interactor", body, image_size=IMAGE) == []
 
 
@@ -99,8 +128,10 @@ def test_cvat_own_tracker_answer_has_only_the_legacy_warning() -> None:
     # serverless/pytorch/dschoerk/transt and foolwood/siammask main.py: {"shapes": [points],
     # "states": [state]}; siammask answers an 8-number polygon.
     request = {"shapes": [[10, 10, 50, 60], [100, 100, 150, 150]], "states": []}
-    body = {"shapes": [[10, 10, 50, 60], [101, 99, 151, 99, 151, 149, 101, 149]],
-            "states": [{"model.size": "[40, 50]"}, {"net.zf": "..."}]}
+    body = {
+        "shapes": [[10, 10, 50, 60], [101, 99, 151, 99, 151, 149, 101, 149]],
+        "states": [{"model.size": "[40, 50]"}, {"net.zf": "..."}],
+    }
     findings = validate("tracker", body, image_size=IMAGE, request=request)
     assert errors(findings) == []
     assert "legacy tracker answer" in only(warnings(findings)).message
@@ -130,8 +161,12 @@ CASES: dict[str, Case] = {
     "not-json": Case("detector", "oops<html>", "error", "response", "not JSON"),
     "empty": Case("detector", "  ", "error", "response", "empty"),
     "handler-raised": Case(
-        "detector", 'Exception caught in handler - "boom": Traceback', "error", "response",
-        "the handler raised"),
+        "detector",
+        'Exception caught in handler - "boom": Traceback',
+        "error",
+        "response",
+        "the handler raised",
+    ),
     "python-repr": Case("detector", "[{'label': 'face'}]", "error", "response", "Python repr"),
     "json-string": Case("detector", '"hello"', "error", "response", "a JSON string"),
     "not-utf8": Case("detector", b"\xff\xfe\x00", "error", "response", "not even UTF-8"),
@@ -140,246 +175,556 @@ CASES: dict[str, Case] = {
     "detector-number": Case("detector", 3, "error", "response", "a JSON list"),
     # shape fields
     "shape-not-object": Case("detector", [[1, 2]], "error", "[0]", "a shape is a JSON object"),
-    "type-missing": Case("detector", [{"label": "face", "points": [1, 2, 3, 4]}], "error",
-                         "[0].type", "missing"),
+    "type-missing": Case(
+        "detector", [{"label": "face", "points": [1, 2, 3, 4]}], "error", "[0].type", "missing"
+    ),
     "type-not-string": Case("detector", [shape(type=3)], "error", "[0].type", "must be a string"),
-    "type-case": Case("detector", [shape(type="Rectangle")], "error", "[0].type",
-                      'write "rectangle"'),
-    "type-unknown": Case("detector", [shape(type="box")], "error", "[0].type",
-                         '"box" is not a CVAT shape type'),
-    "label-missing": Case("detector", [{"type": "rectangle", "points": [1, 2, 3, 4]}], "error",
-                          "[0].label", "missing"),
-    "label-not-string": Case("detector", [shape(label=1)], "error", "[0].label",
-                             "must be a label's name"),
-    "label-unknown": Case("detector", [shape(label="car")], "error", "[0].label",
-                          '"car" is not among the function\'s labels (face)',
-                          {"labels": ["face"]}),
-    "confidence-not-number": Case("detector", [shape(confidence="high")], "warning",
-                                  "[0].confidence", "threshold check needs a number"),
-    "confidence-out-of-range": Case("detector", [shape(confidence=87)], "warning",
-                                    "[0].confidence", "outside [0, 1]"),
-    "attributes-not-list": Case("detector", [shape(attributes={"a": "b"})], "error",
-                                "[0].attributes", "must be a list"),
-    "attribute-not-object": Case("detector", [shape(attributes=["a"])], "error",
-                                 "[0].attributes[0]", "must be a"),
-    "attribute-name-missing": Case("detector", [shape(attributes=[{"value": "x"}])], "error",
-                                   "[0].attributes[0].name", "missing"),
+    "type-case": Case(
+        "detector", [shape(type="Rectangle")], "error", "[0].type", 'write "rectangle"'
+    ),
+    "type-unknown": Case(
+        "detector", [shape(type="box")], "error", "[0].type", '"box" is not a CVAT shape type'
+    ),
+    "label-missing": Case(
+        "detector", [{"type": "rectangle", "points": [1, 2, 3, 4]}], "error", "[0].label", "missing"
+    ),
+    "label-not-string": Case(
+        "detector", [shape(label=1)], "error", "[0].label", "must be a label's name"
+    ),
+    "label-unknown": Case(
+        "detector",
+        [shape(label="car")],
+        "error",
+        "[0].label",
+        '"car" is not among the function\'s labels (face)',
+        {"labels": ["face"]},
+    ),
+    "confidence-not-number": Case(
+        "detector",
+        [shape(confidence="high")],
+        "warning",
+        "[0].confidence",
+        "threshold check needs a number",
+    ),
+    "confidence-out-of-range": Case(
+        "detector", [shape(confidence=87)], "warning", "[0].confidence", "outside [0, 1]"
+    ),
+    "attributes-not-list": Case(
+        "detector", [shape(attributes={"a": "b"})], "error", "[0].attributes", "must be a list"
+    ),
+    "attribute-not-object": Case(
+        "detector", [shape(attributes=["a"])], "error", "[0].attributes[0]", "must be a"
+    ),
+    "attribute-name-missing": Case(
+        "detector",
+        [shape(attributes=[{"value": "x"}])],
+        "error",
+        "[0].attributes[0].name",
+        "missing",
+    ),
     "attribute-value-not-string": Case(
-        "detector", [shape(attributes=[{"name": "n", "value": 5}])], "error",
-        "[0].attributes[0].value", "checks values as text"),
+        "detector",
+        [shape(attributes=[{"name": "n", "value": 5}])],
+        "error",
+        "[0].attributes[0].value",
+        "checks values as text",
+    ),
     "group-id": Case("detector", [shape(group_id=-1)], "error", "[0].group_id", "non-negative"),
     "rotation": Case("detector", [shape(rotation="90")], "error", "[0].rotation", "degrees"),
     "outside": Case("detector", [shape(outside="no")], "warning", "[0].outside", "true or false"),
     # points
-    "points-missing": Case("detector", [{"label": "face", "type": "polygon"}], "error",
-                           "[0].points", "missing: a polygon needs points"),
-    "points-not-list": Case("detector", [shape(points="1,2,3,4")], "error", "[0].points",
-                            "must be a list of numbers"),
-    "points-not-number": Case("detector", [shape(points=[1, "2", 3, 4])], "error",
-                              "[0].points[1]", "'2' is not a number"),
-    "points-nan": Case("detector", [shape(points=[1, float("nan"), 3, 4])], "error",
-                       "[0].points[1]", "not a finite number"),
-    "rectangle-count": Case("detector", [shape(points=[1, 2, 3, 4, 5, 6])], "error",
-                            "[0].points", "a rectangle needs 4 numbers, got 6"),
-    "ellipse-count": Case("detector", [shape(type="ellipse", points=[1, 2])], "error",
-                          "[0].points", "an ellipse needs 4 numbers, got 2"),
-    "cuboid-count": Case("detector", [shape(type="cuboid", points=[1, 2, 3, 4])], "error",
-                         "[0].points", "needs 16 numbers, got 4"),
-    "polygon-count": Case("detector", [shape(type="polygon", points=[1, 2, 3, 4])], "error",
-                          "[0].points", "at least 6 (3 points), got 4"),
-    "polyline-odd": Case("detector", [shape(type="polyline", points=[1, 2, 3, 4, 5])], "error",
-                         "[0].points", "even count"),
-    "points-empty": Case("detector", [shape(type="points", points=[])], "error", "[0].points",
-                         "at least 2 (1 point), got 0"),
-    "rectangle-order": Case("detector", [shape(points=[100, 20, 10, 220])], "error",
-                            "[0].points", "bottom-right corner above or left"),
-    "outside-image": Case("detector", [shape(points=[10, 20, 700, 220])], "error", "[0].points",
-                          "(700, 220) lies outside the 640x480 image (tolerance 1 px)",
-                          {"image_size": IMAGE}),
+    "points-missing": Case(
+        "detector",
+        [{"label": "face", "type": "polygon"}],
+        "error",
+        "[0].points",
+        "missing: a polygon needs points",
+    ),
+    "points-not-list": Case(
+        "detector", [shape(points="1,2,3,4")], "error", "[0].points", "must be a list of numbers"
+    ),
+    "points-not-number": Case(
+        "detector", [shape(points=[1, "2", 3, 4])], "error", "[0].points[1]", "'2' is not a number"
+    ),
+    "points-nan": Case(
+        "detector",
+        [shape(points=[1, float("nan"), 3, 4])],
+        "error",
+        "[0].points[1]",
+        "not a finite number",
+    ),
+    "rectangle-count": Case(
+        "detector",
+        [shape(points=[1, 2, 3, 4, 5, 6])],
+        "error",
+        "[0].points",
+        "a rectangle needs 4 numbers, got 6",
+    ),
+    "ellipse-count": Case(
+        "detector",
+        [shape(type="ellipse", points=[1, 2])],
+        "error",
+        "[0].points",
+        "an ellipse needs 4 numbers, got 2",
+    ),
+    "cuboid-count": Case(
+        "detector",
+        [shape(type="cuboid", points=[1, 2, 3, 4])],
+        "error",
+        "[0].points",
+        "needs 16 numbers, got 4",
+    ),
+    "polygon-count": Case(
+        "detector",
+        [shape(type="polygon", points=[1, 2, 3, 4])],
+        "error",
+        "[0].points",
+        "at least 6 (3 points), got 4",
+    ),
+    "polyline-odd": Case(
+        "detector",
+        [shape(type="polyline", points=[1, 2, 3, 4, 5])],
+        "error",
+        "[0].points",
+        "even count",
+    ),
+    "points-empty": Case(
+        "detector",
+        [shape(type="points", points=[])],
+        "error",
+        "[0].points",
+        "at least 2 (1 point), got 0",
+    ),
+    "rectangle-order": Case(
+        "detector",
+        [shape(points=[100, 20, 10, 220])],
+        "error",
+        "[0].points",
+        "bottom-right corner above or left",
+    ),
+    "outside-image": Case(
+        "detector",
+        [shape(points=[10, 20, 700, 220])],
+        "error",
+        "[0].points",
+        "(700, 220) lies outside the 640x480 image (tolerance 1 px)",
+        {"image_size": IMAGE},
+    ),
     # masks
-    "mask-missing": Case("detector", [mask_shape(points=[1, 1, 5, 1, 5, 5])], "error",
-                         "[0].mask", '"points" is only the polygon'),
-    "mask-too-short": Case("detector", [mask_shape(mask=[1, 2, 3, 4])], "error",
-                           "[0].mask", "got 4 numbers"),
-    "mask-box-fractional": Case("detector", [mask_shape(mask=[1, 0, 0, 0.5, 0])], "error",
-                                "[0].mask", "whole pixel indices"),
-    "mask-box-reversed": Case("detector", [mask_shape(mask=[1, 5, 5, 4, 4])], "error",
-                              "[0].mask", "ends before it starts"),
-    "mask-box-outside": Case("detector", [mask_shape(mask=[1, 650, 0, 650, 0])], "error",
-                             "[0].mask", "outside the 640x480 image", {"image_size": IMAGE}),
-    "mask-length": Case("detector", [mask_shape(mask=[1, 0, 1, 0, 0, 1, 1])], "error",
-                        "[0].mask", "the bitmap has 3 values but the box is 2x2 = 4 pixels"),
-    "mask-is-rle": Case("detector", [mask_shape(mask=[1, 3, 0, 0, 1, 1])], "error",
-                        "[0].mask", "look like run lengths"),
-    "mask-values": Case("detector", [mask_shape(mask=[0, 255, 255, 0, 0, 0, 1, 1])],
-                        "warning", "[0].mask", "other than 0 and 1"),
-    "mask-polygon": Case("detector", [mask_shape(mask=[1, 0, 0, 0, 0],
-                                            points=[1, 2, 3, 4])], "error", "[0].points",
-                         "a polygon needs"),
+    "mask-missing": Case(
+        "detector",
+        [mask_shape(points=[1, 1, 5, 1, 5, 5])],
+        "error",
+        "[0].mask",
+        '"points" is only the polygon',
+    ),
+    "mask-too-short": Case(
+        "detector", [mask_shape(mask=[1, 2, 3, 4])], "error", "[0].mask", "got 4 numbers"
+    ),
+    "mask-box-fractional": Case(
+        "detector", [mask_shape(mask=[1, 0, 0, 0.5, 0])], "error", "[0].mask", "whole pixel indices"
+    ),
+    "mask-box-reversed": Case(
+        "detector", [mask_shape(mask=[1, 5, 5, 4, 4])], "error", "[0].mask", "ends before it starts"
+    ),
+    "mask-box-outside": Case(
+        "detector",
+        [mask_shape(mask=[1, 650, 0, 650, 0])],
+        "error",
+        "[0].mask",
+        "outside the 640x480 image",
+        {"image_size": IMAGE},
+    ),
+    "mask-length": Case(
+        "detector",
+        [mask_shape(mask=[1, 0, 1, 0, 0, 1, 1])],
+        "error",
+        "[0].mask",
+        "the bitmap has 3 values but the box is 2x2 = 4 pixels",
+    ),
+    "mask-is-rle": Case(
+        "detector",
+        [mask_shape(mask=[1, 3, 0, 0, 1, 1])],
+        "error",
+        "[0].mask",
+        "look like run lengths",
+    ),
+    "mask-values": Case(
+        "detector",
+        [mask_shape(mask=[0, 255, 255, 0, 0, 0, 1, 1])],
+        "warning",
+        "[0].mask",
+        "other than 0 and 1",
+    ),
+    "mask-polygon": Case(
+        "detector",
+        [mask_shape(mask=[1, 0, 0, 0, 0], points=[1, 2, 3, 4])],
+        "error",
+        "[0].points",
+        "a polygon needs",
+    ),
     # skeletons
-    "skeleton-elements-missing": Case("detector", [shape(type="skeleton")], "error",
-                                      "[0].elements", "missing"),
-    "skeleton-elements-not-list": Case("detector", [shape(type="skeleton", elements={})],
-                                       "error", "[0].elements", "must be a list"),
-    "skeleton-elements-empty": Case("detector", [shape(type="skeleton", elements=[])],
-                                    "warning", "[0].elements", "drops a skeleton"),
+    "skeleton-elements-missing": Case(
+        "detector", [shape(type="skeleton")], "error", "[0].elements", "missing"
+    ),
+    "skeleton-elements-not-list": Case(
+        "detector", [shape(type="skeleton", elements={})], "error", "[0].elements", "must be a list"
+    ),
+    "skeleton-elements-empty": Case(
+        "detector",
+        [shape(type="skeleton", elements=[])],
+        "warning",
+        "[0].elements",
+        "drops a skeleton",
+    ),
     "skeleton-all-outside": Case(
         "detector",
-        [shape(type="skeleton", elements=[
-            {"label": "nose", "type": "points", "points": [1, 1], "outside": True}])],
-        "warning", "[0].elements", "every element is outside"),
+        [
+            shape(
+                type="skeleton",
+                elements=[{"label": "nose", "type": "points", "points": [1, 1], "outside": True}],
+            )
+        ],
+        "warning",
+        "[0].elements",
+        "every element is outside",
+    ),
     "skeleton-element-type": Case(
         "detector",
-        [shape(type="skeleton", elements=[{"label": "nose", "type": "rectangle",
-                                           "points": [1, 1, 2, 2]}])],
-        "error", "[0].elements[0].type", 'a skeleton element is "points"'),
+        [
+            shape(
+                type="skeleton",
+                elements=[{"label": "nose", "type": "rectangle", "points": [1, 1, 2, 2]}],
+            )
+        ],
+        "error",
+        "[0].elements[0].type",
+        'a skeleton element is "points"',
+    ),
     "skeleton-element-points": Case(
         "detector",
-        [shape(type="skeleton", elements=[{"label": "nose", "type": "points",
-                                           "points": [1, "x"]}])],
-        "error", "[0].elements[0].points[1]", "not a number"),
+        [
+            shape(
+                type="skeleton", elements=[{"label": "nose", "type": "points", "points": [1, "x"]}]
+            )
+        ],
+        "error",
+        "[0].elements[0].points[1]",
+        "not a number",
+    ),
     "skeleton-element-label": Case(
         "detector",
         [shape(type="skeleton", elements=[{"type": "points", "points": [1, 1]}])],
-        "error", "[0].elements[0].label", "missing"),
+        "error",
+        "[0].elements[0].label",
+        "missing",
+    ),
     # interactor
-    "interactor-bare-list": Case("interactor", [[1, 2], [3, 4], [5, 6]], "error", "response",
-                                 "a bare list"),
-    "interactor-not-object": Case("interactor", "null", "error", "response",
-                                  "answers a JSON object"),
-    "interactor-no-key": Case("interactor", {"polygon": []}, "error", "response",
-                              'needs "shapes"'),
-    "interactor-legacy-mask": Case("interactor", {"mask": [[0, 1], [1, 1]]}, "warning",
-                                   "response", 'the older {"mask": 2-D array} answer'),
-    "interactor-legacy-bounds": Case("interactor", {"mask": [[1]], "bounds": [0, 0, 0, 0]},
-                                     None, "", ""),  # placeholder replaced below
-    "interactor-shapes-not-list": Case("interactor", {"shapes": {"type": "mask"}}, "error",
-                                       "shapes", "must be a list"),
-    "interactor-shape-not-object": Case("interactor", {"shapes": [[1, 2]]}, "error",
-                                        "shapes[0]", "a shape is a JSON object"),
+    "interactor-bare-list": Case(
+        "interactor", [[1, 2], [3, 4], [5, 6]], "error", "response", "a bare list"
+    ),
+    "interactor-not-object": Case(
+        "interactor", "null", "error", "response", "answers a JSON object"
+    ),
+    "interactor-no-key": Case("interactor", {"polygon": []}, "error", "response", 'needs "shapes"'),
+    "interactor-legacy-mask": Case(
+        "interactor",
+        {"mask": [[0, 1], [1, 1]]},
+        "warning",
+        "response",
+        'the older {"mask": 2-D array} answer',
+    ),
+    "interactor-legacy-bounds": Case(
+        "interactor", {"mask": [[1]], "bounds": [0, 0, 0, 0]}, None, "", ""
+    ),  # placeholder replaced below
+    "interactor-shapes-not-list": Case(
+        "interactor", {"shapes": {"type": "mask"}}, "error", "shapes", "must be a list"
+    ),
+    "interactor-shape-not-object": Case(
+        "interactor", {"shapes": [[1, 2]]}, "error", "shapes[0]", "a shape is a JSON object"
+    ),
     "interactor-shape-not-mask": Case(
         "interactor",
-        {"shapes": [{"type": "polygon", "points": [1, 1, 2, 2, 3, 1]},
-                    {"type": "mask", "points": [1, 0, 0, 0, 0]}]},
-        "warning", "shapes[0].type", "keeps only masks"),
-    "interactor-no-masks": Case("interactor", {"shapes": []}, "warning", "shapes",
-                                "no mask shapes"),
-    "interactor-points-missing": Case("interactor", {"shapes": [{"type": "mask"}]}, "error",
-                                      "shapes[0].points", "missing"),
-    "interactor-rle-short": Case("interactor", {"shapes": [{"points": [0, 0, 1]}]}, "error",
-                                 "shapes[0].points", "got 3 numbers"),
-    "interactor-rle-empty": Case("interactor", {"shapes": [{"points": [0, 0, 0, 0]}]},
-                                 "warning", "shapes[0].points", "an empty mask"),
-    "interactor-rle-fraction": Case("interactor", {"shapes": [{"points": [1.5, 2.5, 0, 0, 1, 1]}]},
-                                    "error", "shapes[0].points", "whole, non-negative"),
-    "interactor-rle-sum": Case("interactor", {"shapes": [{"points": [1, 2, 0, 0, 1, 1]}]},
-                               "error", "shapes[0].points",
-                               "add up to 3 pixels but the box is 2x2 = 4"),
+        {
+            "shapes": [
+                {"type": "polygon", "points": [1, 1, 2, 2, 3, 1]},
+                {"type": "mask", "points": [1, 0, 0, 0, 0]},
+            ]
+        },
+        "warning",
+        "shapes[0].type",
+        "keeps only masks",
+    ),
+    "interactor-no-masks": Case(
+        "interactor", {"shapes": []}, "warning", "shapes", "no mask shapes"
+    ),
+    "interactor-points-missing": Case(
+        "interactor", {"shapes": [{"type": "mask"}]}, "error", "shapes[0].points", "missing"
+    ),
+    "interactor-rle-short": Case(
+        "interactor",
+        {"shapes": [{"points": [0, 0, 1]}]},
+        "error",
+        "shapes[0].points",
+        "got 3 numbers",
+    ),
+    "interactor-rle-empty": Case(
+        "interactor",
+        {"shapes": [{"points": [0, 0, 0, 0]}]},
+        "warning",
+        "shapes[0].points",
+        "an empty mask",
+    ),
+    "interactor-rle-fraction": Case(
+        "interactor",
+        {"shapes": [{"points": [1.5, 2.5, 0, 0, 1, 1]}]},
+        "error",
+        "shapes[0].points",
+        "whole, non-negative",
+    ),
+    "interactor-rle-sum": Case(
+        "interactor",
+        {"shapes": [{"points": [1, 2, 0, 0, 1, 1]}]},
+        "error",
+        "shapes[0].points",
+        "add up to 3 pixels but the box is 2x2 = 4",
+    ),
     "interactor-rle-is-bitmap": Case(
-        "interactor", {"shapes": [{"points": [0, 1, 1, 1, 0, 0, 1, 1]}]}, "error",
-        "shapes[0].points", "looks like a 0/1 bitmap"),
+        "interactor",
+        {"shapes": [{"points": [0, 1, 1, 1, 0, 0, 1, 1]}]},
+        "error",
+        "shapes[0].points",
+        "looks like a 0/1 bitmap",
+    ),
     "interactor-attributes": Case(
-        "interactor", {"shapes": [{"points": [4, 0, 0, 1, 1], "attributes": [{"name": "a"}]}]},
-        "warning", "shapes[0].attributes", "replaces anything else"),
+        "interactor",
+        {"shapes": [{"points": [4, 0, 0, 1, 1], "attributes": [{"name": "a"}]}]},
+        "warning",
+        "shapes[0].attributes",
+        "replaces anything else",
+    ),
     "interactor-shapes-old-cvat": Case(
-        "interactor", {"shapes": [{"points": [4, 0, 0, 1, 1]}]}, "error", "shapes",
-        "CVAT 2.40 does not read", {"cvat_version": "2.40"}),
-    "interactor-old-no-key": Case("interactor", {"polygon": []}, "error", "response",
-                                  'needs "mask"', {"cvat_version": "2.40"}),
+        "interactor",
+        {"shapes": [{"points": [4, 0, 0, 1, 1]}]},
+        "error",
+        "shapes",
+        "CVAT 2.40 does not read",
+        {"cvat_version": "2.40"},
+    ),
+    "interactor-old-no-key": Case(
+        "interactor", {"polygon": []}, "error", "response", 'needs "mask"', {"cvat_version": "2.40"}
+    ),
     # legacy mask contents
     "mask-rows-empty": Case("interactor", {"mask": []}, "error", "mask", "non-empty 2-D array"),
-    "mask-row-not-list": Case("interactor", {"mask": [[0, 1], 1]}, "error", "mask[1]",
-                              "must be a row"),
-    "mask-rows-ragged": Case("interactor", {"mask": [[0, 1], [1]]}, "error", "mask",
-                             "same, non-zero length"),
-    "mask-cell-not-number": Case("interactor", {"mask": [[0, "1"]]}, "error", "mask[0][1]",
-                                 "not a number"),
-    "mask-cell-values": Case("interactor", {"mask": [[0, 255]]}, "warning", "mask",
-                             "other than 0 and 1"),
-    "mask-too-big": Case("interactor", {"mask": [[0] * 641]}, "error", "mask",
-                         "does not fit the 640x480 image", {"image_size": IMAGE}),
-    "legacy-points-ignored": Case("interactor", {"mask": [[1]], "points": [[0, 0]]}, "warning",
-                                  "points", "ignored by CVAT 2.73"),
-    "old-bounds-count": Case("interactor", {"mask": [[1]], "bounds": [0, 0, 0]}, "error",
-                             "bounds", "got 3 numbers", {"cvat_version": "2.40"}),
-    "old-bounds-size": Case("interactor", {"mask": [[1, 1]], "bounds": [0, 0, 4, 0]}, "error",
-                            "bounds", "does not match the 2x1 mask", {"cvat_version": "2.40"}),
-    "old-bounds-outside": Case("interactor", {"mask": [[1]], "bounds": [650, 0, 650, 0]},
-                               "error", "bounds", "outside",
-                               {"cvat_version": "2.40", "image_size": IMAGE}),
-    "old-points-malformed": Case("interactor", {"mask": [[1]], "points": [1, 2]}, "error",
-                                 "points", "[x, y] points", {"cvat_version": "2.40"}),
-    "old-points-outside": Case("interactor", {"mask": [[1]], "points": [[900, 1]]}, "error",
-                               "points", "outside", {"cvat_version": "2.40", "image_size": IMAGE}),
+    "mask-row-not-list": Case(
+        "interactor", {"mask": [[0, 1], 1]}, "error", "mask[1]", "must be a row"
+    ),
+    "mask-rows-ragged": Case(
+        "interactor", {"mask": [[0, 1], [1]]}, "error", "mask", "same, non-zero length"
+    ),
+    "mask-cell-not-number": Case(
+        "interactor", {"mask": [[0, "1"]]}, "error", "mask[0][1]", "not a number"
+    ),
+    "mask-cell-values": Case(
+        "interactor", {"mask": [[0, 255]]}, "warning", "mask", "other than 0 and 1"
+    ),
+    "mask-too-big": Case(
+        "interactor",
+        {"mask": [[0] * 641]},
+        "error",
+        "mask",
+        "does not fit the 640x480 image",
+        {"image_size": IMAGE},
+    ),
+    "legacy-points-ignored": Case(
+        "interactor",
+        {"mask": [[1]], "points": [[0, 0]]},
+        "warning",
+        "points",
+        "ignored by CVAT 2.73",
+    ),
+    "old-bounds-count": Case(
+        "interactor",
+        {"mask": [[1]], "bounds": [0, 0, 0]},
+        "error",
+        "bounds",
+        "got 3 numbers",
+        {"cvat_version": "2.40"},
+    ),
+    "old-bounds-size": Case(
+        "interactor",
+        {"mask": [[1, 1]], "bounds": [0, 0, 4, 0]},
+        "error",
+        "bounds",
+        "does not match the 2x1 mask",
+        {"cvat_version": "2.40"},
+    ),
+    "old-bounds-outside": Case(
+        "interactor",
+        {"mask": [[1]], "bounds": [650, 0, 650, 0]},
+        "error",
+        "bounds",
+        "outside",
+        {"cvat_version": "2.40", "image_size": IMAGE},
+    ),
+    "old-points-malformed": Case(
+        "interactor",
+        {"mask": [[1]], "points": [1, 2]},
+        "error",
+        "points",
+        "[x, y] points",
+        {"cvat_version": "2.40"},
+    ),
+    "old-points-outside": Case(
+        "interactor",
+        {"mask": [[1]], "points": [[900, 1]]},
+        "error",
+        "points",
+        "outside",
+        {"cvat_version": "2.40", "image_size": IMAGE},
+    ),
     # tracker
-    "tracker-not-object": Case("tracker", [[1, 2, 3, 4]], "error", "response",
-                               '{"shapes": [...], "states": [...]}'),
-    "tracker-old-single": Case("tracker", {"shape": [1, 2, 3, 4], "state": {}, "shapes": []},
-                               "error", "states", 'the single-object {"shape", "state"}'),
+    "tracker-not-object": Case(
+        "tracker", [[1, 2, 3, 4]], "error", "response", '{"shapes": [...], "states": [...]}'
+    ),
+    "tracker-old-single": Case(
+        "tracker",
+        {"shape": [1, 2, 3, 4], "state": {}, "shapes": []},
+        "error",
+        "states",
+        'the single-object {"shape", "state"}',
+    ),
     "tracker-shapes-missing": Case("tracker", {"states": []}, "error", "shapes", "missing"),
-    "tracker-states-not-list": Case("tracker", {"shapes": [], "states": {}}, "error", "states",
-                                    "must be a list"),
-    "tracker-shapes-not-list": Case("tracker", {"shapes": "x", "states": []}, "error", "shapes",
-                                    "must be a list"),
-    "tracker-state-not-json": Case("tracker", {"shapes": [[1, 2, 3, 4]], "states": [{1, 2}]},
-                                   "error", "states[0]", "not JSON-serialisable"),
-    "tracker-state-null": Case("tracker", {"shapes": [[1, 2, 3, 4]], "states": [None]},
-                               "error", "states[0]", "null"),
+    "tracker-states-not-list": Case(
+        "tracker", {"shapes": [], "states": {}}, "error", "states", "must be a list"
+    ),
+    "tracker-shapes-not-list": Case(
+        "tracker", {"shapes": "x", "states": []}, "error", "shapes", "must be a list"
+    ),
+    "tracker-state-not-json": Case(
+        "tracker",
+        {"shapes": [[1, 2, 3, 4]], "states": [{1, 2}]},
+        "error",
+        "states[0]",
+        "not JSON-serialisable",
+    ),
+    "tracker-state-null": Case(
+        "tracker", {"shapes": [[1, 2, 3, 4]], "states": [None]}, "error", "states[0]", "null"
+    ),
     "tracker-count-mismatch": Case(
-        "tracker", {"shapes": [[1, 2, 3, 4], [1, 2, 3, 4]], "states": [{}]}, "error",
-        "response", "2 shape(s) but 1 state(s)"),
+        "tracker",
+        {"shapes": [[1, 2, 3, 4], [1, 2, 3, 4]], "states": [{}]},
+        "error",
+        "response",
+        "2 shape(s) but 1 state(s)",
+    ),
     "tracker-sent-count": Case(
-        "tracker", {"shapes": [[1, 2, 3, 4]], "states": [{}]}, "error", "shapes",
+        "tracker",
+        {"shapes": [[1, 2, 3, 4]], "states": [{}]},
+        "error",
+        "shapes",
         "1 shape(s) for the 2 object(s) sent",
-        {"request": {"shapes": [[1, 2, 3, 4], [5, 6, 7, 8]], "states": []}}),
+        {"request": {"shapes": [[1, 2, 3, 4], [5, 6, 7, 8]], "states": []}},
+    ),
     "tracker-null-shape": Case(
-        "tracker", {"shapes": [None], "states": [{}]}, "warning", "shapes[0]",
-        "no place to move"),
+        "tracker", {"shapes": [None], "states": [{}]}, "warning", "shapes[0]", "no place to move"
+    ),
     "tracker-legacy-object": Case(
-        "tracker", {"shapes": [{"type": "rectangle", "points": [1, 2, 3, 4]}], "states": [{}]},
-        "error", "shapes[0]", "declares no supported_shape_types",
-        {"request": {"shapes": [[1, 2, 3, 4]], "states": []}}),
-    "tracker-legacy-count": Case("tracker", {"shapes": [[1, 2]], "states": [{}]}, "error",
-                                 "shapes[0]", "got 2 numbers"),
-    "tracker-legacy-outside": Case("tracker", {"shapes": [[1, 2, 3, 900]], "states": [{}]},
-                                   "error", "shapes[0]", "outside", {"image_size": IMAGE}),
+        "tracker",
+        {"shapes": [{"type": "rectangle", "points": [1, 2, 3, 4]}], "states": [{}]},
+        "error",
+        "shapes[0]",
+        "declares no supported_shape_types",
+        {"request": {"shapes": [[1, 2, 3, 4]], "states": []}},
+    ),
+    "tracker-legacy-count": Case(
+        "tracker", {"shapes": [[1, 2]], "states": [{}]}, "error", "shapes[0]", "got 2 numbers"
+    ),
+    "tracker-legacy-outside": Case(
+        "tracker",
+        {"shapes": [[1, 2, 3, 900]], "states": [{}]},
+        "error",
+        "shapes[0]",
+        "outside",
+        {"image_size": IMAGE},
+    ),
     "tracker-typed-list": Case(
-        "tracker", {"shapes": [[1, 2, 3, 4]], "states": [{}]}, "error", "shapes[0]",
+        "tracker",
+        {"shapes": [[1, 2, 3, 4]], "states": [{}]},
+        "error",
+        "shapes[0]",
         "declares supported_shape_types",
-        {"request": {"shapes": [{"type": "rectangle", "points": [1, 2, 3, 4]}], "states": []}}),
-    "tracker-typed-type": Case("tracker", {"shapes": [{"type": "box", "points": [1, 2, 3, 4]}],
-                                           "states": [{}]},
-                               "error", "shapes[0].type", "trackable shape type"),
+        {"request": {"shapes": [{"type": "rectangle", "points": [1, 2, 3, 4]}], "states": []}},
+    ),
+    "tracker-typed-type": Case(
+        "tracker",
+        {"shapes": [{"type": "box", "points": [1, 2, 3, 4]}], "states": [{}]},
+        "error",
+        "shapes[0].type",
+        "trackable shape type",
+    ),
     "tracker-typed-type-changed": Case(
-        "tracker", {"shapes": [{"type": "polygon", "points": [1, 2, 3, 4, 5, 2]}],
-                    "states": [{}]},
-        "warning", "shapes[0].type", '"polygon" for a "rectangle"',
-        {"request": {"shapes": [{"type": "rectangle", "points": [1, 2, 3, 4]}], "states": []}}),
-    "tracker-typed-points-missing": Case("tracker", {"shapes": [{"type": "rectangle"}],
-                                                     "states": [{}]},
-                                         "error", "shapes[0].points", "missing"),
-    "tracker-typed-points": Case("tracker", {"shapes": [{"type": "rectangle", "points": [1, 2]}],
-                                             "states": [{}]},
-                                 "error", "shapes[0].points", "needs 4 numbers, got 2"),
-    "tracker-typed-mask": Case("tracker", {"shapes": [{"type": "mask", "points": [1, 0, 0, 1, 1]}],
-                                           "states": [{}]},
-                               "error", "shapes[0].points", "add up to 1 pixels"),
+        "tracker",
+        {"shapes": [{"type": "polygon", "points": [1, 2, 3, 4, 5, 2]}], "states": [{}]},
+        "warning",
+        "shapes[0].type",
+        '"polygon" for a "rectangle"',
+        {"request": {"shapes": [{"type": "rectangle", "points": [1, 2, 3, 4]}], "states": []}},
+    ),
+    "tracker-typed-points-missing": Case(
+        "tracker",
+        {"shapes": [{"type": "rectangle"}], "states": [{}]},
+        "error",
+        "shapes[0].points",
+        "missing",
+    ),
+    "tracker-typed-points": Case(
+        "tracker",
+        {"shapes": [{"type": "rectangle", "points": [1, 2]}], "states": [{}]},
+        "error",
+        "shapes[0].points",
+        "needs 4 numbers, got 2",
+    ),
+    "tracker-typed-mask": Case(
+        "tracker",
+        {"shapes": [{"type": "mask", "points": [1, 0, 0, 1, 1]}], "states": [{}]},
+        "error",
+        "shapes[0].points",
+        "add up to 1 pixels",
+    ),
     # reid
     "reid-not-list": Case("reid", {"matches": []}, "error", "response", "a JSON list of indices"),
-    "reid-length": Case("reid", [0], "error", "response", "1 item(s) for the 2 box(es)",
-                        {"request": {"boxes0": [{}, {}], "boxes1": [{}]}}),
+    "reid-length": Case(
+        "reid",
+        [0],
+        "error",
+        "response",
+        "1 item(s) for the 2 box(es)",
+        {"request": {"boxes0": [{}, {}], "boxes1": [{}]}},
+    ),
     "reid-not-int": Case("reid", ["0"], "error", "[0]", "index into boxes1 or -1"),
     "reid-bool": Case("reid", [True], "error", "[0]", "index into boxes1 or -1"),
     "reid-float": Case("reid", [1.0], "error", "[0]", "is a float"),
     "reid-negative": Case("reid", [-3], "warning", "[0]", "say -1"),
-    "reid-out-of-range": Case("reid", [2], "error", "[0]", "index 2 is out of range",
-                              {"request": {"boxes0": [{}], "boxes1": [{}, {}]}}),
-    "reid-duplicate": Case("reid", [1, 1], "error", "[1]",
-                           "boxes1[1] is already matched to boxes0[0]"),
+    "reid-out-of-range": Case(
+        "reid",
+        [2],
+        "error",
+        "[0]",
+        "index 2 is out of range",
+        {"request": {"boxes0": [{}], "boxes1": [{}, {}]}},
+    ),
+    "reid-duplicate": Case(
+        "reid", [1, 1], "error", "[1]", "boxes1[1] is already matched to boxes0[0]"
+    ),
 }
 CASES["interactor-legacy-bounds"] = Case(
-    "interactor", {"mask": [[1]], "bounds": [5, 5, 5, 5]}, "warning", "bounds",
-    "places the mask at (0, 0)")
+    "interactor",
+    {"mask": [[1]], "bounds": [5, 5, 5, 5]},
+    "warning",
+    "bounds",
+    "places the mask at (0, 0)",
+)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -436,8 +781,10 @@ def test_unknown_kind_and_version() -> None:
         validate("classifier", [])
     with pytest.raises(ValueError, match="not a CVAT version"):
         validate("detector", [], cvat_version="latest")
-    assert only(validate("detector", [shape(type="box")], cvat_version="v2.40.1")).cvat_version \
+    assert (
+        only(validate("detector", [shape(type="box")], cvat_version="v2.40.1")).cvat_version
         == "v2.40.1"
+    )
 
 
 # --- shapes_from_response ------------------------------------------------------------------
@@ -450,12 +797,19 @@ def test_detector_shapes_tolerate_malformed_items() -> None:
         {"label": "face", "type": "rectangle", "points": ["a"]},
         {"label": "face", "type": "mask", "mask": [0, 1, 1, 0, 10, 10, 11, 11]},
         {"label": "day", "type": "TAG"},
-        {"label": "p", "type": "skeleton", "elements": [
-            {"label": "a", "type": "points", "points": [5, 6]}, {"label": "b"}]},
+        {
+            "label": "p",
+            "type": "skeleton",
+            "elements": [{"label": "a", "type": "points", "points": [5, 6]}, {"label": "b"}],
+        },
     ]
     shapes = shapes_from_response("detector", body)
     assert [(s.label, s.type) for s in shapes] == [
-        ("face", "rectangle"), ("face", "mask"), ("day", "tag"), ("p", "skeleton")]
+        ("face", "rectangle"),
+        ("face", "mask"),
+        ("day", "tag"),
+        ("p", "skeleton"),
+    ]
     rect, mask, tag, skeleton = shapes
     assert rect.confidence == 0.5 and rect.bbox() == (1, 2, 11, 22)
     assert mask.encoding == MASK_BITMAP and mask.bbox() == (10, 10, 11, 11)
@@ -473,12 +827,14 @@ def test_ellipse_bbox() -> None:
 
 def test_interactor_shapes() -> None:
     current = shapes_from_response(
-        "interactor", {"shapes": [{"type": "mask", "points": [2, 3, 1, 5, 5, 7, 6]}, 7]})
+        "interactor", {"shapes": [{"type": "mask", "points": [2, 3, 1, 5, 5, 7, 6]}, 7]}
+    )
     assert len(current) == 1 and current[0].encoding == MASK_RLE
     assert current[0].bbox() == (5, 5, 7, 6)
     assert current[0].mask() == [[0, 0, 1], [1, 1, 0]]
-    legacy = only_shape(shapes_from_response("interactor", {"mask": [[0, 1], [1, 1]],
-                                                            "bounds": [9, 9, 10, 10]}))
+    legacy = only_shape(
+        shapes_from_response("interactor", {"mask": [[0, 1], [1, 1]], "bounds": [9, 9, 10, 10]})
+    )
     assert legacy.bbox() == (0, 0, 1, 1)  # CVAT 2.73 places it at (0, 0)
     assert legacy.mask() == [[0, 1], [1, 1]]
     polygon = only_shape(shapes_from_response("interactor", [[1, 2], [3, 4], [5, 0]]))
@@ -492,12 +848,23 @@ def only_shape(shapes: list[Shape]) -> Shape:
 
 
 def test_tracker_and_reid_shapes() -> None:
-    shapes = shapes_from_response("tracker", {
-        "shapes": [[10, 10, 50, 60], [101, 99, 151, 99, 151, 149, 101, 149], None,
-                   {"type": "polygon", "points": [1, 1, 5, 1, 5, 5]}],
-        "states": [{}, {}, {}, {}]})
+    shapes = shapes_from_response(
+        "tracker",
+        {
+            "shapes": [
+                [10, 10, 50, 60],
+                [101, 99, 151, 99, 151, 149, 101, 149],
+                None,
+                {"type": "polygon", "points": [1, 1, 5, 1, 5, 5]},
+            ],
+            "states": [{}, {}, {}, {}],
+        },
+    )
     assert [(s.label, s.type) for s in shapes] == [
-        ("", "rectangle"), ("", "rectangle"), ("", "polygon")]
+        ("", "rectangle"),
+        ("", "rectangle"),
+        ("", "polygon"),
+    ]
     assert shapes[1].points == [101, 99, 151, 149]  # the box CVAT takes around a polygon
     assert shapes_from_response("reid", [0, 1]) == []
     with pytest.raises(ValueError, match="unknown function kind"):

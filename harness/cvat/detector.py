@@ -20,7 +20,15 @@ from typing import Any
 from harness.cvat.findings import Collector
 
 SHAPE_TYPES = (
-    "rectangle", "polygon", "polyline", "points", "ellipse", "cuboid", "mask", "skeleton", "tag",
+    "rectangle",
+    "polygon",
+    "polyline",
+    "points",
+    "ellipse",
+    "cuboid",
+    "mask",
+    "skeleton",
+    "tag",
 )
 POINT_RULES: dict[str, tuple[int | None, int]] = {
     # type: (exact count or None, minimum count of an even-length list)
@@ -81,8 +89,12 @@ def number_list(c: Collector, where: str, value: Any, what: str = "numbers") -> 
 
 
 def check_inside(
-    c: Collector, where: str, coords: Sequence[float], image_size: tuple[int, int] | None,
-    *, pixel_indices: bool = False,
+    c: Collector,
+    where: str,
+    coords: Sequence[float],
+    image_size: tuple[int, int] | None,
+    *,
+    pixel_indices: bool = False,
 ) -> None:
     """Every (x, y) pair inside the image, within :data:`TOLERANCE_PX`. Pixel indices (mask
     boxes) end at width-1; coordinates may reach the width itself."""
@@ -93,16 +105,17 @@ def check_inside(
     outside = [
         (coords[k], coords[k + 1])
         for k in range(0, len(coords) - 1, 2)
-        if not (-TOLERANCE_PX <= coords[k] <= xmax + TOLERANCE_PX
-                and -TOLERANCE_PX <= coords[k + 1] <= ymax + TOLERANCE_PX)
+        if not (
+            -TOLERANCE_PX <= coords[k] <= xmax + TOLERANCE_PX
+            and -TOLERANCE_PX <= coords[k + 1] <= ymax + TOLERANCE_PX
+        )
     ]
     if outside:
         x, y = outside[0]
         more = f" (and {len(outside) - 1} more points)" if len(outside) > 1 else ""
         c.error(
             where,
-            f"({x:g}, {y:g}) lies outside the {w}x{h} image{more}"
-            f" (tolerance {TOLERANCE_PX:g} px)",
+            f"({x:g}, {y:g}) lies outside the {w}x{h} image{more} (tolerance {TOLERANCE_PX:g} px)",
         )
 
 

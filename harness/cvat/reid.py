@@ -46,9 +46,7 @@ def validate_reid(
         where = f"[{i}]"
         if isinstance(idx, bool) or not isinstance(idx, int):
             if isinstance(idx, float) and idx.is_integer():
-                c.error(
-                    where, f"{idx!r} is a float: CVAT indexes boxes1 with it and fails"
-                )
+                c.error(where, f"{idx!r} is a float: CVAT indexes boxes1 with it and fails")
             else:
                 c.error(where, f"must be an index into boxes1 or -1, got {describe(idx)}")
             continue

@@ -207,7 +207,5 @@ def build_request(kind: str, **parts: Any) -> dict[str, Any]:
     try:
         builder = _BUILDERS[kind]
     except KeyError:
-        raise ValueError(
-            f"unknown function kind {kind!r}: CVAT calls {', '.join(KINDS)}"
-        ) from None
+        raise ValueError(f"unknown function kind {kind!r}: CVAT calls {', '.join(KINDS)}") from None
     return builder(**parts)

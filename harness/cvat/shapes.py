@@ -185,8 +185,14 @@ def _interactor_shapes(body: Any) -> list[Shape]:
                 continue
             encoding = MASK_RLE if type_ == "mask" else ""
             out.append(
-                Shape(label="", type=type_, points=rle, encoding=encoding, raw=item,
-                      attributes=_attributes(item.get("attributes")))
+                Shape(
+                    label="",
+                    type=type_,
+                    points=rle,
+                    encoding=encoding,
+                    raw=item,
+                    attributes=_attributes(item.get("attributes")),
+                )
             )
         return out
     if isinstance(body, list):

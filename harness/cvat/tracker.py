@@ -28,7 +28,7 @@ from harness.cvat.findings import Collector
 
 
 def _interface(request: Mapping[str, Any] | None, shapes: list[Any]) -> str | None:
-    """"legacy" (point lists) or "typed" ({"type", "points"}), from what was sent, else from
+    """ "legacy" (point lists) or "typed" ({"type", "points"}), from what was sent, else from
     what came back; None when nothing tells."""
     sent = request.get("shapes") if request is not None else None
     for source in (sent if isinstance(sent, list) else [], shapes):
@@ -134,7 +134,7 @@ def validate_tracker(
         return
     if "states" not in body:
         old = ' (the single-object {"shape", "state"} answer is gone)' if "state" in body else ""
-        c.error("states", f"missing: CVAT reads response[\"states\"] and fails the call{old}")
+        c.error("states", f'missing: CVAT reads response["states"] and fails the call{old}')
     if "shapes" not in body:
         c.error("shapes", "missing: the UI moves each tracked object to its shape in the answer")
     states, shapes = body.get("states"), body.get("shapes")

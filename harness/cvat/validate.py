@@ -41,7 +41,7 @@ def _not_json(c: Collector, text: str) -> None:
     elif stripped[0] in "[{" and "'" in stripped:
         hint = (
             " - this looks like a Python repr: Nuclio sends a list given as Response.body as"
-            ' its repr; return context.Response(body=json.dumps(results),'
+            " its repr; return context.Response(body=json.dumps(results),"
             ' content_type="application/json")'
         )
     c.error("response", f"not JSON: CVAT parses every answer as JSON and fails{hint}")
@@ -50,8 +50,9 @@ def _not_json(c: Collector, text: str) -> None:
 def _label_names(labels: Sequence[Any] | None) -> list[str] | None:
     if labels is None:
         return None
-    return [label if isinstance(label, str) else str(getattr(label, "name", label))
-            for label in labels]
+    return [
+        label if isinstance(label, str) else str(getattr(label, "name", label)) for label in labels
+    ]
 
 
 def validate(

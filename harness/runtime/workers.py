@@ -63,9 +63,7 @@ class Worker:
             self._config.get("trigger_name") or "myHttpTrigger",
             "--decode-event-strings",
         ]
-        self.proc = subprocess.Popen(
-            command, cwd=self._config["function_dir"], env=self._env
-        )
+        self.proc = subprocess.Popen(command, cwd=self._config["function_dir"], env=self._env)
         listener.settimeout(0.2)
         try:
             while self.conn is None:

@@ -1,46 +1,20 @@
 """Broken on purpose: it raises on greyscale frames (modes 1, L and LA), which CVAT sends
 for greyscale videos and scans. The fixtures are all colour, so only robustness sees it.
 
-Built on the face detector sample's model; tests/test_suite_catches.py checks that the
-suite's robustness check, and only it, fails on this function.
+Built on the face detector sample's model (face_base.py); tests/test_suite_catches.py checks
+that the suite's robustness check, and only it, fails on this function.
 """
 
-import base64
-import io
-import json
 import sys
 from pathlib import Path
 
-from PIL import Image
-
-sys.path.append(str(Path(__file__).resolve().parents[3] / "sample_functions" / "face_detector"))
-from model_handler import ModelHandler  # noqa: E402
-
-DEFAULT_THRESHOLD = 0.5
-
-
-def init_context(context):
-    context.user_data.model = ModelHandler()
-
-
-def parse_threshold(data) -> float:
-    try:
-        threshold = float(data.get("threshold", DEFAULT_THRESHOLD))
-    except (TypeError, ValueError):
-        return DEFAULT_THRESHOLD
-    if threshold != threshold:  # NaN
-        return DEFAULT_THRESHOLD
-    return min(max(threshold, 0.0), 1.0)
+sys.path.append(str(Path(__file__).resolve().parents[1]))
+from face_base import frame, init_context, read_request, respond  # noqa: E402,F401
 
 
 def handler(context, event):
-    data = event.body if isinstance(event.body, dict) else json.loads(event.body)
-    image = Image.open(io.BytesIO(base64.b64decode(data["image"])))
-    threshold = parse_threshold(data)
+    data, threshold = read_request(event)
+    image = frame(data)
     if image.mode in ("1", "L", "LA"):
         raise ValueError(f"expected a colour frame, got mode {image.mode}")
-    results = context.user_data.model.infer(image, threshold)
-    context.logger.info(f"{len(results)} face(s) at threshold {threshold}")
-    return context.Response(
-        body=json.dumps(results), headers={}, content_type="application/json", status_code=200
-    )
+    return respond(context, context.user_data.model.infer(image, threshold), threshold)

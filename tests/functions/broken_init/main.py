@@ -1,22 +1,15 @@
 """Broken on purpose: init_context raises, as when the model's weights were never copied
 into the image, so the function never becomes ready.
 
-Built on the face detector sample's model; tests/test_suite_catches.py checks that the
-suite's starts check, and only it, fails on this function.
+Built on the face detector sample's model (face_base.py); tests/test_suite_catches.py checks
+that the suite's starts check, and only it, fails on this function.
 """
 
-import base64
-import io
-import json
 import sys
 from pathlib import Path
 
-from PIL import Image
-
-sys.path.append(str(Path(__file__).resolve().parents[3] / "sample_functions" / "face_detector"))
-from model_handler import ModelHandler  # noqa: E402
-
-DEFAULT_THRESHOLD = 0.5
+sys.path.append(str(Path(__file__).resolve().parents[1]))
+from face_base import frame, read_request, respond  # noqa: E402
 
 
 def init_context(context):
@@ -26,22 +19,6 @@ def init_context(context):
     )
 
 
-def parse_threshold(data) -> float:
-    try:
-        threshold = float(data.get("threshold", DEFAULT_THRESHOLD))
-    except (TypeError, ValueError):
-        return DEFAULT_THRESHOLD
-    if threshold != threshold:  # NaN
-        return DEFAULT_THRESHOLD
-    return min(max(threshold, 0.0), 1.0)
-
-
 def handler(context, event):
-    data = event.body if isinstance(event.body, dict) else json.loads(event.body)
-    image = Image.open(io.BytesIO(base64.b64decode(data["image"])))
-    threshold = parse_threshold(data)
-    results = context.user_data.model.infer(image, threshold)
-    context.logger.info(f"{len(results)} face(s) at threshold {threshold}")
-    return context.Response(
-        body=json.dumps(results), headers={}, content_type="application/json", status_code=200
-    )
+    data, threshold = read_request(event)
+    return respond(context, context.user_data.model.infer(frame(data), threshold), threshold)

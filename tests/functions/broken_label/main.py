@@ -1,46 +1,20 @@
 """Broken on purpose: its faces are labelled "person", a name its spec does not declare
 (CVAT drops such shapes silently).
 
-Built on the face detector sample's model; tests/test_suite_catches.py checks that the
-suite's labels check, and only it, fails on this function.
+Built on the face detector sample's model (face_base.py); tests/test_suite_catches.py checks
+that the suite's labels check, and only it, fails on this function.
 """
 
-import base64
-import io
-import json
 import sys
 from pathlib import Path
 
-from PIL import Image
-
-sys.path.append(str(Path(__file__).resolve().parents[3] / "sample_functions" / "face_detector"))
-from model_handler import ModelHandler  # noqa: E402
-
-DEFAULT_THRESHOLD = 0.5
-
-
-def init_context(context):
-    context.user_data.model = ModelHandler()
-
-
-def parse_threshold(data) -> float:
-    try:
-        threshold = float(data.get("threshold", DEFAULT_THRESHOLD))
-    except (TypeError, ValueError):
-        return DEFAULT_THRESHOLD
-    if threshold != threshold:  # NaN
-        return DEFAULT_THRESHOLD
-    return min(max(threshold, 0.0), 1.0)
+sys.path.append(str(Path(__file__).resolve().parents[1]))
+from face_base import frame, init_context, read_request, respond  # noqa: E402,F401
 
 
 def handler(context, event):
-    data = event.body if isinstance(event.body, dict) else json.loads(event.body)
-    image = Image.open(io.BytesIO(base64.b64decode(data["image"])))
-    threshold = parse_threshold(data)
-    results = context.user_data.model.infer(image, threshold)
+    data, threshold = read_request(event)
+    results = context.user_data.model.infer(frame(data), threshold)
     for shape in results:
         shape["label"] = "person"
-    context.logger.info(f"{len(results)} face(s) at threshold {threshold}")
-    return context.Response(
-        body=json.dumps(results), headers={}, content_type="application/json", status_code=200
-    )
+    return respond(context, results, threshold)
