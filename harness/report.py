@@ -134,8 +134,8 @@ class ReportData:
                     "image_size": list(f.image_size) if f.image_size else None,
                     "sent": f.sent,
                     "status": f.status,
-                    "expected": [shape_to_json(s) for s in f.expected],
-                    "returned": [shape_to_json(s) for s in f.returned],
+                    "expected": [s.to_json() for s in f.expected],
+                    "returned": [s.to_json() for s in f.returned],
                     "findings": list(f.findings),
                 }
                 for f in self.fixtures
@@ -184,21 +184,6 @@ class ReportData:
                 for f in data.get("fixtures", [])
             ],
         )
-
-
-def shape_to_json(shape: Shape) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "label": shape.label,
-        "type": shape.type,
-        "points": list(shape.points),
-        "confidence": shape.confidence,
-        "encoding": shape.encoding,
-    }
-    if shape.attributes:
-        out["attributes"] = shape.attributes
-    if shape.elements:
-        out["elements"] = [shape_to_json(e) for e in shape.elements]
-    return out
 
 
 def shape_from_json(data: dict[str, Any]) -> Shape:

@@ -40,14 +40,6 @@ def box_text(box: Sequence[float] | None) -> str:
     return "[" + ", ".join(number(v) for v in box) + "]"
 
 
-def shape_box(shape: Shape) -> tuple[float, float, float, float] | None:
-    """The shape's box, or None when it has none (a tag, a mask without its trailing box)."""
-    try:
-        return shape.bbox()
-    except ValueError:
-        return None
-
-
 def shapes_table(shapes: Sequence[Shape]) -> str:
     """One row a shape: index, label, type, confidence, box ``[xtl, ytl, xbr, ybr]``."""
     if not shapes:
@@ -58,7 +50,7 @@ def shapes_table(shapes: Sequence[Shape]) -> str:
             shape.label or "-",
             shape.type + (f" ({len(shape.elements)} elements)" if shape.elements else ""),
             number(shape.confidence, 3),
-            box_text(shape_box(shape)) if shape.type != "tag" else "-",
+            box_text(shape.box_or_none()) if shape.type != "tag" else "-",
         ]
         for i, shape in enumerate(shapes)
     ]

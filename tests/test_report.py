@@ -102,6 +102,7 @@ def test_json_round_trips(tmp_path: Path):
             "label": "face",
             "type": "rectangle",
             "points": RETURNED_BOX,
+            "box": RETURNED_BOX,
             "confidence": 0.93,
             "encoding": "",
         }

@@ -51,6 +51,30 @@ class Shape:
         xs, ys = points[0::2], points[1::2]
         return (min(xs), min(ys), max(xs), max(ys))
 
+    def box_or_none(self) -> tuple[float, float, float, float] | None:
+        """The box, or None for a shape without one (a tag, a mask missing its box)."""
+        try:
+            return self.bbox()
+        except ValueError:
+            return None
+
+    def to_json(self) -> dict[str, Any]:
+        """The shape as JSON for reports and ``invoke --json``, with its box worked out."""
+        box = self.box_or_none()
+        out: dict[str, Any] = {
+            "label": self.label,
+            "type": self.type,
+            "points": list(self.points),
+            "box": list(box) if box is not None else None,
+            "confidence": self.confidence,
+            "encoding": self.encoding,
+        }
+        if self.attributes:
+            out["attributes"] = self.attributes
+        if self.elements:
+            out["elements"] = [e.to_json() for e in self.elements]
+        return out
+
     def mask(self) -> list[list[int]]:
         """The mask's rows over its box (1 inside), for either encoding."""
         if self.type != "mask" or self.encoding not in (MASK_BITMAP, MASK_RLE):
