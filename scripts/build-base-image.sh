@@ -15,7 +15,8 @@
 #   scripts/build-base-image.sh [--force]
 #
 # Environment: CVAT_FN_BASE_IMAGE (tag), DEBIAN_MIRROR, PIP_CERT (a CA bundle pip in the
-# image should trust), CVAT_FN_DEBOOTSTRAP_CACHE (where downloaded .debs are kept between
+# image should trust; default: the host's /etc/ssl/certs/ca-certificates.crt),
+# CVAT_FN_DEBOOTSTRAP_CACHE (where downloaded .debs are kept between
 # runs; empty to disable).
 set -euo pipefail
 
@@ -118,6 +119,10 @@ rm -f "$root"/usr/lib/python3*/EXTERNALLY-MANAGED
 # pip in build directives trusts what pip on this host trusts (e.g. a TLS-intercepting
 # proxy's CA in $PIP_CERT); the label lets cvat-fn skip copying the same CA per function.
 ca_label=()
+# Without $PIP_CERT, the host's own CA bundle: what the host trusts, pip in the image trusts.
+if [[ -z ${PIP_CERT:-} && -f /etc/ssl/certs/ca-certificates.crt ]]; then
+  PIP_CERT=/etc/ssl/certs/ca-certificates.crt
+fi
 if [[ -n ${PIP_CERT:-} && -f ${PIP_CERT:-} ]]; then
   install -m 0644 "$PIP_CERT" "$root/etc/ssl/certs/cvat-fn-pip-ca.crt"
   printf '[global]\ncert = /etc/ssl/certs/cvat-fn-pip-ca.crt\n' >"$root/etc/pip.conf"

@@ -25,6 +25,7 @@ from harness.spec import FunctionSpec, load_spec
 
 STOP_GRACE_S = 5
 BASE_IMAGE_ENV = "CVAT_FN_BASE_IMAGE"
+HOST_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"  # what the host trusts, pip in images does
 
 
 def docker_client(timeout: float = 120) -> Any:
@@ -98,7 +99,8 @@ class DockerRunner(Runner):
     ``base_image`` replaces ``spec.build.baseImage`` (functions written for ubuntu or
     python images build here on the local base image); without either, the base is
     $CVAT_FN_BASE_IMAGE or cvat-fn/python:3.11-bookworm (scripts/build-base-image.sh).
-    ``pip_ca`` is a CA bundle pip in build directives should trust ($PIP_CERT by default).
+    ``pip_ca`` is a CA bundle pip in build directives should trust ($PIP_CERT, else the
+    host's own bundle).
     """
 
     name = "docker"
@@ -114,7 +116,7 @@ class DockerRunner(Runner):
         client: Any = None,
     ) -> None:
         self.base_image = base_image
-        ca = pip_ca if pip_ca is not None else os.environ.get("PIP_CERT")
+        ca = pip_ca if pip_ca is not None else os.environ.get("PIP_CERT", HOST_CA_BUNDLE)
         self.pip_ca = Path(ca) if ca and Path(ca).is_file() else None
         self.pull = pull
         self.verbose = verbose
