@@ -3,6 +3,7 @@ against the sample functions started for real and called over real HTTP."""
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import queue
@@ -114,6 +115,14 @@ def session_members(sid: int) -> list[int]:
     return members
 
 
+def serve_child_setup() -> None:
+    """Ctrl-C must reach serve even when these tests run in a background job (where a shell
+    starts children with SIGINT ignored); and serve must end with this test run, even one
+    killed before its finalizers ran (Linux: SIGTERM on parent death)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def serve(directory: Path, stderr: Path, *options: str) -> Served:
     with stderr.open("w") as err:
         proc = subprocess.Popen(
@@ -124,9 +133,7 @@ def serve(directory: Path, stderr: Path, *options: str) -> Served:
             stderr=err,
             text=True,
             start_new_session=True,
-            # Ctrl-C must reach it even when these tests run in a background job (where a
-            # shell starts children with SIGINT ignored).
-            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+            preexec_fn=serve_child_setup,
         )
     assert proc.stdout is not None
     stdout = proc.stdout
