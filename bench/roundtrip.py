@@ -1,9 +1,11 @@
 """Round-trip cost of the harness runtime: N sequential requests to a handler that returns at
 once, against calling that handler directly in-process with nuclio-sdk's own objects.
 
-    python bench/roundtrip.py [--requests 1000] [--plot latency.png]
+    python bench/roundtrip.py [--requests 1000] [--plot latency.png] [--peer]
 
-Prints median and p99 of both, and their ratio; progress goes to stderr.
+Prints median and p99 of both, and their ratio; progress goes to stderr. With --peer, the
+same handler served by functions-framework (pip install functions-framework) is measured
+too, as a peer serverless runtime on the same machine.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ import argparse
 import http.client
 import importlib.util
 import json
+import socket
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -23,6 +27,7 @@ from harness.plot import percentile
 from harness.runners.process import ProcessRunner
 
 NOOP = Path(__file__).resolve().parent / "noop"
+PEER = Path(__file__).resolve().parent / "peer"
 BODY = json.dumps({"image": "", "threshold": 0.5}).encode()
 
 
@@ -61,25 +66,67 @@ def http_calls(url: str, count: int) -> list[float]:
     return times
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def peer_calls(count: int) -> list[float]:
+    """The no-op handler under functions-framework, started here and stopped after."""
+    port = free_port()
+    command = [
+        sys.executable, "-m", "functions_framework", "--target", "noop",
+        "--source", str(PEER / "main.py"), "--host", "127.0.0.1", "--port", str(port),
+    ]  # fmt: skip
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit(
+                        "functions-framework did not start (is it installed?)"
+                    ) from None
+                time.sleep(0.05)  # the peer has no readiness endpoint: poll its port
+        url = f"http://127.0.0.1:{port}"
+        http_calls(url, 50)
+        return http_calls(url, count)
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--plot", type=Path, help="write a latency histogram PNG here")
+    parser.add_argument("--peer", action="store_true", help="also measure functions-framework")
     args = parser.parse_args()
     print(f"starting {NOOP.name} with the process runner", file=sys.stderr)
     with ProcessRunner().start(NOOP) as running:
         http_calls(running.url, 50)  # warm-up: connection, worker, allocator
         over_http = http_calls(running.url, args.requests)
     direct = direct_calls(args.requests)
+    measured = [("over HTTP:", over_http), ("direct call:", direct)]
+    if args.peer:
+        print("starting the peer: functions-framework", file=sys.stderr)
+        measured.append(("functions-fw:", peer_calls(args.requests)))
     us = 1e6
     http_median, direct_median = statistics.median(over_http), statistics.median(direct)
     print(f"requests:        {args.requests} sequential, one keep-alive connection")
-    for name, times in (("over HTTP:", over_http), ("direct call:", direct)):
+    for name, times in measured:
         median, p99 = statistics.median(times) * us, percentile(times, 99) * us
         print(f"{name:<16} median {median:8.1f} us   p99 {p99:8.1f} us")
     print(f"ratio (medians): {http_median / direct_median:.0f}x the direct call")
+    if args.peer:
+        peer_median = statistics.median(measured[2][1])
+        print(f"ratio (medians): {http_median / peer_median:.2f}x functions-framework")
     print(f"runtime overhead per request (median): {(http_median - direct_median) * 1000:.3f} ms")
     if args.plot:
         from harness.plot import latency_histogram
