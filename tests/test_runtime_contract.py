@@ -205,3 +205,31 @@ def test_health_endpoints(echo):
         pytest.skip("this runner does not publish the health port")
     assert requests.get(health + "/ready", timeout=5).status_code == 200
     assert requests.get(health + "/live", timeout=5).status_code == 200
+
+
+def test_logs_header_is_capped_so_a_chatty_function_still_answers(echo):
+    response = requests.get(
+        echo.url + "/many-logs", headers={"X-Nuclio-Log-Level": "debug"}, timeout=30
+    )
+    assert response.status_code == 200
+    assert response.text == "logged a lot"
+    logs = json.loads(response.headers["X-Nuclio-Logs"])
+    assert "earlier log records dropped" in logs[0]["message"]
+    assert logs[-1]["with"] == {"i": 1999}
+
+
+def test_a_nearly_timed_out_event_does_not_cut_the_next_one_short(start, tmp_path):
+    fn = start(copy_function(tmp_path, "echo", trigger={"numWorkers": 1}, eventTimeout="1s"))
+    for _ in range(3):
+        assert requests.get(fn.url + "/sleep", params={"s": "0.97"}, timeout=10).status_code == 200
+        big = requests.post(fn.url + "/event", data=b"x" * (24 << 20), timeout=30)
+        assert big.status_code == 200, big.text
+
+
+def test_malformed_content_length_is_400_not_a_dropped_connection(echo):
+    import socket
+
+    host, port = echo.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall(b"POST /str HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n")
+        assert conn.recv(1024).startswith(b"HTTP/1.1 400")

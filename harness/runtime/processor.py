@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from .workers import Pool, Worker, WorkerDied, WorkerTimeout
 
+MAX_LOGS_HEADER = 48 * 1024
 LEVELS = {"debug": 10, "info": 20, "warn": 30, "warning": 30, "error": 40}
 
 
@@ -88,9 +89,13 @@ class Processor:
         except WorkerTimeout:
             self.pool.replace(worker, "handler timed out after {}s".format(self.event_timeout))
             return 408, {"Content-Type": "application/json"}, b'{"error": "handler timed out"}', []
-        except (WorkerDied, OSError) as exc:
+        except WorkerDied as exc:
             self.pool.replace(worker, "worker process exited (code {})".format(exc))
             body = "worker process exited (code {}) while handling the event".format(exc)
+            return 500, {"Content-Type": "text/plain"}, body.encode(), []
+        except OSError as exc:
+            self.pool.replace(worker, "lost the connection to the worker ({})".format(exc))
+            body = "lost the connection to the worker while handling the event: {}".format(exc)
             return 500, {"Content-Type": "text/plain"}, body.encode(), []
         self.pool.release(worker)
         body = response.get("body") or ""
@@ -99,9 +104,26 @@ class Processor:
             if response.get("body_encoding") == "base64"
             else (body.encode("utf-8") if isinstance(body, str) else bytes(body))
         )
-        headers = {str(k): str(v) for k, v in (response.get("headers") or {}).items()}
+        headers = {
+            str(k): str(v)
+            for k, v in (response.get("headers") or {}).items()
+            if str(k).lower() not in ("content-length", "transfer-encoding", "connection")
+        }
         headers["Content-Type"] = response.get("content_type") or "text/plain"
         return int(response.get("status_code") or 200), headers, raw, records
+
+
+def logs_header(records: List[Dict[str, Any]]) -> str:
+    """The records as JSON, the newest kept if they exceed what an HTTP header line can hold
+    (clients such as Python's http.client refuse lines over 64 KiB)."""
+    text = json.dumps(records, default=str)
+    dropped = 0
+    while len(text) > MAX_LOGS_HEADER and records:
+        cut = max(1, len(records) // 4)
+        records, dropped = records[cut:], dropped + cut
+        note = {"level": "warn", "message": "{} earlier log records dropped".format(dropped)}
+        text = json.dumps([note] + records, default=str)
+    return text
 
 
 class TriggerHandler(BaseHTTPRequestHandler):
@@ -116,14 +138,18 @@ class TriggerHandler(BaseHTTPRequestHandler):
         pass
 
     def _read_body(self) -> Optional[bytes]:
+        """The request body; None when it exceeds maxRequestBodySize; ValueError if malformed."""
         processor = self.server.processor
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             chunks: List[bytes] = []
             total = 0
             while True:
                 size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size < 0:
+                    raise ValueError("negative chunk size")
                 if size == 0:
-                    self.rfile.readline()
+                    while self.rfile.readline().strip():
+                        pass  # trailers, up to the blank line
                     return b"".join(chunks)
                 total += size
                 if total > processor.max_body:
@@ -131,6 +157,8 @@ class TriggerHandler(BaseHTTPRequestHandler):
                 chunks.append(self.rfile.read(size))
                 self.rfile.readline()
         length = int(self.headers.get("Content-Length") or 0)
+        if length < 0:
+            raise ValueError("negative Content-Length")
         if length > processor.max_body:
             return None
         return self.rfile.read(length) if length else b""
@@ -148,7 +176,14 @@ class TriggerHandler(BaseHTTPRequestHandler):
 
     def handle_any(self) -> None:
         processor = self.server.processor
-        body = self._read_body()
+        try:
+            body = self._read_body()
+        except ValueError as exc:
+            self.close_connection = True
+            self._reply(
+                400, {"Content-Type": "text/plain"}, "malformed body: {}".format(exc).encode()
+            )
+            return
         if body is None:
             self.close_connection = True
             message = "request body exceeds maxRequestBodySize ({} bytes)".format(
@@ -184,7 +219,7 @@ class TriggerHandler(BaseHTTPRequestHandler):
         if level:
             floor = LEVELS.get(level.lower(), 10)
             wanted = [r for r in records if LEVELS.get(str(r.get("level")).lower(), 20) >= floor]
-            reply_headers["X-Nuclio-Logs"] = json.dumps(wanted, default=str)
+            reply_headers["X-Nuclio-Logs"] = logs_header(wanted)
         self._reply(status, reply_headers, reply)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = handle_any

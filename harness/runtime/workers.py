@@ -87,6 +87,7 @@ class Worker:
         """Send one event; return the wrapper's response and the log records it wrote meanwhile."""
         assert self.conn is not None
         data = msgpack.packb(event, use_bin_type=True)
+        self.conn.settimeout(None)  # the last event's deadline must not cut this send short
         self.conn.sendall(len(data).to_bytes(4, "big") + data)
         deadline = time.monotonic() + timeout if timeout else None
         records: List[Dict[str, Any]] = []

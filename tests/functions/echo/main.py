@@ -73,6 +73,10 @@ def handler(context, event):
         context.logger.info_with("an info line", frame=3)
         context.logger.error("an error line")
         return "logged"
+    if path == "/many-logs":
+        for i in range(2000):
+            context.logger.debug_with("line", i=i)
+        return "logged a lot"
     if path == "/exit":
         os._exit(3)
     return "ok"
