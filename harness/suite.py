@@ -122,10 +122,16 @@ class FunctionUnderTest:
 
 
 def _override(target: Budgets | Minimums, values: dict[str, float], what: str) -> None:
+    """Command-line budgets and minimums, held to the same rules as cvat-fn.yaml's."""
     for key, value in values.items():
         if not hasattr(target, key):
             known = ", ".join(vars(target))
             raise pytest.UsageError(f"--{what} {key}: unknown (known: {known})")
+        if value < 0 or (what == "minimum" and value > 1):
+            limit = "between 0 and 1" if what == "minimum" else "at least 0"
+            raise pytest.UsageError(f"--{what} {key}={value:g}: must be {limit}")
+        if key == "warm_requests" and (value < 1 or value != int(value)):
+            raise pytest.UsageError(f"--{what} {key}={value:g}: must be a whole number, at least 1")
         setattr(target, key, int(value) if key == "warm_requests" else value)
 
 

@@ -75,4 +75,5 @@ def test_suite_passes_against_a_real_container(pytester):
         "-p", "no:cacheprovider",
         timeout=900,
     )  # fmt: skip
-    result.assert_outcomes(passed=26)
+    # the threshold checks skip the two photos without a face: nothing to judge there
+    result.assert_outcomes(passed=22, skipped=4)

@@ -74,8 +74,9 @@ def test_own_test_with_cvat_function_runs_beside_the_suite(pytester: pytest.Pyte
         ],
         consecutive=False,
     )
-    # the whole suite holds for the sample: the control for test_suite_catches.py
-    result.assert_outcomes(passed=1 + 4 + 3 * 6 + 4)
+    # the whole suite holds for the sample: the control for test_suite_catches.py; on the
+    # two photos without a face the threshold checks have nothing to judge
+    result.assert_outcomes(passed=1 + 4 + 6 + 2 * 4 + 4, skipped=2 * 2)
 
 
 def test_missing_directory_is_a_usage_error(pytester: pytest.Pytester) -> None:
@@ -130,6 +131,24 @@ def test_function_without_cvat_fn_yaml_runs_all_but_accuracy(pytester: pytest.Py
         ],
         consecutive=False,
     )
-    # one generated fixture instead of the sample's three; everything runs but accuracy
-    result.assert_outcomes(passed=4 + 6 + 3, skipped=1)
+    # one generated fixture instead of the sample's three; everything runs but accuracy,
+    # and the threshold checks, which find no face in it to judge
+    result.assert_outcomes(passed=4 + 4 + 3, skipped=1 + 2)
     result.stdout.fnmatch_lines(["*face_detector::answered[[]generated-scene[]]*"])
+
+
+def test_threshold_checks_skip_a_detector_that_never_finds_anything(pytester):
+    """A detector answering [] honours every threshold vacuously: a skip that says so."""
+    noop = Path(__file__).resolve().parents[1] / "bench" / "noop"
+    result = pytester.runpytest_subprocess(
+        f"--function={noop}", "--cvat-fn-examples", "3", "-p", "no:cacheprovider", "-rs"
+    )
+    result.assert_outcomes(passed=11, skipped=3)
+    result.stdout.fnmatch_lines(["*no shapes at any of the * thresholds tried*"])
+
+
+def test_budget_overrides_are_checked_like_cvat_fn_yaml(pytester):
+    noop = Path(__file__).resolve().parents[1] / "bench" / "noop"
+    result = pytester.runpytest_subprocess(f"--function={noop}", "--budget", "warm_requests=0")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--budget warm_requests=0: must be a whole number, at least 1*"])

@@ -23,6 +23,15 @@ def check_concurrency(target: Target, rounds: int = 3) -> int:
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         results = list(pool.map(send, jobs))
+    busy = [(f, inv) for f, inv in results if inv.status in (503, 408)]
+    if busy:
+        fixture, invocation = busy[0]
+        raise CheckFailed(
+            f"{len(busy)} of {len(results)} requests sent {workers} at a time found no free"
+            f" worker in time or timed out (HTTP {invocation.status}): numWorkers"
+            f" ({target.spec.num_workers}) cannot serve that load within"
+            " workerAvailabilityTimeoutMilliseconds / eventTimeout\n" + invocation.describe()
+        )
     differing = [(f, inv) for f, inv in results if canonical_answer(inv) != sequential[f.name]]
     if differing:
         fixture, invocation = differing[0]

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
 from harness.checks import CheckFailed
+from harness.checks.search import falsify
 from harness.checks.target import Target
 from harness.client import FunctionClient, Invocation
 from harness.cvat import errors
@@ -153,14 +153,6 @@ def check_robustness(target: Target, examples: int) -> None:
     kind = target.kind
     client = target.client()
 
-    @settings(
-        max_examples=examples,
-        deadline=None,
-        database=None,
-        derandomize=True,
-        suppress_health_check=list(HealthCheck),
-    )
-    @given(calls(kind))
     def survives(call: tuple[str, dict[str, Any]]) -> None:
         label, args = call
         invocation = _send(client, kind, args)
@@ -176,4 +168,4 @@ def check_robustness(target: Target, examples: int) -> None:
                 f"after the request ({label}) the next good request failed\n" + after.describe()
             )
 
-    survives()
+    falsify(calls(kind), examples, survives)

@@ -3,7 +3,6 @@ answers already received, so each fixture is sent once however many checks read 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from harness.client import FunctionClient, Invocation
@@ -56,9 +55,6 @@ class Target:
             self._at_threshold[key] = self.play(fixture, key[1])
         return self._at_threshold[key]
 
-
-def fixture_named(target: Target, name: str) -> Fixture:
-    return next(f for f in target.fixtures if f.name == name)
-
-
-LogSource = Callable[[], list[str]]
+    def at_threshold_cache(self) -> list[tuple[tuple[str, float], Invocation]]:
+        """Every (fixture name, threshold) answer received so far."""
+        return list(self._at_threshold.items())

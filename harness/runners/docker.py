@@ -81,14 +81,17 @@ class DockerFunction(RunningFunction):
     def stop(self) -> None:
         if self._stopped:
             return
-        self._stopped = True
-        cleanup.unregister(self._token)
         import docker.errors
 
-        with contextlib.suppress(docker.errors.APIError, requests.RequestException):
-            self.container.stop(timeout=STOP_GRACE_S)
-        with contextlib.suppress(docker.errors.APIError, requests.RequestException):
-            self.container.remove(force=True, v=True)
+        try:
+            with contextlib.suppress(docker.errors.APIError, requests.RequestException):
+                self.container.stop(timeout=STOP_GRACE_S)
+        finally:
+            # even if a second Ctrl-C cuts the graceful stop short, the container goes
+            with contextlib.suppress(docker.errors.APIError, requests.RequestException):
+                self.container.remove(force=True, v=True)
+            self._stopped = True
+            cleanup.unregister(self._token)
         if self._pump is not None:
             self._pump.join(2)
 

@@ -42,19 +42,19 @@ class ProcessFunction(RunningFunction):
         return self.proc.poll()
 
     def stop(self) -> None:
-        cleanup.unregister(self._token)
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(STOP_GRACE_S)
-            except subprocess.TimeoutExpired:
+        try:
+            if self.proc.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        # Workers die with the processor; make sure none outlives a crashed one either.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
+                    os.killpg(self.proc.pid, signal.SIGTERM)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.proc.wait(STOP_GRACE_S)
+        finally:
+            # Whatever cut the graceful stop short: the group goes, workers of a crashed
+            # processor included.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+            cleanup.unregister(self._token)
         self._reader.join(2)
         shutil.rmtree(self.workdir, ignore_errors=True)
 
@@ -91,22 +91,26 @@ class ProcessRunner(Runner):
         ]  # fmt: skip
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(_package_root_and(os.environ)))
         started = time.monotonic()
-        proc = subprocess.Popen(
-            command,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=env,
-            start_new_session=True,
-        )
+        try:
+            proc = subprocess.Popen(
+                command,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            shutil.rmtree(workdir, ignore_errors=True)
+            raise StartError(f"{spec.name}: cannot run {self.python}: {exc.strerror}") from None
         running = ProcessFunction(url="", spec=spec)
         running.proc = proc
         running.workdir = workdir
-        running._token = cleanup.register(running.stop)
         assert proc.stdout is not None
         running._reader = threading.Thread(
             target=pump, args=(proc.stdout, running.logs), daemon=True
         )
+        running._token = cleanup.register(running.stop)
         running._reader.start()
         try:
             ports = _wait_ready(proc, ports_path, started + timeout)
