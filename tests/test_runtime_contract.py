@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -233,3 +235,18 @@ def test_malformed_content_length_is_400_not_a_dropped_connection(echo):
     with socket.create_connection((host, int(port)), timeout=10) as conn:
         conn.sendall(b"POST /str HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n")
         assert conn.recv(1024).startswith(b"HTTP/1.1 400")
+
+
+def test_a_worker_that_cannot_be_restarted_turns_ready_off(start):
+    fn = start(FUNCTIONS / "restart_fails")
+    health = getattr(fn, "health_url", None)
+    if health is None:
+        pytest.skip("this runner does not publish the health port")
+    assert requests.get(fn.url, params={"s": "2"}, timeout=10).status_code == 408
+    deadline = time.monotonic() + 30
+    while requests.get(health + "/ready", timeout=5).status_code == 200:
+        assert time.monotonic() < deadline, "still ready with no worker left"
+        time.sleep(0.2)
+    assert "worker restart 3/3 failed" in fn.logs.text()
+    if hasattr(fn, "proc"):  # on the host the marker sits in /tmp: leave nothing behind
+        Path(tempfile.gettempdir(), f"cvat-fn-restart-fails-{fn.proc.pid}").unlink()

@@ -74,6 +74,11 @@ class Processor:
         self.availability_timeout = float(config.get("worker_availability_timeout") or 10.0)
         self.failed = False
 
+    def is_ready(self) -> bool:
+        """Started, and not every worker lost to restarts that failed."""
+        workers = max(1, int(self.config.get("num_workers") or 1))
+        return self.ready.is_set() and self.pool.lost < workers
+
     def invoke(self, event: Dict[str, Any]) -> Any:
         """(status, headers, body, log records) for one event, never raising."""
         worker: Optional[Worker] = self.pool.acquire(self.availability_timeout)
@@ -236,7 +241,7 @@ class HealthHandler(BaseHTTPRequestHandler):
         if path == "/live":
             status = 200
         elif path == "/ready":
-            status = 200 if self.server.processor.ready.is_set() else 503
+            status = 200 if self.server.processor.is_ready() else 503
         else:
             status = 404
         body = json.dumps({"status": status}).encode()

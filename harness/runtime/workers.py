@@ -16,6 +16,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import msgpack
 
+RESTART_ATTEMPTS = 3
 WRAPPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "wrapper.py")
 LogSink = Callable[[Dict[str, Any]], None]
 
@@ -160,6 +161,7 @@ class Pool:
         self._all: List[Worker] = []
         self._lock = threading.Lock()
         self._closed = False
+        self.lost = 0  # workers that could not be restarted: none left means not ready
 
     def start(self) -> None:
         """Start every worker in parallel; raise WorkerDied if any fails to initialise."""
@@ -201,23 +203,35 @@ class Pool:
 
         def restart() -> None:
             worker.kill()
-            fresh = Worker(worker.index, self._config, self._env, self._sink)
-            with self._lock:
-                if self._closed:
-                    return
-                self._all[worker.index] = fresh
-            try:
-                fresh.start()
-            except BaseException as exc:
-                self._sink(
-                    {
-                        "level": "error",
-                        "message": "worker restart failed: {}".format(exc),
-                        "worker": worker.index,
-                    }
-                )
+            for attempt in range(1, RESTART_ATTEMPTS + 1):
+                fresh = Worker(worker.index, self._config, self._env, self._sink)
+                with self._lock:
+                    if self._closed:
+                        return
+                    self._all[worker.index] = fresh
+                try:
+                    fresh.start()
+                except BaseException as exc:
+                    fresh.kill()
+                    self._sink(
+                        {
+                            "level": "error",
+                            "message": "worker restart {}/{} failed: {}".format(
+                                attempt, RESTART_ATTEMPTS, exc
+                            ),
+                            "worker": worker.index,
+                        }
+                    )
+                    time.sleep(0.5 * attempt)
+                    continue
+                with self._lock:
+                    if self._closed:  # closed while it started: it must not outlive the pool
+                        fresh.kill()
+                        return
+                self._free.put(fresh)
                 return
-            self._free.put(fresh)
+            with self._lock:
+                self.lost += 1
 
         threading.Thread(target=restart, daemon=True).start()
 
