@@ -38,7 +38,7 @@ def test_hold():
 """
 
 WRITE = (
-    "open({path!r} + '.tmp', 'w').write(str(running.proc.pid));"
+    "open({path!r} + '.tmp', 'w').write(f'{{running.proc.pid}} {{running.workdir}}');"
     " os.replace({path!r} + '.tmp', {path!r})"
 )
 
@@ -82,7 +82,9 @@ def wait_gone(pids: set[int], seconds: float) -> set[int]:
     return {p for p in pids if alive(p)}
 
 
-def run_and_signal(pytester: pytest.Pytester, template: str, sig: int) -> tuple[set[int], int]:
+def run_and_signal(
+    pytester: pytest.Pytester, template: str, sig: int
+) -> tuple[set[int], int, Path]:
     pidfile = str(pytester.path / "processor.pid")
     source = template.format(
         function=str(FUNCTIONS / "echo"),
@@ -100,28 +102,34 @@ def run_and_signal(pytester: pytest.Pytester, template: str, sig: int) -> tuple[
         assert inner.poll() is None, inner.stdout.read().decode()
         assert time.monotonic() < deadline, "the inner run never started its function"
         time.sleep(0.05)
-    processor = int(Path(pidfile).read_text())
+    pid_text, workdir = Path(pidfile).read_text().split()
+    processor = int(pid_text)
+    assert Path(workdir).is_dir()
     started = {processor} | descendants(processor)
     assert len(started) >= 3, "expected the processor and its two workers"
     os.kill(inner.pid, sig)
     inner.wait(30)
-    return started, inner.returncode
+    return started, inner.returncode, Path(workdir)
 
 
 def test_sigint_mid_run_leaves_no_runtime_process(pytester):
-    started, code = run_and_signal(pytester, INNER, signal.SIGINT)
+    started, code, workdir = run_and_signal(pytester, INNER, signal.SIGINT)
     assert code == 2  # pytest's "interrupted"
     assert wait_gone(started, 0) == set()
+    assert not workdir.exists()
 
 
 def test_sigterm_mid_run_leaves_no_runtime_process(pytester):
-    started, code = run_and_signal(pytester, DIRECT, signal.SIGTERM)
+    started, code, workdir = run_and_signal(pytester, DIRECT, signal.SIGTERM)
     assert code == -signal.SIGTERM
     assert wait_gone(started, 0) == set()
+    assert not workdir.exists()
 
 
 def test_kill_9_of_the_runner_ends_the_function_soon(pytester):
-    started, code = run_and_signal(pytester, DIRECT, signal.SIGKILL)
+    started, code, workdir = run_and_signal(pytester, DIRECT, signal.SIGKILL)
     assert code == -signal.SIGKILL
     # nothing can run in a killed process: the processor notices its parent is gone
     assert wait_gone(started, 10) == set()
+    # and the runner's scratch directory goes with the processor
+    assert not workdir.exists()

@@ -88,6 +88,7 @@ class ProcessRunner(Runner):
             self.python, "-m", "harness.runtime", "--config", config_path,
             "--host", "127.0.0.1", "--port", str(self.port), "--health-port", "0",
             "--ports-file", ports_path, "--parent-pid", str(os.getpid()),
+            "--remove-on-exit", workdir,
         ]  # fmt: skip
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(_package_root_and(os.environ)))
         started = time.monotonic()

@@ -7,6 +7,7 @@ import base64
 import datetime
 import json
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -274,6 +275,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     )
     parser.add_argument("--ports-file", help="write the bound ports here as JSON once listening")
     parser.add_argument("--parent-pid", type=int, help="stop when this process is gone")
+    parser.add_argument(
+        "--remove-on-exit", metavar="DIR", help="a scratch directory of the runner's to delete"
+    )
     return parser.parse_args(argv)
 
 
@@ -322,6 +326,9 @@ def main(argv: Optional[List[str]] = None) -> None:
         trigger.shutdown()
         health.shutdown()
         processor.pool.close()
+        if args.remove_on_exit:
+            # the runner may be gone (kill -9): its scratch files go with the function
+            shutil.rmtree(args.remove_on_exit, ignore_errors=True)
     sys.exit(code)
 
 
