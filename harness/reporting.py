@@ -10,7 +10,7 @@ import pytest
 
 from harness.draw import expected_to_shapes
 from harness.report import CheckResult, FixtureResult, ReportData, write_html, write_json
-from harness.suite import CheckItem, FunctionUnderTest, started_at
+from harness.suite import CheckItem, FunctionUnderTest
 
 
 def check_result(item: CheckItem, report: pytest.TestReport) -> CheckResult:
@@ -79,6 +79,3 @@ def write_reports(
     if html_path:
         written.append(write_html(reports, html_path))
     return written
-
-
-__all__ = ["check_result", "report_data", "started_at", "write_reports"]

@@ -53,7 +53,7 @@ class FunctionUnderTest:
         self._running: RunningFunction | None = None
         self._target: Target | None = None
         self._tmp = tempfile.TemporaryDirectory(prefix="cvat-fn-fixtures-")
-        self.started_at = started_at()
+        self.started_at = time.strftime("%Y-%m-%d %H:%M:%S")
         try:
             self.spec = load_spec(self.directory)
         except SpecError as exc:
@@ -228,7 +228,3 @@ def _lint(fut: FunctionUnderTest) -> None:
     errors = [str(f) for f in findings if f.severity == "error"]
     if errors:
         raise CheckFailed(f"{len(errors)} lint error(s):\n" + "\n".join(errors))
-
-
-def started_at() -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S")

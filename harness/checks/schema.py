@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from harness.checks import CheckFailed, NotApplicable
 from harness.client import Invocation
-from harness.cvat import Finding, errors, warnings
-
-CATEGORIES = ("schema", "labels", "coordinates")
+from harness.cvat import Finding, errors
 
 
 def category(finding: Finding) -> str:
@@ -38,7 +36,3 @@ def check_category(invocation: Invocation, name: str) -> None:
             f"{len(found)} {name} error(s) CVAT {version} would not accept\n"
             + invocation.describe()
         )
-
-
-def warning_lines(invocation: Invocation) -> list[str]:
-    return [str(f) for f in warnings(invocation.findings)]

@@ -20,7 +20,6 @@ PID = f"{PREFIX}.pid"
 PID_START = f"{PREFIX}.pid-start"
 HOST = f"{PREFIX}.host"
 FUNCTION = f"{PREFIX}.function"
-SOURCE = f"{PREFIX}.source"
 
 
 @functools.cache

@@ -317,8 +317,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         function=config.get("name"),
         workers=config.get("num_workers") or 1,
     )
-    starter = threading.Thread(target=_start_pool, args=(processor, stop), daemon=True)
-    starter.start()
+    threading.Thread(target=_start_pool, args=(processor, stop), daemon=True).start()
     try:
         stop.wait()
     finally:
