@@ -75,3 +75,15 @@ def echo(runner: Runner) -> Iterator[RunningFunction]:
     """tests/functions/echo started once per module and runner, for tests that only read."""
     with runner.start(FUNCTIONS / "echo") as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def registry() -> Iterator[str]:
+    """A real registry (Debian's docker-registry) on 127.0.0.1 for the session: ``HOST:PORT``."""
+    from registry import local_registry, registry_unavailable
+
+    reason = registry_unavailable()
+    if reason:
+        pytest.skip(reason)
+    with local_registry() as address:
+        yield address
