@@ -6,7 +6,11 @@ Exit code 0 only when every check holds; the JUnit file is written in every case
 from __future__ import annotations
 
 import argparse
+import functools
+import json
+import subprocess
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,12 +22,117 @@ if TYPE_CHECKING:
     from harness.commands import SubParsers
 
 
+class GateParser(argparse.ArgumentParser):
+    """``cvat-fn test``'s parser: its own options and DIR are split from pytest's first, so
+    an option meant for pytest may come before DIR (``cvat-fn test -k thr ./my_model``)."""
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        ours, theirs = split_arguments(list(sys.argv[1:] if args is None else args), self)
+        parsed, extra = super().parse_known_args(ours, namespace)
+        parsed.pytest_args = [*theirs, *extra]
+        return parsed, []
+
+
+def split_arguments(
+    tokens: list[str], parser: argparse.ArgumentParser
+) -> tuple[list[str], list[str]]:
+    """(cvat-fn test's options and DIR, pytest's options and arguments), each in order.
+
+    DIR is the first word that is neither an option nor an option's value; which pytest
+    options take a value, pytest's own parser says (with the plugins installed).
+    """
+    own = {o: a.nargs != 0 for a in parser._actions for o in a.option_strings}
+    ours: list[str] = []
+    theirs: list[str] = []
+    have_directory = False
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        i += 1
+        if token == "--":
+            theirs += tokens[i:]
+            break
+        if not token.startswith("-") or token == "-":
+            if have_directory:
+                theirs.append(token)
+            else:
+                ours.append(token)
+                have_directory = True
+            continue
+        name = token.split("=", 1)[0] if token.startswith("--") else token[:2]
+        mine = name in own
+        takes = own if mine else pytest_value_options()
+        if not mine and name not in takes:
+            takes = pytest_value_options(plugins=True)
+        target = ours if mine else theirs
+        target.append(token)
+        if _needs_next(token, takes) and i < len(tokens):
+            target.append(tokens[i])
+            i += 1
+    return ours, theirs
+
+
+def _needs_next(token: str, takes: Mapping[str, bool]) -> bool:
+    """Whether ``token``'s value is the next word (``--opt V``, ``-k V``, ``-xk V``)."""
+    if token.startswith("--"):
+        return "=" not in token and takes.get(token, False)
+    for j, char in enumerate(token[1:], start=1):
+        if takes.get("-" + char, False):
+            return j == len(token) - 1  # else the value is attached: -kthr, -rs
+        if "-" + char not in takes:
+            return False
+    return False
+
+
+# pytest's core options that take a value, should its parser not be there to ask.
+PYTEST_VALUE_OPTIONS = ("-k", "-m", "-p", "-c", "-o", "-W", "-r", "--maxfail", "--deselect")
+LIST_OPTIONS = """
+import json
+from _pytest.config import get_config
+config = get_config()
+if AUTOLOAD:
+    config.pluginmanager.load_setuptools_entrypoints("pytest11")
+else:
+    import harness.plugin
+    config.pluginmanager.register(harness.plugin, "cvat-fn")
+parser = config._parser
+argparser = getattr(parser, "optparser", None) or parser._getparser()  # pytest 9 / 8
+print(json.dumps({o: a.nargs != 0 for a in argparser._actions for o in a.option_strings}))
+"""
+
+
+@functools.cache
+def pytest_value_options(plugins: bool = False) -> dict[str, bool]:
+    """pytest's options -> whether each takes a value, as pytest's own parser says.
+
+    Asked in a child process: importing the plugins here, before pytest.main, would stop
+    pytest from rewriting their asserts. ``plugins`` adds the installed plugins' options
+    (a slower start, so only asked for an option the core and cvat-fn do not know).
+    """
+    code = LIST_OPTIONS.replace("AUTOLOAD", str(plugins))
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+        )
+        return dict(json.loads(done.stdout))
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return dict.fromkeys(PYTEST_VALUE_OPTIONS, True)
+
+
 def register(sub: SubParsers) -> None:
-    p = sub.add_parser(
-        "test",
-        help="run the built-in suite with reports; exit 0 only when everything holds",
-        description=(__doc__ or "").split("\n\n")[0],
-    )
+    # add_parser() takes no parser class: the subparsers action holds the one it makes.
+    default_class = sub._parser_class
+    sub._parser_class = GateParser
+    try:
+        p = sub.add_parser(
+            "test",
+            help="run the built-in suite with reports; exit 0 only when everything holds",
+            description=(__doc__ or "").split("\n\n")[0],
+        )
+    finally:
+        sub._parser_class = default_class
     p.add_argument("directory", nargs="?", default=".", metavar="DIR")
     p.add_argument("--runtime", choices=RUNTIMES, default="process")
     p.add_argument("--base-image", metavar="IMAGE", help="with --runtime docker")
@@ -38,7 +147,8 @@ def register(sub: SubParsers) -> None:
         "pytest_args",
         nargs="*",
         metavar="PYTEST_OPTION",
-        help="any other option goes to pytest, e.g. --budget p95_ms=500 or -k threshold",
+        help="any other option goes to pytest, before or after DIR, e.g. --budget p95_ms=500"
+        " or -k threshold",
     )
     p.set_defaults(run=guarded("test", run))
 

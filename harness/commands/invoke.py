@@ -20,6 +20,7 @@ from harness.client import DEFAULT_TIMEOUT_S, SHOWN_CHARS, FunctionClient, Invoc
 from harness.commands import UsageError, fail, guarded
 from harness.commands.invoke_plan import (
     Plan,
+    Target,
     check_reachable,
     plan_requests,
     resolve_target,
@@ -284,6 +285,23 @@ def step_json(step: Step, kind: str) -> dict[str, Any]:
     return out
 
 
+def start_failure_json(target: Target, args: argparse.Namespace, error: str) -> dict[str, Any]:
+    """--json promises one document: a function that did not start gets one too."""
+    return {
+        "kind": target.kind,
+        "function": target.spec.name if target.spec else None,
+        "url": None,
+        "cvat_version": args.cvat_version,
+        "labels": target.labels,
+        "labels_checked": target.labels is not None,
+        "ok": False,
+        "started": False,
+        "error": f"the function did not start: {error}",
+        "requests": [],
+        "drawn": [],
+    }
+
+
 # --- drawing -----------------------------------------------------------------------------
 
 
@@ -388,6 +406,8 @@ def run(args: argparse.Namespace) -> int:
                 running = runner.start(target.spec.directory, target.spec)
             except StartError as exc:
                 fail("invoke", f"the function did not start: {exc}")
+                if args.json:
+                    print(json.dumps(start_failure_json(target, args, str(exc)), indent=2))
                 return 1
             progress(f"ready in {running.ready_seconds:.2f} s at {running.url}")
         url = running.url if running else str(target.url)
@@ -420,6 +440,8 @@ def run(args: argparse.Namespace) -> int:
             "labels": target.labels,
             "labels_checked": target.labels is not None,
             "ok": ok,
+            "started": True,
+            "error": None,
             "requests": [step_json(step, target.kind) for step in steps],
             "drawn": [str(p) for p in drawn],
         }

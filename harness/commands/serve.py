@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 from harness.commands import UsageError, fail, guarded
 from harness.runners import RunningFunction, make_runner
 from harness.runners.base import StartError
-from harness.runners.process import ProcessRunner
 from harness.spec import FunctionSpec, load_spec
 
 if TYPE_CHECKING:
@@ -47,7 +46,10 @@ def register(sub: SubParsers) -> None:
         help="function directory (default: the current one)",
     )
     p.add_argument(
-        "--port", type=int, default=0, help="HTTP port on 127.0.0.1 (default: a free one)"
+        "--port",
+        type=int,
+        default=0,
+        help="HTTP port on 127.0.0.1, with either runtime (default: a free one)",
     )
     p.add_argument(
         "--runtime",
@@ -120,11 +122,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         try:
-            runner = (
-                ProcessRunner(port=args.port)
-                if args.runtime == "process"
-                else make_runner(args.runtime, base_image=args.base_image)
-            )
+            runner = make_runner(args.runtime, base_image=args.base_image, port=args.port)
             started = runner.start(spec.directory, spec)
         except StartError as exc:
             fail("serve", f"the function did not start: {exc}")

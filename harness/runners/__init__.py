@@ -11,12 +11,19 @@ class RunnerUnavailable(StartError):
     """The chosen runtime cannot run here or is not built; the message says which and why."""
 
 
-def make_runner(runtime: str, *, url: str | None = None, base_image: str | None = None) -> Runner:
-    """The runner for ``--runtime``; a clear error for one that cannot be used."""
+def make_runner(
+    runtime: str, *, url: str | None = None, base_image: str | None = None, port: int = 0
+) -> Runner:
+    """The runner for ``--runtime``; a clear error for one that cannot be used.
+
+    ``port`` is the host port for the HTTP trigger (process and docker; 0 takes a free one).
+    """
+    if port and runtime not in ("process", "docker"):
+        raise RunnerUnavailable(f"--port {port}: --runtime {runtime} does not start a function")
     if runtime == "process":
         from harness.runners.process import ProcessRunner
 
-        return ProcessRunner()
+        return ProcessRunner(port=port)
     if runtime == "url":
         if not url:
             raise RunnerUnavailable("--runtime url needs --function-url URL")
@@ -29,7 +36,7 @@ def make_runner(runtime: str, *, url: str | None = None, base_image: str | None 
         reason = docker_available()
         if reason:
             raise RunnerUnavailable(f"--runtime docker: {reason}")
-        return DockerRunner(base_image=base_image)
+        return DockerRunner(base_image=base_image, port=port)
     if runtime == "nuctl":
         raise RunnerUnavailable(
             "--runtime nuctl is not built yet: deploy with nuctl yourself and use"

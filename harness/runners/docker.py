@@ -19,7 +19,7 @@ from typing import Any
 
 import requests
 
-from harness.runners import cleanup, image, labels, reaper
+from harness.runners import cleanup, failures, image, labels, reaper
 from harness.runners.base import LogBuffer, Runner, RunningFunction, StartError
 from harness.spec import FunctionSpec, load_spec
 
@@ -117,8 +117,10 @@ class DockerRunner(Runner):
         verbose: bool = False,
         progress: Callable[[str], None] | None = None,
         client: Any = None,
+        port: int = 0,
     ) -> None:
         self.base_image = base_image
+        self.port = port  # the host port the HTTP trigger is published on; 0 takes a free one
         ca = pip_ca if pip_ca is not None else os.environ.get("PIP_CERT", HOST_CA_BUNDLE)
         self.pip_ca = Path(ca) if ca and Path(ca).is_file() else None
         self.pull = pull
@@ -201,7 +203,7 @@ class DockerRunner(Runner):
                 init=True,
                 labels={**labels.owner_labels(), labels.FUNCTION: spec.name},
                 ports={
-                    f"{image.HTTP_PORT}/tcp": ("127.0.0.1", None),
+                    f"{image.HTTP_PORT}/tcp": ("127.0.0.1", self.port or None),
                     f"{image.HEALTH_PORT}/tcp": ("127.0.0.1", None),
                 },
                 **options,
@@ -229,6 +231,7 @@ class DockerRunner(Runner):
         except StartError as exc:
             logs = _all_logs(container) or running.logs.text()
             running.stop()
+            logs = failures.explain(logs, "docker")
             raise StartError(f"{spec.name}: {exc}\n--- container output ---\n{logs}") from None
         except BaseException:
             running.stop()

@@ -17,7 +17,7 @@ from typing import IO
 
 import requests
 
-from harness.runners import cleanup
+from harness.runners import cleanup, failures
 from harness.runners.base import LogBuffer, Runner, RunningFunction, StartError
 from harness.spec import FunctionSpec, load_spec
 
@@ -118,7 +118,8 @@ class ProcessRunner(Runner):
         except StartError as exc:
             running.stop()
             raise StartError(
-                f"{spec.name}: {exc}\n--- function output ---\n{running.logs.text()}"
+                f"{spec.name}: {exc}\n--- function output ---\n"
+                + failures.explain(running.logs.text(), "process")
             ) from None
         except BaseException:
             running.stop()
