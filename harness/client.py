@@ -110,7 +110,7 @@ class FunctionClient:
         self,
         url: str,
         kind: str,
-        labels: Sequence[str] | None = None,
+        labels: Sequence[Any] | None = None,
         *,
         cvat_version: str = CVAT_VERSION,
         shape_objects: bool = False,
@@ -156,7 +156,8 @@ class FunctionClient:
             inv.body = response.text
         inv.findings = validate(
             self.kind,
-            inv.body,
+            # a JSON string answer goes in as its text, which validate parses once
+            response.text if isinstance(inv.body, str) else inv.body,
             labels=self.labels,
             image_size=image_size,
             request=request,

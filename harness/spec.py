@@ -48,10 +48,17 @@ def parse_duration(text: str) -> float:
 
 @dataclass(frozen=True)
 class Label:
+    """One label of the ``spec`` annotation; a skeleton's elements are its ``sublabels``."""
+
     id: int | None
     name: str
     type: str = "any"
     attributes: tuple[dict[str, Any], ...] = ()
+    sublabels: tuple[Label, ...] = ()
+
+    def attribute(self, name: str) -> dict[str, Any] | None:
+        """The declared attribute called ``name``, if any."""
+        return next((a for a in self.attributes if a.get("name") == name), None)
 
 
 @dataclass(frozen=True)
@@ -163,7 +170,10 @@ def http_trigger(raw: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
 
 def parse_labels(text: str) -> list[Label]:
     """Labels from the ``spec`` annotation; raises ValueError (json's) on bad input."""
-    data = json.loads(text)
+    return _labels(json.loads(text))
+
+
+def _labels(data: Any) -> list[Label]:
     if not isinstance(data, list):
         raise ValueError(f"must be a JSON list of labels, got {type(data).__name__}")
     labels = []
@@ -177,6 +187,7 @@ def parse_labels(text: str) -> list[Label]:
                 name=str(item.get("name") or ""),
                 type=str(item.get("type") or "any"),
                 attributes=tuple(a for a in item.get("attributes") or () if isinstance(a, dict)),
+                sublabels=tuple(_labels(item.get("sublabels") or [])),
             )
         )
     return labels

@@ -189,12 +189,12 @@ CASES: dict[str, Case] = {
         "detector", [{"type": "rectangle", "points": [1, 2, 3, 4]}], "error", "[0].label", "missing"
     ),
     "label-not-string": Case(
-        "detector", [shape(label=1)], "error", "[0].label", "must be a label's name"
+        "detector", [shape(label=1)], "loss", "[0].label", "not a label's name"
     ),
     "label-unknown": Case(
         "detector",
         [shape(label="car")],
-        "error",
+        "loss",
         "[0].label",
         '"car" is not among the function\'s labels (face)',
         {"labels": ["face"]},
@@ -225,9 +225,9 @@ CASES: dict[str, Case] = {
     "attribute-value-not-string": Case(
         "detector",
         [shape(attributes=[{"name": "n", "value": 5}])],
-        "error",
+        "warning",
         "[0].attributes[0].value",
-        "checks values as text",
+        "CVAT tests values as text",
     ),
     "group-id": Case("detector", [shape(group_id=-1)], "error", "[0].group_id", "non-negative"),
     "rotation": Case("detector", [shape(rotation="90")], "error", "[0].rotation", "degrees"),
@@ -373,9 +373,9 @@ CASES: dict[str, Case] = {
     "skeleton-elements-empty": Case(
         "detector",
         [shape(type="skeleton", elements=[])],
-        "warning",
+        "loss",
         "[0].elements",
-        "drops a skeleton",
+        "CVAT will drop this shape: no element is left",
     ),
     "skeleton-all-outside": Case(
         "detector",
@@ -385,7 +385,7 @@ CASES: dict[str, Case] = {
                 elements=[{"label": "nose", "type": "points", "points": [1, 1], "outside": True}],
             )
         ],
-        "warning",
+        "loss",
         "[0].elements",
         "every element is outside",
     ),
@@ -417,7 +417,7 @@ CASES: dict[str, Case] = {
         [shape(type="skeleton", elements=[{"type": "points", "points": [1, 1]}])],
         "error",
         "[0].elements[0].label",
-        "missing",
+        "CVAT reads every element's label",
     ),
     # interactor
     "interactor-bare-list": Case(
@@ -754,7 +754,9 @@ def test_finding_str_and_helpers() -> None:
 
 def test_label_message_matches_the_contract() -> None:
     f = only(validate("detector", [shape(label="car")], labels=["face"]))
-    assert str(f) == '[0].label: "car" is not among the function\'s labels (face)'
+    assert str(f) == (
+        '[0].label: CVAT will drop this shape: "car" is not among the function\'s labels (face)'
+    )
 
 
 def test_labels_may_be_label_objects() -> None:

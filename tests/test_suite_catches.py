@@ -108,7 +108,11 @@ CASES = [
     Case(
         "broken_label",
         f"labels[{FIXTURE}]",
-        ('[0].label: "person" is not among the function\'s labels (face)',),
+        (
+            "labels finding(s) CVAT 2.73 would silently drop",
+            '[0].label: CVAT will drop this shape: "person" is not among the function\'s'
+            " labels (face)",
+        ),
     ),
     Case(
         "broken_ignores_threshold",

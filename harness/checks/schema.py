@@ -1,20 +1,39 @@
-"""Answered at all, and answered in a form CVAT accepts: schema, labels, coordinates."""
+"""Answered at all, and answered in a form CVAT accepts: schema, labels, coordinates,
+attributes and skeletons. Each finding reaches its check by its code, never by its text."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from harness.checks import CheckFailed, NotApplicable
 from harness.client import Invocation
-from harness.cvat import Finding, errors
+from harness.cvat import Finding
+from harness.cvat.findings import failing
+
+OWNERS = {
+    "label.unknown": "labels",
+    "coord.outside": "coordinates",
+    "attr.": "attributes",
+    "skeleton.": "skeleton",
+}
+"""Finding code (or code prefix ending in ".") -> the check that fails on it; every other
+code belongs to schema."""
+
+CATEGORIES = ("schema", "labels", "coordinates", "attributes", "skeleton")
 
 
-def category(finding: Finding) -> str:
-    """Which check owns a finding: a label outside the spec, a point outside the image, or
-    anything else about the answer's form."""
-    if finding.where.endswith(".label") and "not among the function's labels" in finding.message:
-        return "labels"
-    if "outside the" in finding.message and "image" in finding.message:
-        return "coordinates"
+def owner(code: str, collected: Collection[str] = CATEGORIES) -> str:
+    """The check a finding code belongs to; schema takes it when that check is not part of
+    this function's suite (e.g. no attributes declared)."""
+    for key, check in OWNERS.items():
+        if (code == key or (key.endswith(".") and code.startswith(key))) and check in collected:
+            return check
     return "schema"
+
+
+def category(finding: Finding, collected: Collection[str] = CATEGORIES) -> str:
+    """Which check owns a finding."""
+    return owner(finding.code, collected)
 
 
 def check_answered(invocation: Invocation) -> None:
@@ -26,13 +45,21 @@ def check_answered(invocation: Invocation) -> None:
         )
 
 
-def check_category(invocation: Invocation, name: str) -> None:
+def check_category(
+    invocation: Invocation, name: str, collected: Collection[str] = CATEGORIES
+) -> None:
+    """Fail on the errors and silent losses that belong to check ``name``."""
     if invocation.error is not None or invocation.status != 200:
         raise NotApplicable("no answer to check (see the answered check)")
-    found = [f for f in errors(invocation.findings) if category(f) == name]
+    found = [f for f in failing(invocation.findings) if category(f, collected) == name]
     if found:
         version = found[0].cvat_version
-        raise CheckFailed(
-            f"{len(found)} {name} error(s) CVAT {version} would not accept\n"
-            + invocation.describe()
-        )
+        broken = sum(f.severity == "error" for f in found)
+        dropped = len(found) - broken
+        parts = []
+        if broken:
+            parts.append(f"{broken} {name} error(s) CVAT {version} would not accept")
+        if dropped:
+            parts.append(f"{dropped} {name} finding(s) CVAT {version} would silently drop")
+        what = " and ".join(parts)
+        raise CheckFailed(what + "\n" + invocation.describe())

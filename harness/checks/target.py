@@ -32,7 +32,7 @@ class Target:
         return FunctionClient(
             self.url,
             self.kind,
-            self.spec.label_names if self.spec.annotations.get("spec") else None,
+            self.spec.labels if self.spec.annotations.get("spec") else None,
             cvat_version=self.config.cvat_version,
             shape_objects=bool(self.spec.annotations.get("supported_shape_types")),
         )

@@ -13,10 +13,12 @@ exactly (the serializer rejects anything else); a mask's ``mask`` is its box's b
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from harness.cvat.attributes import check_attributes
 from harness.cvat.findings import Collector
 
 SHAPE_TYPES = (
@@ -116,6 +118,7 @@ def check_inside(
         c.error(
             where,
             f"({x:g}, {y:g}) lies outside the {w}x{h} image{more} (tolerance {TOLERANCE_PX:g} px)",
+            "coord.outside",
         )
 
 
@@ -274,18 +277,44 @@ def _check_type(c: Collector, where: str, item: Mapping[str, Any]) -> str | None
     return None
 
 
+def _dropped(c: Collector, where: str) -> bool:
+    """Whether the item at ``where`` was just reported as dropped for its label."""
+    return any(f.where == f"{where}.label" and f.code == "label.unknown" for f in c.findings)
+
+
 def _check_label(
     c: Collector, where: str, item: Mapping[str, Any], labels: Sequence[str] | None
-) -> None:
+) -> Any | None:
+    """The declared label the item names (None when unknown or labels are not known).
+    views.py ``LambdaFunction.invoke``: ``item["label"]`` (KeyError fails the request), then
+    ``if item_label not in mapping: continue``: an undeclared label is dropped silently."""
     if "label" not in item:
         c.error(f"{where}.label", "missing: CVAT looks every shape up by label and fails the job")
-        return
+        return None
     label = item["label"]
+    if isinstance(label, list | dict):
+        c.error(
+            f"{where}.label",
+            f"must be a label's name (a string), got {describe(label)}: CVAT looks it up in a"
+            " dict and fails",
+        )
+        return None
     if not isinstance(label, str):
-        c.error(f"{where}.label", f"must be a label's name (a string), got {describe(label)}")
-    elif labels is not None and label not in labels:
+        c.loss(
+            f"{where}.label",
+            f"CVAT will drop this shape: its label is {describe(label)}, not a label's name",
+            "label.unknown",
+        )
+        return None
+    if labels is not None and label not in labels:
         known = ", ".join(labels) if labels else "none declared"
-        c.error(f"{where}.label", f'"{label}" is not among the function\'s labels ({known})')
+        c.loss(
+            f"{where}.label",
+            f'CVAT will drop this shape: "{label}" is not among the function\'s labels ({known})',
+            "label.unknown",
+        )
+        return None
+    return c.specs.get(label) if c.specs is not None else None
 
 
 def check_confidence(c: Collector, where: str, value: Any) -> None:
@@ -318,38 +347,113 @@ def check_confidence(c: Collector, where: str, value: Any) -> None:
         )
 
 
-def check_attributes(c: Collector, where: str, value: Any) -> None:
-    if not isinstance(value, list):
-        c.error(where, f'must be a list of {{"name", "value"}} objects, got {describe(value)}')
-        return
-    for k, attr in enumerate(value):
-        at = f"{where}[{k}]"
-        if not isinstance(attr, Mapping):
-            c.error(at, f'must be a {{"name", "value"}} object, got {describe(attr)}')
-            continue
-        for key in ("name", "value"):
-            if key not in attr:
-                c.error(f"{at}.{key}", "missing: CVAT reads it for every attribute, fails the job")
-            elif not isinstance(attr[key], str):
-                reason = (
-                    "an attribute is named by a string"
-                    if key == "name"
-                    else "CVAT checks values as text (select/radio by membership, checkboxes"
-                    ' as "true"/"false"); anything else is dropped or breaks the job'
-                )
-                c.error(f"{at}.{key}", f"must be a string, got {describe(attr[key])}: {reason}")
+_BOOLEAN_TEXT = ("true", "false", "1", "0", "yes", "no", "on", "off", "t", "f", "y", "n")
 
 
-def _check_extras(c: Collector, where: str, item: Mapping[str, Any]) -> None:
+def _check_extras(c: Collector, where: str, item: Mapping[str, Any], type_: str | None) -> None:
+    """engine/serializers.py ``AnnotationSerializer.group`` (IntegerField, min 0),
+    ``ShapeSerializer.outside`` (BooleanField) and ``.rotation`` (FloatField, 0..360), which
+    views.py ``parse_anno`` copies only for rectangles and ellipses."""
     if "group_id" in item and item["group_id"] is not None:
         g = item["group_id"]
         if isinstance(g, bool) or not isinstance(g, int) or g < 0:
-            c.error(f"{where}.group_id", f"must be a non-negative integer, got {describe(g)}")
-    if "rotation" in item and not is_number(item["rotation"]):
-        rotation = describe(item["rotation"])
-        c.error(f"{where}.rotation", f"must be a number of degrees, got {rotation}")
-    if "outside" in item and not isinstance(item["outside"], bool):
-        c.warn(f"{where}.outside", f"should be true or false, got {describe(item['outside'])}")
+            c.error(
+                f"{where}.group_id",
+                f"must be a non-negative integer, got {describe(g)}",
+                "shape.group",
+            )
+    if "rotation" in item:
+        rotation = item["rotation"]
+        if type_ not in ("rectangle", "ellipse"):
+            if rotation not in (0, None) and type_ is not None:
+                c.loss(
+                    f"{where}.rotation",
+                    f"CVAT will drop this rotation: it keeps rotation only for rectangles and"
+                    f" ellipses, and this is {a(type_)}",
+                    "shape.rotation",
+                )
+        elif not is_number(rotation):
+            c.error(
+                f"{where}.rotation",
+                f"must be a number of degrees, got {describe(rotation)}",
+                "shape.rotation",
+            )
+        elif not 0 <= rotation <= 360:
+            c.error(
+                f"{where}.rotation",
+                f"{rotation:g} is outside 0..360: CVAT's serializer refuses it and the job"
+                " fails (give the angle modulo 360)",
+                "shape.rotation",
+            )
+    if "outside" in item:
+        outside = item["outside"]
+        if isinstance(outside, bool) or (isinstance(outside, int) and outside in (0, 1)):
+            return  # CVAT's own mmpose function sends 0 / 1
+        if isinstance(outside, str) and outside.lower() in _BOOLEAN_TEXT:
+            c.warn(f"{where}.outside", f"should be true or false, got {describe(outside)}")
+        else:
+            c.error(
+                f"{where}.outside",
+                f"must be true or false, got {describe(outside)}: CVAT's serializer refuses it",
+                "shape.outside",
+            )
+
+
+def _check_label_type(
+    c: Collector, where: str, item: Mapping[str, Any], type_: str, label: Any | None
+) -> None:
+    """views.py: ``elements`` are read through the label's sublabels (``mapping[label]
+    ["sublabels"]``, KeyError for a label that is not a skeleton); ``parse_anno`` reads
+    ``label["sublabels"]`` for a skeleton shape and keeps elements for skeletons only."""
+    declared = getattr(label, "type", None)
+    has_elements = "elements" in item
+    if label is not None and declared != "skeleton":
+        if has_elements:
+            c.error(
+                f"{where}.elements",
+                f"label {label.name!r} is not a skeleton (no sublabels), so CVAT fails looking"
+                " up the elements' sublabels",
+                "skeleton.elements-on-non-skeleton",
+            )
+        elif type_ == "skeleton":
+            c.error(
+                f"{where}.type",
+                f"a skeleton, but label {label.name!r} is declared {declared!r}: CVAT reads"
+                " the label's sublabels and fails",
+                "skeleton.label-type",
+            )
+    elif label is not None and type_ not in ("skeleton", "tag"):
+        if has_elements:
+            c.loss(
+                f"{where}.elements",
+                f"CVAT will drop these elements: it keeps elements only on a skeleton shape,"
+                f" and this is {a(type_)}",
+                "skeleton.elements-on-non-skeleton",
+            )
+        c.warn(
+            f"{where}.type",
+            f"{a(type_)} for skeleton label {label.name!r}: CVAT stores it as {a(type_)}",
+            "label.type",
+        )
+    elif label is None and has_elements and type_ != "skeleton":
+        c.loss(
+            f"{where}.elements",
+            f"CVAT will drop these elements: it keeps elements only on a skeleton, and this"
+            f" is {a(type_)}",
+            "skeleton.elements-on-non-skeleton",
+        )
+    if (
+        label is not None
+        and declared not in (None, "any", "unknown", "skeleton", type_)
+        and {declared, type_} != {"mask", "polygon"}
+        and type_ not in ("tag", "skeleton")
+    ):
+        c.warn(
+            f"{where}.type",
+            f"{a(type_)} for label {label.name!r}, declared {declared!r}: CVAT does not"
+            " compare them and stores the shape as sent",
+            "label.type",
+        )
 
 
 def check_shape(
@@ -366,20 +470,27 @@ def check_shape(
         c.error(where, f"a shape is a JSON object, got {describe(item)}")
         return
     type_ = _check_type(c, where, item)
-    _check_label(c, where, item, labels)
+    label = None
+    if not element:  # an element's label is judged against its skeleton's sublabels
+        label = _check_label(c, where, item, labels)
+        if label is None and labels is not None and _dropped(c, where):
+            return  # CVAT drops it: nothing else about it matters
     check_confidence(c, f"{where}.confidence", item.get("confidence"))
-    if "attributes" in item:
-        check_attributes(c, f"{where}.attributes", item["attributes"])
-    _check_extras(c, where, item)
+    if "attributes" in item and not element:
+        check_attributes(c, f"{where}.attributes", item["attributes"], label)
+    _check_extras(c, where, item, type_)
     if type_ is None:
         return
+    if not element:
+        _check_label_type(c, where, item, type_, label)
     if element and type_ != "points":
         c.error(f"{where}.type", f'a skeleton element is "points", got "{type_}"')
         return
     if type_ == "tag":
         return
     if type_ == "skeleton":
-        _check_skeleton(c, where, item, image_size)
+        if label is None or getattr(label, "type", None) == "skeleton":
+            _check_skeleton(c, where, item, image_size, label)
     elif type_ == "mask":
         if "mask" not in item:
             note = (
@@ -402,22 +513,102 @@ def check_shape(
 
 
 def _check_skeleton(
-    c: Collector, where: str, item: Mapping[str, Any], image_size: tuple[int, int] | None
+    c: Collector,
+    where: str,
+    item: Mapping[str, Any],
+    image_size: tuple[int, int] | None,
+    label: Any | None,
 ) -> None:
+    """views.py ``invoke`` keeps only elements whose label is a sublabel; ``parse_anno`` reads
+    ``anno["elements"]``, takes ``points[0], points[1]`` of each kept element, adds every
+    missing sublabel as an outside point at their centre, and drops the skeleton when all of
+    its elements are outside."""
     if "elements" not in item:
-        c.error(f"{where}.elements", "missing: CVAT reads a skeleton's elements and fails the job")
+        c.error(
+            f"{where}.elements",
+            "missing: CVAT reads a skeleton's elements and fails the job",
+            "skeleton.elements",
+        )
         return
     elements = item["elements"]
     if not isinstance(elements, list):
-        c.error(f"{where}.elements", f"must be a list of points shapes, got {describe(elements)}")
+        c.error(
+            f"{where}.elements",
+            f"must be a list of points shapes, got {describe(elements)}",
+            "skeleton.elements",
+        )
         return
-    if not elements:
-        c.warn(f"{where}.elements", "empty: CVAT drops a skeleton whose every element is missing")
-        return
+    skeleton = str(getattr(label, "name", ""))
+    sublabels = {s.name: s for s in getattr(label, "sublabels", ())} if label else None
+    kept: list[Mapping[str, Any]] = []
     for j, element in enumerate(elements):
-        check_shape(c, f"{where}.elements[{j}]", element, None, image_size, element=True)
-    if all(isinstance(e, Mapping) and e.get("outside") is True for e in elements):
-        c.warn(f"{where}.elements", "every element is outside: CVAT drops the skeleton")
+        at = f"{where}.elements[{j}]"
+        if not isinstance(element, Mapping) or "label" not in element:
+            c.error(
+                at if not isinstance(element, Mapping) else f"{at}.label",
+                "CVAT reads every element's label and fails the job"
+                + ("" if isinstance(element, Mapping) else f"; got {describe(element)}"),
+                "skeleton.elements",
+            )
+            continue
+        name = element["label"]
+        if sublabels is not None and name not in sublabels:
+            known = ", ".join(sublabels) or "none declared"
+            c.loss(
+                f"{at}.label",
+                f"CVAT will drop this element: {name!r} is not a sublabel of skeleton"
+                f" {skeleton!r} ({known})",
+                "skeleton.unknown-element",
+            )
+            continue
+        kept.append(element)
+        check_shape(c, at, element, None, image_size, element=True)
+        if "attributes" in element:
+            sublabel = sublabels[name] if sublabels is not None else None
+            check_attributes(c, f"{at}.attributes", element["attributes"], sublabel)
+    if sublabels is not None:
+        missing = [n for n in sublabels if n not in {e.get("label") for e in kept}]
+        if missing and kept:
+            c.warn(
+                f"{where}.elements",
+                f"no {', '.join(repr(m) for m in missing)}: CVAT adds each missing element as"
+                " an outside point at the centre of the others",
+                "skeleton.missing-element",
+            )
+    if not kept or all(e.get("outside") in (True, 1) for e in kept):
+        why = "no element is left" if not kept else "every element is outside"
+        c.loss(
+            f"{where}.elements",
+            f"CVAT will drop this shape: {why}, and CVAT drops a skeleton whose every"
+            " element is outside",
+            "skeleton.all-outside",
+        )
+
+
+def _check_string_answer(c: Collector, body: str) -> None:
+    """views.py ``invoke`` iterates the parsed answer: a JSON string's characters."""
+    if body == "":
+        c.warn(
+            "response",
+            'an empty JSON string (""): CVAT iterates it as no shapes; answer [] instead',
+            "response.form",
+        )
+        return
+    hint = ""
+    try:
+        inner = json.loads(body)
+    except ValueError:
+        inner = None
+    if isinstance(inner, list | dict):
+        hint = (
+            ": a JSON document encoded twice (json.dumps of a string); send the list itself,"
+            ' e.g. context.Response(body=json.dumps(results), content_type="application/json")'
+        )
+    c.error(
+        "response",
+        f"a JSON string, not a list of shapes: CVAT iterates its characters and fails{hint}",
+        "response.form",
+    )
 
 
 def validate_detector(
@@ -427,6 +618,13 @@ def validate_detector(
     image_size: tuple[int, int] | None,
     request: Mapping[str, Any] | None,
 ) -> None:
+    if isinstance(body, Mapping) and not body:
+        c.warn(
+            "response",
+            "an empty object: CVAT iterates it as no shapes; answer [] instead",
+            "response.form",
+        )
+        return
     if isinstance(body, Mapping):
         if any(k in body for k in ("label", "type", "points", "mask")):
             c.error(
@@ -439,8 +637,15 @@ def validate_detector(
         else:
             c.error("response", f"a detector answers a JSON list of shapes, got {describe(body)}")
         return
+    if isinstance(body, str):
+        _check_string_answer(c, body)
+        return
     if not isinstance(body, list):
-        c.error("response", f"a detector answers a JSON list of shapes, got {describe(body)}")
+        c.error(
+            "response",
+            f"a detector answers a JSON list of shapes, got {describe(body)}",
+            "response.form",
+        )
         return
     for i, item in enumerate(body):
         check_shape(c, f"[{i}]", item, labels, image_size)

@@ -4,9 +4,9 @@ CVAT version the verdict holds for, because CVAT's verdicts change between relea
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 CVAT_VERSION = "2.73"
 """The CVAT release validated against by default (cvat-ai/cvat: lambda_manager/views.py,
@@ -17,17 +17,22 @@ INTERACTOR_SHAPES_SINCE = (2, 58)
 PR #10329, merged 2026-03-04). The release number is inferred from the merge date: the sources
 checked do not record it. Before it, ``{"mask": 2-D array}`` was the current answer."""
 
-Severity = Literal["error", "warning"]
+Severity = Literal["error", "loss", "warning"]
+"""``error``: CVAT fails the request (an auto-annotation job stops there); ``loss``: CVAT
+takes the answer but drops or alters part of it without a word ("CVAT will drop this shape:
+..."); ``warning``: CVAT keeps it all, but something is odd or deprecated."""
 
 
 @dataclass(frozen=True)
 class Finding:
-    """One thing wrong (or odd) with a response, for one CVAT version."""
+    """One thing wrong (or odd) with a response, for one CVAT version. ``code`` is stable
+    (``label.unknown``, ``attr.value``, ...): checks select findings by it, never by text."""
 
     severity: Severity
     where: str
     message: str
     cvat_version: str
+    code: str = ""
 
     def __str__(self) -> str:
         prefix = "warning: " if self.severity == "warning" else ""
@@ -35,13 +40,23 @@ class Finding:
 
 
 def errors(findings: Iterable[Finding]) -> list[Finding]:
-    """The findings that break the function in CVAT (warnings dropped)."""
+    """The findings that break the function in CVAT (losses and warnings left out)."""
     return [f for f in findings if f.severity == "error"]
+
+
+def losses(findings: Iterable[Finding]) -> list[Finding]:
+    """The findings where CVAT silently drops or alters what the function answered."""
+    return [f for f in findings if f.severity == "loss"]
 
 
 def warnings(findings: Iterable[Finding]) -> list[Finding]:
     """The findings CVAT survives but a model author should read."""
     return [f for f in findings if f.severity == "warning"]
+
+
+def failing(findings: Iterable[Finding]) -> list[Finding]:
+    """What a check fails on: errors and silent losses."""
+    return [f for f in findings if f.severity in ("error", "loss")]
 
 
 def parse_version(version: str) -> tuple[int, int]:
@@ -53,15 +68,37 @@ def parse_version(version: str) -> tuple[int, int]:
 
 
 class Collector:
-    """Gathers findings for one response, each stamped with the version they hold for."""
+    """Gathers findings for one response, each stamped with the version they hold for.
 
-    def __init__(self, cvat_version: str = CVAT_VERSION) -> None:
+    ``specs``: the function's labels by name (objects with ``type``, ``attributes``,
+    ``sublabels``), when known; the rules that depend on a label's declaration need them.
+    ``code``: the code given to findings whose rule names none (``<kind>.schema``).
+    """
+
+    def __init__(
+        self,
+        cvat_version: str = CVAT_VERSION,
+        *,
+        code: str = "schema",
+        specs: Mapping[str, Any] | None = None,
+    ) -> None:
         self.cvat_version = cvat_version
         self.version = parse_version(cvat_version)
         self.findings: list[Finding] = []
+        self.code = code
+        self.specs = specs
 
-    def error(self, where: str, message: str) -> None:
-        self.findings.append(Finding("error", where, message, self.cvat_version))
+    def _add(self, severity: Severity, where: str, message: str, code: str | None) -> None:
+        self.findings.append(
+            Finding(severity, where, message, self.cvat_version, code or self.code)
+        )
 
-    def warn(self, where: str, message: str) -> None:
-        self.findings.append(Finding("warning", where, message, self.cvat_version))
+    def error(self, where: str, message: str, code: str | None = None) -> None:
+        self._add("error", where, message, code)
+
+    def loss(self, where: str, message: str, code: str | None = None) -> None:
+        """CVAT takes the answer and drops part of it silently: say so plainly."""
+        self._add("loss", where, message, code)
+
+    def warn(self, where: str, message: str, code: str | None = None) -> None:
+        self._add("warning", where, message, code)

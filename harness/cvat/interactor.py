@@ -52,6 +52,7 @@ def _check_mask_rows(
         c.error(
             where,
             f"a {width}x{len(rows)} mask does not fit the {image_size[0]}x{image_size[1]} image",
+            "coord.outside",
         )
     return width, len(rows)
 

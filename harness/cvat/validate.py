@@ -55,11 +55,19 @@ def _label_names(labels: Sequence[Any] | None) -> list[str] | None:
     ]
 
 
+def _label_specs(labels: Sequence[Any] | None) -> dict[str, Any] | None:
+    """Declared labels by name, when given as objects (``spec.Label``); names alone carry no
+    declaration, so the rules that need one stay quiet."""
+    if labels is None or not labels or any(isinstance(label, str) for label in labels):
+        return None
+    return {str(getattr(label, "name", "")): label for label in labels}
+
+
 def validate(
     kind: str,
     body: Any,
     *,
-    labels: Sequence[str] | None = None,
+    labels: Sequence[Any] | None = None,
     image_size: tuple[int, int] | None = None,
     request: Mapping[str, Any] | None = None,
     cvat_version: str = CVAT_VERSION,
@@ -67,7 +75,8 @@ def validate(
     """Findings for a ``kind`` function's response ``body`` (parsed JSON; the raw text when the
     response was not JSON).
 
-    ``labels``: the function's label names (or objects with ``.name``); ``image_size``:
+    ``labels``: the function's label names, or its ``spec.Label`` objects (then attributes
+    and skeleton elements are judged against their declarations); ``image_size``:
     ``(width, height)`` of the request's image; ``request``: the body sent (tracker: the
     objects sent; re-id: ``boxes0``/``boxes1``).
     """
@@ -75,7 +84,7 @@ def validate(
         check = _VALIDATORS[kind]
     except KeyError:
         raise ValueError(f"unknown function kind {kind!r}: CVAT calls {', '.join(KINDS)}") from None
-    c = Collector(cvat_version)
+    c = Collector(cvat_version, code=f"{kind}.schema", specs=_label_specs(labels))
     if isinstance(body, bytes | bytearray):
         try:
             body = bytes(body).decode("utf-8")
@@ -88,8 +97,8 @@ def validate(
         except ValueError:
             _not_json(c, body)
             return c.findings
-        if isinstance(parsed, str):
-            c.error("response", f"a JSON string, not the {kind}'s answer")
+        if isinstance(parsed, str) and kind != "detector":
+            c.error("response", f"a JSON string, not the {kind}'s answer", "response.form")
             return c.findings
         body = parsed
     check(c, body, _label_names(labels), image_size, request)

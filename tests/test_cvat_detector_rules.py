@@ -1,0 +1,458 @@
+"""A detector's answer judged field by field as CVAT judges it, against the labels the
+function declares: one violating answer per rule, its verdict (error: CVAT fails the
+request; loss: CVAT drops or alters it silently; warning), its stable code and its words.
+
+Sources, cvat-ai/cvat at commit e4c12a27d40622723d680945366574a233491add (the newest
+``lambda_manager/views.py`` readable here; the rules hold for CVAT 2.73, the default):
+VIEWS = ``cvat/apps/lambda_manager/views.py``; SERIALIZERS = ``cvat/apps/engine/serializers.py``.
+Each case names the function it follows.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from harness.checks.schema import owner
+from harness.cvat import validate
+from harness.cvat.findings import failing
+from harness.spec import parse_labels
+
+# The labels of CVAT's own face-detection-0205 (attributes) and mmpose hrnet32 (skeleton)
+# functions, plus a checkbox, a text, a radio and a polygon label.
+SPEC = json.dumps(
+    [
+        {
+            "id": 0,
+            "name": "face",
+            "type": "rectangle",
+            "attributes": [
+                {"name": "age", "input_type": "number", "values": ["0", "150", "1"]},
+                {"name": "gender", "input_type": "select", "values": ["female", "male"]},
+                {
+                    "name": "emotion",
+                    "input_type": "select",
+                    "values": ["neutral", "happy", "sad", "surprise", "anger"],
+                },
+                {"name": "glasses", "input_type": "checkbox", "values": ["false"]},
+                {"name": "note", "input_type": "text", "values": [""]},
+                {"name": "pose", "input_type": "radio", "values": ["frontal", "profile"]},
+            ],
+        },
+        {"id": 1, "name": "road", "type": "polygon"},
+        {
+            "id": 2,
+            "name": "body",
+            "type": "skeleton",
+            "sublabels": [
+                {"id": 3, "name": "nose", "type": "points"},
+                {"id": 4, "name": "left-eye", "type": "points"},
+            ],
+            "svg": '<circle r="1" cx="1" cy="1" data-label-id="3" />',
+        },
+    ]
+)
+LABELS = parse_labels(SPEC)
+FACE = {"label": "face", "type": "rectangle", "points": [10, 20, 110, 220], "confidence": "0.9"}
+
+
+def face(*attributes: tuple[str, Any], **fields: Any) -> dict[str, Any]:
+    attrs = [{"name": n, "value": v} for n, v in attributes]
+    return {**FACE, "attributes": attrs, **fields}
+
+
+def element(label: str, x: float, y: float, outside: Any = 0) -> dict[str, Any]:
+    return {"label": label, "type": "points", "points": [x, y], "outside": outside}
+
+
+def body(*elements: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    return {"label": "body", "type": "skeleton", "elements": list(elements), **fields}
+
+
+def judge(answer: Any, **kw: Any) -> list[Any]:
+    return validate("detector", answer, labels=LABELS, image_size=(640, 480), **kw)
+
+
+def test_cvat_face_detection_0205_answer_is_clean() -> None:
+    # serverless/openvino/omz/intel/face-detection-0205: str(age), a select value, str score
+    answer = [face(("age", "35"), ("gender", "male"), ("emotion", "happy"))]
+    assert judge(answer) == []
+
+
+def test_cvat_hrnet32_skeleton_answer_is_clean() -> None:
+    # serverless/pytorch/mmpose/hrnet32/nuclio/main.py: elements with outside 0 / 1 and a
+    # confidence as text, one element per sublabel
+    answer = [body(element("nose", 50, 60), element("left-eye", 40, 50, 1), confidence="0.8")]
+    assert judge(answer) == []
+
+
+def test_every_other_field_form_is_clean() -> None:
+    answer = [
+        face(("glasses", "true"), ("note", "anything at all"), ("pose", "profile")),
+        {"label": "road", "type": "mask", "mask": [0, 1, 1, 0, 5, 5, 6, 6]},
+        {"label": "face", "type": "rectangle", "points": [50, 50, 80, 90], "rotation": 359.5},
+        {"label": "face", "type": "tag", "attributes": {}},
+    ]
+    assert judge(answer) == []
+
+
+@dataclass(frozen=True)
+class Rule:
+    answer: Any
+    severity: str
+    where: str
+    code: str
+    words: str
+    follows: str  # the source line the verdict follows: file and function at the commit
+
+
+RULES: dict[str, Rule] = {
+    # --- top-level forms: VIEWS LambdaFunction.invoke, `for item in response`
+    "empty-object": Rule(
+        {}, "warning", "response", "response.form", "iterates it as no", "VIEWS invoke"
+    ),
+    "empty-json-string": Rule(
+        json.dumps(""), "warning", "response", "response.form", "no shapes", "VIEWS invoke"
+    ),
+    "double-encoded": Rule(
+        json.dumps(json.dumps([FACE])),
+        "error",
+        "response",
+        "response.form",
+        "encoded twice",
+        "VIEWS invoke: iterating a str gives characters, item['label'] fails",
+    ),
+    "null": Rule(None, "error", "response", "response.form", "a JSON list", "VIEWS invoke"),
+    "object-with-keys": Rule(
+        {"shapes": []}, "error", "response", "detector.schema", "a JSON list", "VIEWS invoke"
+    ),
+    # --- labels: VIEWS invoke `if item_label not in mapping: continue`
+    "label-undeclared": Rule(
+        [{**FACE, "label": "car"}],
+        "loss",
+        "[0].label",
+        "label.unknown",
+        'CVAT will drop this shape: "car" is not among',
+        "VIEWS invoke",
+    ),
+    "label-number": Rule(
+        [{**FACE, "label": 3}],
+        "loss",
+        "[0].label",
+        "label.unknown",
+        "CVAT will drop this shape",
+        "VIEWS invoke",
+    ),
+    # --- attributes: VIEWS invoke.transform_attributes / check_attr_value
+    "attr-undeclared": Rule(
+        [face(("hair", "red"))],
+        "loss",
+        "[0].attributes[0].name",
+        "attr.unknown",
+        "CVAT will drop this attribute: 'hair' is not declared",
+        "VIEWS transform_attributes",
+    ),
+    "attr-number-decimal": Rule(
+        [face(("age", "33.5"))],
+        "loss",
+        "[0].attributes[0].value",
+        "attr.value",
+        "CVAT will drop this attribute: age='33.5'",
+        "VIEWS check_attr_value: value.isnumeric()",
+    ),
+    "attr-number-negative": Rule(
+        [face(("age", "-1"))],
+        "loss",
+        "[0].attributes[0].value",
+        "attr.value",
+        "no sign",
+        "VIEWS check_attr_value: value.isnumeric()",
+    ),
+    "attr-number-not-text": Rule(
+        [face(("age", 33))],
+        "error",
+        "[0].attributes[0].value",
+        "attr.value-type",
+        "calls value.isnumeric()",
+        "VIEWS check_attr_value",
+    ),
+    "attr-number-range": Rule(
+        [face(("age", "200"))],
+        "warning",
+        "[0].attributes[0].value",
+        "attr.range",
+        "outside the declared range 0..150",
+        "VIEWS check_attr_value: no range test",
+    ),
+    "attr-checkbox": Rule(
+        [face(("glasses", "True"))],
+        "loss",
+        "[0].attributes[0].value",
+        "attr.value",
+        'keeps only "true" or "false"',
+        "VIEWS check_attr_value: checkbox",
+    ),
+    "attr-select-value": Rule(
+        [face(("gender", "other"))],
+        "loss",
+        "[0].attributes[0].value",
+        "attr.value",
+        "not one of the select values ('female', 'male')",
+        "VIEWS check_attr_value: select",
+    ),
+    "attr-select-substring": Rule(
+        [face(("gender", "fem"))],
+        "warning",
+        "[0].attributes[0].value",
+        "attr.value",
+        "tests a substring",
+        "VIEWS check_attr_value: `value in db_attr['values']`, a str",
+    ),
+    "attr-select-not-text": Rule(
+        [face(("gender", 1))],
+        "error",
+        "[0].attributes[0].value",
+        "attr.value-type",
+        "fails the request",
+        "VIEWS check_attr_value: `in` on a str",
+    ),
+    "attr-radio-value": Rule(
+        [face(("pose", "back"))],
+        "loss",
+        "[0].attributes[0].value",
+        "attr.value",
+        "not one of the radio values",
+        "VIEWS check_attr_value: radio",
+    ),
+    "attr-text-not-text": Rule(
+        [face(("note", 5))],
+        "warning",
+        "[0].attributes[0].value",
+        "attr.value-type",
+        "stored as its text",
+        "SERIALIZERS AttributeValSerializer.to_internal_value: str()",
+    ),
+    "attr-no-name": Rule(
+        [{**FACE, "attributes": [{"value": "1"}]}],
+        "error",
+        "[0].attributes[0].name",
+        "attr.form",
+        "missing",
+        "VIEWS transform_attributes: attr['name']",
+    ),
+    "attr-no-value": Rule(
+        [{**FACE, "attributes": [{"name": "age"}]}],
+        "error",
+        "[0].attributes[0].value",
+        "attr.form",
+        "missing",
+        "VIEWS check_attr_value(attr['value'])",
+    ),
+    "attr-object": Rule(
+        [{**FACE, "attributes": {"age": "3"}}],
+        "error",
+        "[0].attributes",
+        "attr.form",
+        "must be a list",
+        "VIEWS transform_attributes: iterating a dict gives its keys",
+    ),
+    # --- rotation: VIEWS parse_anno copies it for rectangle/ellipse; SERIALIZERS
+    # ShapeSerializer.rotation = FloatField(min_value=0, max_value=360)
+    "rotation-range": Rule(
+        [{**FACE, "rotation": 400}],
+        "error",
+        "[0].rotation",
+        "shape.rotation",
+        "outside 0..360",
+        "SERIALIZERS ShapeSerializer.rotation",
+    ),
+    "rotation-negative": Rule(
+        [{**FACE, "rotation": -5}],
+        "error",
+        "[0].rotation",
+        "shape.rotation",
+        "outside 0..360",
+        "SERIALIZERS ShapeSerializer.rotation",
+    ),
+    "rotation-text": Rule(
+        [{**FACE, "rotation": "90"}],
+        "error",
+        "[0].rotation",
+        "shape.rotation",
+        "degrees",
+        "SERIALIZERS ShapeSerializer.rotation",
+    ),
+    "rotation-on-polygon": Rule(
+        [{"label": "road", "type": "polygon", "points": [1, 1, 9, 1, 9, 9], "rotation": 30}],
+        "loss",
+        "[0].rotation",
+        "shape.rotation",
+        "CVAT will drop this rotation",
+        "VIEWS parse_anno: rotation only for rectangle, ellipse",
+    ),
+    "outside-not-boolean": Rule(
+        [{**FACE, "outside": "maybe"}],
+        "error",
+        "[0].outside",
+        "shape.outside",
+        "must be true or false",
+        "SERIALIZERS ShapeSerializer.outside (BooleanField)",
+    ),
+    # --- label types and skeletons
+    "elements-on-non-skeleton": Rule(
+        [{**FACE, "elements": [element("nose", 1, 1)]}],
+        "error",
+        "[0].elements",
+        "skeleton.elements-on-non-skeleton",
+        "is not a skeleton",
+        "VIEWS invoke: mapping[item_label]['sublabels']",
+    ),
+    "skeleton-for-rectangle-label": Rule(
+        [{"label": "face", "type": "skeleton"}],
+        "error",
+        "[0].type",
+        "skeleton.label-type",
+        "reads the label's sublabels",
+        "VIEWS parse_anno: label['sublabels']",
+    ),
+    "rectangle-for-skeleton-label": Rule(
+        [{"label": "body", "type": "rectangle", "points": [1, 1, 5, 5]}],
+        "warning",
+        "[0].type",
+        "label.type",
+        "for skeleton label 'body'",
+        "VIEWS labels_compatible / parse_anno",
+    ),
+    "type-differs-from-label": Rule(
+        [{"label": "road", "type": "rectangle", "points": [1, 1, 5, 5]}],
+        "warning",
+        "[0].type",
+        "label.type",
+        "declared 'polygon'",
+        "VIEWS parse_anno: shape type taken as sent",
+    ),
+    "skeleton-unknown-element": Rule(
+        [body(element("nose", 5, 5), element("left-eye", 4, 4), element("tail", 9, 9))],
+        "loss",
+        "[0].elements[2].label",
+        "skeleton.unknown-element",
+        "CVAT will drop this element: 'tail' is not a sublabel of skeleton 'body'",
+        "VIEWS invoke: elements filtered by `x['label'] in sublabels`",
+    ),
+    "skeleton-missing-element": Rule(
+        [body(element("nose", 5, 5))],
+        "warning",
+        "[0].elements",
+        "skeleton.missing-element",
+        "adds each missing element as an outside point",
+        "VIEWS parse_anno._map",
+    ),
+    "skeleton-all-outside": Rule(
+        [body(element("nose", 5, 5, 1), element("left-eye", 4, 4, True))],
+        "loss",
+        "[0].elements",
+        "skeleton.all-outside",
+        "CVAT will drop this shape: every element",
+        "VIEWS parse_anno: `if all(element['outside'] ...): return None`",
+    ),
+    "skeleton-only-unknown-elements": Rule(
+        [body(element("tail", 5, 5))],
+        "loss",
+        "[0].elements",
+        "skeleton.all-outside",
+        "no element is left",
+        "VIEWS invoke + parse_anno",
+    ),
+    "skeleton-element-without-label": Rule(
+        [body({"type": "points", "points": [1, 1]})],
+        "error",
+        "[0].elements[0].label",
+        "skeleton.elements",
+        "reads every element's label",
+        "VIEWS invoke: x['label']",
+    ),
+    "skeleton-without-elements": Rule(
+        [{"label": "body", "type": "skeleton"}],
+        "error",
+        "[0].elements",
+        "skeleton.elements",
+        "missing",
+        "VIEWS parse_anno: anno['elements']",
+    ),
+    "skeleton-element-attribute": Rule(
+        [
+            body(
+                element("nose", 5, 5) | {"attributes": [{"name": "x", "value": "1"}]},
+                element("left-eye", 4, 4),
+            )
+        ],
+        "loss",
+        "[0].elements[0].attributes[0].name",
+        "attr.unknown",
+        "not declared for label 'nose'",
+        "VIEWS invoke: transform_attributes for elements",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(RULES))
+def test_rule(name: str) -> None:
+    rule = RULES[name]
+    found = judge(rule.answer)
+    hits = [f for f in found if f.where == rule.where and f.code == rule.code]
+    assert hits, f"{name} ({rule.follows}): nothing at {rule.where} {rule.code}: " + repr(
+        [(f.severity, f.code, str(f)) for f in found]
+    )
+    assert hits[0].severity == rule.severity, str(hits[0])
+    assert rule.words in hits[0].message, str(hits[0])
+    assert hits[0].cvat_version == "2.73"
+
+
+def test_the_older_version_gives_the_same_detector_verdicts() -> None:
+    # the detector path is the same in 2.73 and the newest views.py readable: --cvat-version
+    # 2.73 reaches these verdicts
+    for name in ("attr-number-decimal", "skeleton-unknown-element", "label-undeclared"):
+        found = judge(RULES[name].answer, cvat_version="2.73")
+        assert found and all(f.cvat_version == "2.73" for f in found)
+
+
+def test_a_dropped_shape_is_not_judged_further() -> None:
+    # CVAT drops it before reading anything else, so its bad points do not matter to CVAT
+    found = judge([{**FACE, "label": "car", "points": [1, 2, 3]}])
+    assert [(f.severity, f.code) for f in found] == [("loss", "label.unknown")]
+
+
+def test_names_alone_keep_the_declaration_rules_quiet() -> None:
+    # without declared labels nothing can be said about attributes or sublabels
+    answer = [face(("hair", "red")), body(element("tail", 1, 1))]
+    found = validate("detector", answer, labels=["face", "body"])
+    assert [f.code for f in failing(found)] == []
+
+
+@pytest.mark.parametrize(
+    ("code", "check"),
+    [
+        ("label.unknown", "labels"),
+        ("coord.outside", "coordinates"),
+        ("attr.value", "attributes"),
+        ("attr.unknown", "attributes"),
+        ("skeleton.unknown-element", "skeleton"),
+        ("shape.rotation", "schema"),
+        ("detector.schema", "schema"),
+        ("interactor.schema", "schema"),
+    ],
+)
+def test_checks_select_findings_by_code(code: str, check: str) -> None:
+    assert owner(code) == check
+
+
+def test_a_check_not_in_the_suite_leaves_its_codes_to_schema() -> None:
+    assert owner("attr.value", ("schema", "labels", "coordinates")) == "schema"
+
+
+def test_interactor_mask_too_big_is_a_coordinates_finding() -> None:
+    found = validate("interactor", {"mask": [[1] * 5] * 2}, image_size=(4, 4), cvat_version="2.50")
+    assert [f.code for f in found if f.severity == "error"] == ["coord.outside"]
