@@ -14,7 +14,8 @@ from typing import Any
 
 import requests
 
-from harness.cvat import CVAT_VERSION, Finding, errors, shapes_from_response, validate
+from harness.cvat import CVAT_VERSION, Finding, shapes_from_response, validate
+from harness.cvat.findings import failing
 from harness.cvat.requests import (
     detector_request,
     interactor_request,
@@ -76,7 +77,7 @@ class Invocation:
 
     @property
     def ok(self) -> bool:
-        return self.error is None and self.status == 200 and not errors(self.findings)
+        return self.error is None and self.status == 200 and not failing(self.findings)
 
     @property
     def shapes(self) -> list[Shape]:

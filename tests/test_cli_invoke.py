@@ -367,7 +367,8 @@ def test_findings_in_json_carry_severity_place_and_version(broken: tuple[Path, s
     )
     assert result.returncode == 1
     (finding,) = json.loads(result.stdout)["requests"][0]["findings"]
-    assert finding["severity"] == "error" and finding["where"] == "[0].label"
+    assert finding["severity"] == "loss" and finding["where"] == "[0].label"
+    assert finding["code"] == "label.unknown"
     assert finding["cvat_version"] == "2.60" and "cat" in finding["message"]
 
 

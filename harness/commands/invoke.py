@@ -26,7 +26,7 @@ from harness.commands.invoke_plan import (
     resolve_target,
 )
 from harness.cvat import CVAT_VERSION, KINDS, Shape, errors, warnings
-from harness.cvat.findings import parse_version
+from harness.cvat.findings import losses, parse_version
 from harness.runners import make_runner
 from harness.runners.base import RunningFunction, StartError
 from harness.table import matches_table, shapes_table
@@ -210,12 +210,15 @@ def status_line(inv: Invocation) -> str:
 
 def findings_lines(inv: Invocation, cvat_version: str) -> list[str]:
     errs, warns = errors(inv.findings), warnings(inv.findings)
+    lost = losses(inv.findings)
     if inv.status != 200:
         return []
     if not inv.findings:
         return [f"valid for CVAT {cvat_version}: no errors, no warnings"]
-    lines = [f"CVAT {cvat_version}: {len(errs)} error(s), {len(warns)} warning(s)"]
+    dropped = f", {len(lost)} silently dropped" if lost else ""
+    lines = [f"CVAT {cvat_version}: {len(errs)} error(s){dropped}, {len(warns)} warning(s)"]
     lines += [f"  error: {f.where}: {f.message}" for f in errs]
+    lines += [f"  dropped: {f.where}: {f.message}" for f in lost]
     lines += [f"  warning: {f.where}: {f.message}" for f in warns]
     return lines
 
@@ -271,6 +274,7 @@ def step_json(step: Step, kind: str) -> dict[str, Any]:
         "findings": [
             {
                 "severity": f.severity,
+                "code": f.code,
                 "where": f.where,
                 "message": f.message,
                 "cvat_version": f.cvat_version,
