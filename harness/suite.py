@@ -3,7 +3,6 @@ at the end; and the built-in suite's collector and items, one item per check."""
 
 from __future__ import annotations
 
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from harness.config import Budgets, ConfigError, Fixture, Minimums, SuiteConfig,
 from harness.defaults import default_fixtures
 from harness.lint import lint_directory
 from harness.runners import Runner, RunningFunction, StartError, make_runner
+from harness.runners.scratch import ScratchDir
 from harness.spec import FunctionSpec, SpecError, load_spec
 
 
@@ -52,7 +52,7 @@ class FunctionUnderTest:
         self.start_error: str | None = None
         self._running: RunningFunction | None = None
         self._target: Target | None = None
-        self._tmp = tempfile.TemporaryDirectory(prefix="cvat-fn-fixtures-")
+        self._tmp = ScratchDir("cvat-fn-fixtures-")  # swept by the next run if this is killed
         self.started_at = time.strftime("%Y-%m-%d %H:%M:%S")
         try:
             self.spec = load_spec(self.directory)
@@ -67,7 +67,7 @@ class FunctionUnderTest:
         _override(self.config.budgets, options.budgets, "budget")
         _override(self.config.minimums, options.minimums, "minimum")
         if not self.config.fixtures:
-            self.config.fixtures = default_fixtures(self.kind, Path(self._tmp.name))
+            self.config.fixtures = default_fixtures(self.kind, self._tmp.path)
 
     @property
     def kind(self) -> str:
@@ -131,7 +131,7 @@ class FunctionUnderTest:
     def stop(self) -> None:
         if self._running is not None:
             self._running.stop()
-        self._tmp.cleanup()
+        self._tmp.remove()
 
 
 def _override(target: Budgets | Minimums, values: dict[str, float], what: str) -> None:

@@ -2,7 +2,9 @@
 
 Every container carries the session (one per process) and the owner's pid, so that a run
 killed with ``kill -9`` can be cleaned up by the next one (the reaper), and nothing without
-these labels is ever touched.
+these labels is ever touched. A pid means something only on its host and in its PID namespace
+(two CI jobs on one Docker engine may share a hostname, never a namespace), so both are part
+of the owner's identity.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ SESSION = f"{PREFIX}.session"
 PID = f"{PREFIX}.pid"
 PID_START = f"{PREFIX}.pid-start"
 HOST = f"{PREFIX}.host"
+PID_NS = f"{PREFIX}.pid-ns"
 FUNCTION = f"{PREFIX}.function"
 
 
@@ -40,6 +43,14 @@ def process_start(pid: int) -> str | None:
     return f"{boot}/{fields[19]}"
 
 
+def pid_namespace() -> str | None:
+    """This process's PID namespace, e.g. ``pid:[4026531836]`` (None where /proc lacks it)."""
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return None
+
+
 def owner_labels() -> dict[str, str]:
     """Labels for a container this process owns."""
     labels = {
@@ -51,19 +62,24 @@ def owner_labels() -> dict[str, str]:
     start = process_start(os.getpid())
     if start:
         labels[PID_START] = start
+    namespace = pid_namespace()
+    if namespace:
+        labels[PID_NS] = namespace
     return labels
 
 
 def owner_alive(labels: dict[str, str]) -> bool | None:
     """Whether the process that owns a container still runs; None if not ours to judge.
 
-    None for another host's containers (a shared engine) and for anything without our
-    pid label.
+    None for another host's or another PID namespace's containers (a shared engine) and for
+    anything without our pid label.
     """
     if labels.get(MANAGED) != "true" or PID not in labels or SESSION not in labels:
         return None
     if labels.get(HOST) != socket.gethostname():
         return None
+    if PID_NS in labels and labels[PID_NS] != pid_namespace():
+        return None  # that pid is another namespace's; without the label, judged as before
     try:
         pid = int(labels[PID])
     except ValueError:

@@ -1,0 +1,228 @@
+"""Nothing a run makes outlives it for long: temp directories of runs killed with ``kill -9``
+are swept by the next run, and owners are told apart by host and PID namespace, so a live
+owner elsewhere never loses its containers or directories."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.runners import labels, reaper, scratch
+from tests.test_cli_invoke import child_env
+
+ROOT = Path(__file__).resolve().parents[1]
+ECHO = ROOT / "tests" / "functions" / "echo"
+PREFIX = "cvat-fn-fixtures-"
+KILLED_RUNS = 20
+REAL_PYTEST_RUNS = 3  # the rest are cheap processes that only make the directory
+
+MAKE_AND_WAIT = """
+import sys, time
+from harness.runners.scratch import ScratchDir
+print(ScratchDir(sys.argv[1]).path, flush=True)
+time.sleep(600)
+"""
+BLOCKING_TEST = """
+import signal
+
+def test_blocks_until_killed():
+    print("blocked", flush=True)
+    signal.pause()
+"""
+
+
+def leftovers(tmp: Path) -> list[Path]:
+    return sorted(tmp.glob(PREFIX + "*"))
+
+
+def start(command: list[str], tmp: Path, cwd: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        command,
+        cwd=cwd,
+        env=dict(child_env(), TMPDIR=str(tmp)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def wait_for_line(proc: subprocess.Popen[str], wanted: str) -> None:
+    """Read the child's output until ``wanted`` (its readiness), or fail with what it said."""
+    assert proc.stdout is not None
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if wanted in line:
+            return
+    pytest.fail(f"the child ended before {wanted!r}:\n{''.join(seen)}")
+
+
+def test_twenty_kill_9_runs_leave_no_temp_directory(tmp_path: Path) -> None:
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    (tmp_path / "test_block.py").write_text(BLOCKING_TEST)
+    pytest_run = [sys.executable, "-m", "pytest", "-s", "-p", "no:cacheprovider", "--function",
+                  str(ECHO), str(tmp_path / "test_block.py")]  # fmt: skip
+    children = [start(pytest_run, tmp, tmp_path) for _ in range(REAL_PYTEST_RUNS)]
+    children += [
+        start([sys.executable, "-c", MAKE_AND_WAIT, PREFIX], tmp, tmp_path)
+        for _ in range(KILLED_RUNS - REAL_PYTEST_RUNS)
+    ]
+    try:
+        for index, child in enumerate(children):
+            wait_for_line(child, "blocked" if index < REAL_PYTEST_RUNS else PREFIX)
+    finally:
+        for child in children:
+            child.send_signal(signal.SIGKILL)
+            child.communicate()
+    assert len(leftovers(tmp)) == KILLED_RUNS, "kill -9 cannot be caught: each run left one"
+
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--function", str(ECHO),
+         "-k", "lint"],
+        cwd=tmp_path, env=dict(child_env(), TMPDIR=str(tmp)), capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert leftovers(tmp) == []
+
+
+def owner_file(path: Path, owner: dict[str, str]) -> Path:
+    path.mkdir()
+    (path / scratch.OWNER_FILE).write_text(json.dumps(owner))
+    return path
+
+
+def dead_pid() -> int:
+    done = subprocess.Popen([sys.executable, "-c", "pass"])
+    done.wait()
+    return done.pid
+
+
+def test_the_sweep_removes_only_dead_owners_directories(tmp_path: Path) -> None:
+    mine = labels.owner_labels()
+    dead = {**mine, labels.PID: str(dead_pid())}
+    gone = owner_file(tmp_path / f"{PREFIX}dead", dead)
+    kept = [
+        owner_file(tmp_path / f"{PREFIX}live", mine),
+        owner_file(tmp_path / f"{PREFIX}other-host", {**dead, labels.HOST: "elsewhere"}),
+        owner_file(tmp_path / f"{PREFIX}other-ns", {**dead, labels.PID_NS: "pid:[1]"}),
+        owner_file(tmp_path / "cvat-fn-other-prefix", dead),
+    ]
+    (tmp_path / f"{PREFIX}no-owner-file").mkdir()
+    (tmp_path / f"{PREFIX}a-file").write_text("not a directory")
+    (tmp_path / f"{PREFIX}a-link").symlink_to(gone)
+    kept += [tmp_path / f"{PREFIX}no-owner-file", tmp_path / f"{PREFIX}a-file"]
+
+    assert scratch.sweep(PREFIX, tmp_path) == [gone]
+    assert not gone.exists()
+    assert all(path.exists() for path in kept)
+
+
+def test_a_scratch_directory_is_removed_by_its_owner(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    made = scratch.ScratchDir(PREFIX)
+    assert made.path.parent == tmp_path and (made.path / scratch.OWNER_FILE).exists()
+    made.remove()
+    made.remove()
+    assert leftovers(tmp_path) == []
+
+
+# --- PID namespaces -------------------------------------------------------------------------
+
+IN_NAMESPACE = """
+import json, sys
+from harness.runners import labels
+outside = json.loads(sys.argv[1])
+print(json.dumps({"labels": labels.owner_labels(), "judges_outside": labels.owner_alive(outside)}),
+      flush=True)
+sys.stdin.read()  # live until the test closes stdin
+"""
+
+
+def unshare_unavailable() -> str | None:
+    if shutil.which("unshare") is None:
+        return "needs unshare (util-linux)"
+    probe = subprocess.run(
+        ["unshare", "--pid", "--fork", "--mount-proc", "true"], capture_output=True, text=True
+    )
+    if probe.returncode != 0:
+        return f"unshare --pid is not permitted here: {probe.stderr.strip()}"
+    return None
+
+
+@pytest.fixture
+def owner_in_another_namespace() -> Iterator[dict[str, Any]]:
+    """A live process in a new PID namespace (as in another CI job's container), same host."""
+    reason = unshare_unavailable()
+    if reason:
+        pytest.skip(reason)
+    child = subprocess.Popen(
+        ["unshare", "--pid", "--fork", "--mount-proc", sys.executable, "-c", IN_NAMESPACE,
+         json.dumps(labels.owner_labels())],
+        env=child_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert child.stdout is not None and child.stdin is not None
+    try:
+        yield json.loads(child.stdout.readline())
+    finally:
+        child.stdin.close()
+        child.wait(30)
+
+
+def test_owners_in_different_pid_namespaces_are_told_apart(
+    owner_in_another_namespace: dict[str, Any],
+) -> None:
+    theirs = owner_in_another_namespace["labels"]
+    assert theirs[labels.HOST] == labels.owner_labels()[labels.HOST]  # same hostname
+    assert theirs[labels.PID_NS] != labels.pid_namespace()
+    # Its pid (1 or 2 in its namespace) is some other process here: not ours to judge.
+    assert labels.owner_alive(theirs) is None
+    assert owner_in_another_namespace["judges_outside"] is None
+    # Without the namespace label, that pid would be judged here, and the live owner's
+    # things taken for a dead owner's.
+    legacy = {k: v for k, v in theirs.items() if k != labels.PID_NS}
+    assert labels.owner_alive(legacy) is False
+
+
+def test_a_directory_of_another_namespace_is_not_swept(
+    owner_in_another_namespace: dict[str, Any], tmp_path: Path
+) -> None:
+    theirs = owner_file(tmp_path / f"{PREFIX}theirs", owner_in_another_namespace["labels"])
+    assert scratch.sweep(PREFIX, tmp_path) == []
+    assert theirs.exists()
+
+
+@pytest.mark.docker
+def test_the_reaper_keeps_a_container_of_another_namespace(
+    owner_in_another_namespace: dict[str, Any],
+) -> None:
+    import docker.errors
+
+    from harness.runners.docker import default_base_image, docker_available, docker_client
+
+    reason = docker_available()
+    if reason:
+        pytest.skip(reason)
+    client = docker_client()
+    theirs = client.containers.create(
+        default_base_image(), ["sleep", "300"], labels=owner_in_another_namespace["labels"]
+    )
+    try:
+        assert theirs.name not in reaper.reap(client)
+        client.containers.get(theirs.id)  # still there
+    finally:
+        with contextlib.suppress(docker.errors.APIError):
+            theirs.remove(force=True)
