@@ -10,7 +10,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 
@@ -27,7 +27,40 @@ from harness.cvat.shapes import Shape
 
 DEFAULT_TIMEOUT_S = 120.0  # CVAT's CVAT_NUCLIO_DEFAULT_TIMEOUT
 SHOWN_CHARS = 600
+LOGS_SKIPPED = "Skipped setting logs in header cause of size limit"  # Nuclio's trigger.go
 ImageLike = bytes | str | Path
+
+
+class LogSource(Protocol):
+    """A started function's captured output (a runner's LogBuffer), read by line number."""
+
+    def __len__(self) -> int: ...
+
+    def lines(self, since: int = 0) -> list[str]: ...
+
+
+def records_in(lines: Sequence[str]) -> list[dict[str, Any]]:
+    """The function's own log records (worker lines) among captured output lines."""
+    found = []
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and "worker" in record and "message" in record:
+            found.append(record)
+    return found
+
+
+def logged_since(source: LogSource, mark: int, wait_s: float = 2.0) -> list[str]:
+    """Output lines from ``mark`` on, once the processor's note that it left the logs out of
+    the header has arrived (the output is copied asynchronously, a container's especially)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        lines = source.lines(mark)
+        if any(LOGS_SKIPPED in line for line in lines) or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.02)
 
 
 class ImageError(ValueError):
@@ -116,6 +149,7 @@ class FunctionClient:
         cvat_version: str = CVAT_VERSION,
         shape_objects: bool = False,
         timeout: float = DEFAULT_TIMEOUT_S,
+        log_source: LogSource | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.kind = kind
@@ -124,6 +158,8 @@ class FunctionClient:
         self.shape_objects = shape_objects
         self.timeout = timeout
         self.session = requests.Session()
+        # Nuclio leaves X-Nuclio-Logs out when the logs are too long; then read them here.
+        self.log_source = log_source
 
     def send(
         self, request: dict[str, Any], sent: str, image_size: tuple[int, int] | None
@@ -131,6 +167,7 @@ class FunctionClient:
         """POST a ready request body as CVAT does (JSON) and check the answer."""
         inv = Invocation(self.kind, sent, request, image_size)
         started = time.perf_counter()
+        mark = len(self.log_source) if self.log_source is not None else 0
         try:
             response = self.session.post(
                 self.url,
@@ -149,6 +186,8 @@ class FunctionClient:
             inv.logs = json.loads(response.headers.get("X-Nuclio-Logs", "[]"))
         except ValueError:
             inv.logs = []
+        if "X-Nuclio-Logs" not in response.headers and self.log_source is not None:
+            inv.logs = records_in(logged_since(self.log_source, mark))
         if response.status_code != 200:
             return inv
         try:

@@ -98,8 +98,9 @@ class FunctionUnderTest:
         if self.start_error is not None:
             pytest.skip("the function did not start (see its starts check)")
         assert self.spec is not None and self.config is not None
-        budget = self.config.budgets.ready_s
-        timeout = self.options.readiness_timeout or max(budget * 2, self.spec.readiness_timeout)
+        # Nuclio waits readinessTimeoutSeconds and not a second longer (the ready_s budget is
+        # judged separately, by the ready check).
+        timeout = self.options.readiness_timeout or self.spec.readiness_timeout
         try:
             self._running = self.runner().start(
                 self.directory, self.spec, readiness_timeout=timeout
@@ -113,6 +114,7 @@ class FunctionUnderTest:
             config=self.config,
             fixtures=self.config.fixtures,
             ready_seconds=self._running.ready_seconds,
+            logs=self._running.logs,
         )
         return self._target
 

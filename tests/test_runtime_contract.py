@@ -12,8 +12,10 @@ from typing import Any
 import pytest
 import requests
 
+from harness.client import FunctionClient
 from harness.runners.base import RunningFunction, StartError
-from tests.conftest import FUNCTIONS, copy_function
+from harness.runners.process import ProcessRunner
+from tests.conftest import FUNCTIONS, ROOT, copy_function
 
 ECHO = FUNCTIONS / "echo"
 
@@ -161,7 +163,8 @@ def test_log_level_header_returns_that_requests_logs(echo):
     response = requests.get(fn.url + "/log", headers={"X-Nuclio-Log-Level": "info"}, timeout=10)
     logs = json.loads(response.headers["X-Nuclio-Logs"])
     assert [r["message"] for r in logs] == ["an info line", "an error line"]
-    assert logs[0]["with"] == {"frame": 3}
+    # Nuclio's wrapper binds worker_id to its logger (run_wrapper), so every record carries it
+    assert logs[0]["with"] == {"frame": 3, "worker_id": logs[0]["with"]["worker_id"]}
     debug = requests.get(fn.url + "/log", headers={"X-Nuclio-Log-Level": "debug"}, timeout=10)
     assert len(json.loads(debug.headers["X-Nuclio-Logs"])) == 3
     assert "X-Nuclio-Logs" not in requests.get(fn.url + "/log", timeout=10).headers
@@ -209,15 +212,52 @@ def test_health_endpoints(echo):
     assert requests.get(health + "/live", timeout=5).status_code == 200
 
 
-def test_logs_header_is_capped_so_a_chatty_function_still_answers(echo):
+def test_logs_header_is_left_out_when_too_long_as_nuclio_does(echo):
+    # Nuclio 1.14, pkg/processor/trigger/http/trigger.go (handleRequest): the header is set only
+    # while the logs are under 4096 bytes; otherwise it is left out and the processor warns.
     response = requests.get(
         echo.url + "/many-logs", headers={"X-Nuclio-Log-Level": "debug"}, timeout=30
     )
     assert response.status_code == 200
     assert response.text == "logged a lot"
-    logs = json.loads(response.headers["X-Nuclio-Logs"])
-    assert "earlier log records dropped" in logs[0]["message"]
-    assert logs[-1]["with"] == {"i": 1999}
+    assert "X-Nuclio-Logs" not in response.headers
+    assert "Skipped setting logs in header cause of size limit" in echo.logs.text()
+    short = requests.get(echo.url + "/log", headers={"X-Nuclio-Log-Level": "debug"}, timeout=10)
+    assert len(short.headers["X-Nuclio-Logs"]) < 4096
+
+
+def test_the_harness_reads_logs_the_header_left_out_from_the_function_output(echo):
+    client = FunctionClient(echo.url + "/many-logs", "detector", log_source=echo.logs)
+    invocation = client.send({"image": ""}, "a chatty request", None)
+    assert invocation.status == 200
+    assert [r["with"]["i"] for r in invocation.logs if r["message"] == "line"] == list(range(2000))
+
+
+def test_sys_exit_in_the_handler_is_a_500_and_the_worker_serves_on(start, tmp_path):
+    # Nuclio's _nuclio_wrapper.py (serve_requests) catches BaseException around _handle_event
+    fn = start(copy_function(tmp_path, "echo", trigger={"numWorkers": 1}))
+    before = event_of(fn, json={})
+    response = requests.get(fn.url + "/sys-exit", timeout=10)
+    assert response.status_code == 500
+    assert response.headers["Content-Type"] == "text/plain"
+    assert response.text.startswith(
+        'Exception caught in handler - "handler called sys.exit": Traceback'
+    )
+    assert "SystemExit: handler called sys.exit" in response.text
+    after = event_of(fn, json={})
+    assert after["pid"] == before["pid"]
+
+
+def test_async_init_context_and_handler_are_awaited():
+    # Nuclio's _nuclio_wrapper.py awaits init_context when it is a coroutine function
+    # (_initialize_context) and the handler's result when it is a coroutine (_handle_event).
+    # The face model lives outside the function directory, so this runs on the host only.
+    with ProcessRunner().start(FUNCTIONS / "async_detector") as fn:
+        client = FunctionClient(fn.url, "detector", ["face"])
+        invocation = client.detect(ROOT / "fixtures" / "images" / "astronaut.jpg", 0.5)
+    assert invocation.status == 200, invocation.describe()
+    assert invocation.ok, invocation.describe()
+    assert [shape["label"] for shape in invocation.body] == ["face"]
 
 
 def test_a_nearly_timed_out_event_does_not_cut_the_next_one_short(start, tmp_path):

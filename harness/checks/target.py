@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from harness.client import FunctionClient, Invocation
+from harness.client import FunctionClient, Invocation, LogSource
 from harness.config import Fixture, SuiteConfig
 from harness.scenario import play
 from harness.spec import FunctionSpec
@@ -21,6 +21,7 @@ class Target:
     first_request_s: float | None = None
     warm_latencies_ms: list[float] = field(default_factory=list)
     answers: dict[str, Invocation] = field(default_factory=dict)
+    logs: LogSource | None = None  # the function's captured output, when the runner has it
     _at_threshold: dict[tuple[str, float], Invocation] = field(default_factory=dict)
 
     @property
@@ -35,6 +36,7 @@ class Target:
             self.spec.labels if self.spec.annotations.get("spec") else None,
             cvat_version=self.config.cvat_version,
             shape_objects=bool(self.spec.annotations.get("supported_shape_types")),
+            log_source=self.logs,
         )
 
     def play(self, fixture: Fixture, threshold: float | None = None) -> Invocation:

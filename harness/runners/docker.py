@@ -19,7 +19,7 @@ from typing import Any
 
 import requests
 
-from harness.runners import cleanup, failures, image, labels, reaper
+from harness.runners import cleanup, failures, image, labels, reaper, wait
 from harness.runners.base import LogBuffer, Runner, RunningFunction, StartError
 from harness.spec import FunctionSpec, load_spec
 
@@ -227,12 +227,18 @@ class DockerRunner(Runner):
                 target=_pump_logs, args=(container, running.logs), daemon=True
             )
             running._pump.start()
-            _wait_ready(container, running.health_url, started + timeout)
+            remaining = max(0.0, started + timeout - time.monotonic())
+            wait.wait_ready(
+                wait.http_ok(f"{running.health_url}/ready"),
+                timeout=remaining,
+                logs=lambda: failures.explain(
+                    _all_logs(container) or running.logs.text(), "docker"
+                ),
+                ended=_ended(container),
+            )
         except StartError as exc:
-            logs = _all_logs(container) or running.logs.text()
             running.stop()
-            logs = failures.explain(logs, "docker")
-            raise StartError(f"{spec.name}: {exc}\n--- container output ---\n{logs}") from None
+            raise StartError(f"{spec.name}: {exc}") from None
         except BaseException:
             running.stop()
             raise
@@ -338,26 +344,21 @@ def _exit_code(container: Any) -> str:
     return f"code {code}" + (", out of memory" if state.get("OOMKilled") else "")
 
 
-def _wait_ready(container: Any, health_url: str, deadline: float) -> None:
-    """Poll /ready on the published health port; StartError if the container exits first."""
-    session = requests.Session()
-    last_status = 0.0
-    while True:
-        with contextlib.suppress(requests.RequestException):
-            if session.get(f"{health_url}/ready", timeout=1).status_code == 200:
-                return
+def _ended(container: Any) -> Callable[[], str | None]:
+    """Why the container is gone (None while it runs), checked at most every 0.25 s."""
+    checked = [0.0]
+
+    def ended() -> str | None:
         now = time.monotonic()
-        if now - last_status > 0.25:
-            last_status = now
-            container.reload()
-            if container.status in ("exited", "dead"):
-                raise StartError(
-                    f"the function exited ({_exit_code(container)}) before it was ready "
-                    "(init_context failed?)"
-                )
-        if now > deadline:
-            raise StartError("not ready in time (readinessTimeoutSeconds); its output below")
-        time.sleep(0.05)
+        if now - checked[0] < 0.25:
+            return None
+        checked[0] = now
+        container.reload()
+        if container.status in ("exited", "dead"):
+            return f"the function exited ({_exit_code(container)}) (init_context failed?)"
+        return None
+
+    return ended
 
 
 def _all_logs(container: Any) -> str:

@@ -12,12 +12,11 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
-import requests
-
-from harness.runners import cleanup, failures
+from harness.runners import cleanup, failures, wait
 from harness.runners.base import LogBuffer, Runner, RunningFunction, StartError
 from harness.spec import FunctionSpec, load_spec
 
@@ -113,14 +112,22 @@ class ProcessRunner(Runner):
         )
         running._token = cleanup.register(running.stop)
         running._reader.start()
+        ports: dict[str, int] = {}
+
+        def final_logs() -> str:
+            running.stop()  # all of its output read, its workers gone
+            return failures.explain(running.logs.text(), "process")
+
         try:
-            ports = _wait_ready(proc, ports_path, started + timeout)
+            wait.wait_ready(
+                _health_probe(ports_path, ports),
+                timeout=timeout,
+                logs=final_logs,
+                ended=lambda: _ended(proc),
+            )
         except StartError as exc:
             running.stop()
-            raise StartError(
-                f"{spec.name}: {exc}\n--- function output ---\n"
-                + failures.explain(running.logs.text(), "process")
-            ) from None
+            raise StartError(f"{spec.name}: {exc}") from None
         except BaseException:
             running.stop()
             raise
@@ -137,23 +144,22 @@ def _package_root_and(environ: dict[str, str] | os._Environ[str]) -> list[str]:
     return [root, *rest]
 
 
-def _wait_ready(proc: subprocess.Popen[bytes], ports_path: str, deadline: float) -> dict[str, int]:
-    """Wait until /ready answers 200; StartError if the processor exits or time runs out."""
-    ports: dict[str, int] | None = None
-    session = requests.Session()
-    while True:
-        code = proc.poll()
-        if code is not None:
-            raise StartError(f"the function exited (code {code}) before it was ready")
-        if ports is None and os.path.exists(ports_path):
+def _ended(proc: subprocess.Popen[bytes]) -> str | None:
+    code = proc.poll()
+    return None if code is None else f"the function exited (code {code})"
+
+
+def _health_probe(ports_path: str, ports: dict[str, int]) -> Callable[[], bool]:
+    """GET /ready on the health port, once the processor has written its ports file."""
+    probes: list[Callable[[], bool]] = []
+
+    def probe() -> bool:
+        if not probes:
+            if not os.path.exists(ports_path):
+                return False
             with open(ports_path, encoding="utf-8") as handle:
-                ports = json.load(handle)
-        if ports is not None:
-            with contextlib.suppress(requests.RequestException):
-                if session.get(f"http://127.0.0.1:{ports['health']}/ready", timeout=1).ok:
-                    return ports
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise StartError("not ready in time (readinessTimeoutSeconds); last output below")
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(min(0.05, remaining))
+                ports.update(json.load(handle))
+            probes.append(wait.http_ok(f"http://127.0.0.1:{ports['health']}/ready"))
+        return probes[0]()
+
+    return probe

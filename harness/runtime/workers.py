@@ -30,7 +30,8 @@ class WorkerDied(Exception):
 
 
 class Worker:
-    """One wrapper process reached through its own Unix socket."""
+    """One wrapper process, reached as Nuclio's processor reaches it: an event socket (events
+    in, log/metric/response lines out) and a control socket (the wrapper's JSON messages)."""
 
     def __init__(self, index: int, config: Dict[str, Any], env: Dict[str, str], sink: LogSink):
         self.index = index
@@ -39,48 +40,82 @@ class Worker:
         self._sink = sink
         self._buf = bytearray()
         self._dir = tempfile.mkdtemp(prefix="cvat-fn-w{}-".format(index))
-        self._path = os.path.join(self._dir, "sock")
+        self._path = os.path.join(self._dir, "event.sock")
+        self._control_path = os.path.join(self._dir, "control.sock")
         self.proc: Optional[subprocess.Popen] = None
         self.conn: Optional[socket.socket] = None
+        self.control: Optional[socket.socket] = None
+        self.control_messages: List[Dict[str, Any]] = []
+
+    def command(self) -> List[str]:
+        """The wrapper's command line, as Nuclio's python runtime (runtime.go) builds it."""
+        return [
+            self._config.get("python") or sys.executable,
+            "-u",
+            self._config.get("wrapper") or WRAPPER,
+            "--handler", self._config["handler"],
+            "--event-socket-path", self._path,
+            "--control-socket-path", self._control_path,
+            "--platform-kind", "local",
+            "--namespace", self._config.get("namespace") or "nuclio",
+            "--worker-id", str(self.index),
+            "--trigger-kind", "http",
+            "--trigger-name", self._config.get("trigger_name") or "myHttpTrigger",
+            "--decode-event-strings",
+        ]  # fmt: skip
 
     def start(self) -> None:
         """Spawn the wrapper and block until it reports ready; WorkerDied if it cannot."""
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        listener.bind(self._path)
-        listener.listen(1)
-        command = [
-            self._config.get("python") or sys.executable,
-            "-u",
-            WRAPPER,
-            "--handler",
-            self._config["handler"],
-            "--socket-path",
-            self._path,
-            "--worker-id",
-            str(self.index),
-            "--trigger-kind",
-            "http",
-            "--trigger-name",
-            self._config.get("trigger_name") or "myHttpTrigger",
-            "--decode-event-strings",
-        ]
-        self.proc = subprocess.Popen(command, cwd=self._config["function_dir"], env=self._env)
-        listener.settimeout(0.2)
+        listeners = []
+        for path in (self._path, self._control_path):
+            listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            listener.bind(path)
+            listener.listen(1)
+            listener.settimeout(0.2)
+            listeners.append(listener)
+        self.proc = subprocess.Popen(
+            self.command(), cwd=self._config["function_dir"], env=self._env
+        )
         try:
-            while self.conn is None:
-                try:
-                    self.conn, _ = listener.accept()
-                except socket.timeout:
-                    if self.proc.poll() is not None:
-                        raise WorkerDied(self.proc.returncode) from None
+            # the wrapper connects the event socket first, then the control socket
+            self.conn = self._accept(listeners[0])
+            self.control = self._accept(listeners[1])
         finally:
-            listener.close()
+            for listener in listeners:
+                listener.close()
         self.conn.settimeout(None)
+        self.control.settimeout(None)
+        threading.Thread(target=self._read_control, args=(self.control,), daemon=True).start()
         while True:
             kind, payload = self._read_line(None)
             if kind == "s":
                 return
             self._note(kind, payload, None)
+
+    def _accept(self, listener: socket.socket) -> socket.socket:
+        assert self.proc is not None
+        while True:
+            try:
+                return listener.accept()[0]
+            except socket.timeout:
+                if self.proc.poll() is not None:
+                    raise WorkerDied(self.proc.returncode) from None
+
+    def _read_control(self, conn: socket.socket) -> None:
+        """The wrapper's control messages: JSON lines (wrapperInitialized, stream acks)."""
+        with contextlib.suppress(OSError, ValueError):
+            for line in conn.makefile("rb"):
+                message = json.loads(line)
+                self.control_messages.append(message)
+                self._sink(
+                    {
+                        "level": "debug",
+                        "message": "Received control message",
+                        "name": "processor",
+                        "with": {"messageKind": message.get("kind")},
+                        "worker": self.index,
+                    }
+                )
 
     def handle(
         self, event: Dict[str, Any], timeout: Optional[float]
@@ -142,10 +177,12 @@ class Worker:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        if self.conn:
-            self.conn.close()
-        with contextlib.suppress(OSError):
-            os.unlink(self._path)
+        for conn in (self.conn, self.control):
+            if conn:
+                conn.close()
+        for path in (self._path, self._control_path):
+            with contextlib.suppress(OSError):
+                os.unlink(path)
         with contextlib.suppress(OSError):
             os.rmdir(self._dir)
 

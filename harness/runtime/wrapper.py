@@ -1,17 +1,22 @@
 """One Nuclio worker: load the handler, run init_context once, serve events from the processor.
 
-Runs as a script (``python -u wrapper.py --handler main:handler --socket-path ...``), with the
-same arguments and wire protocol as Nuclio's own ``_nuclio_wrapper.py``, so either can serve the
-processor. Events arrive as a 4-byte big-endian length and a msgpack map; everything sent back
-is one line with a one-letter prefix: ``s`` ready, ``l`` log record, ``m`` metric, ``r`` response.
+Runs as a script (``python -u wrapper.py --handler main:handler --event-socket-path P
+--control-socket-path Q ...``) with the arguments and wire protocol of Nuclio 1.13/1.14's own
+``_nuclio_wrapper.py``, so either can be the processor's worker. On the event socket, events
+arrive as a 4-byte big-endian length and a msgpack map; everything sent back is one line with a
+one-letter prefix: ``s`` ready, ``l`` log record, ``m`` metric, ``r`` response (a JSON list for
+a batch). On the control socket the worker sends JSON lines (``wrapperInitialized`` once ready).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import logging
 import os
 import re
+import select
 import socket
 import sys
 import threading
@@ -20,11 +25,6 @@ import traceback
 from typing import Any, Callable
 
 HANDLER_RE = re.compile(r"^([\w|-]+(\.[\w|-]+)*):(\w+)$")
-BATCH_WARNING = (
-    "handler returned a list: Nuclio (1.13.3+) takes a list as a batch of responses and sends only"
-    " its first item; return context.Response(body=json.dumps(results),"
-    " content_type='application/json') instead"
-)
 
 
 class SocketWriter:
@@ -35,9 +35,13 @@ class SocketWriter:
         self._lock = threading.Lock()
 
     def write(self, text: str) -> int:
-        data = text.encode("utf-8")
+        data = memoryview(text.encode("utf-8"))
         with self._lock:
-            self._sock.sendall(data)
+            while data:  # the socket is non-blocking (the event loop reads it): wait to write
+                try:
+                    data = data[self._sock.send(data) :]
+                except BlockingIOError:
+                    select.select([], [self._sock], [])
         return len(text)
 
     def flush(self) -> None:
@@ -73,39 +77,71 @@ def load_entrypoint(handler: str) -> tuple[Any, Callable[..., Any]]:
 
 
 class Wrapper:
-    def __init__(self, args: argparse.Namespace) -> None:
+    """Nuclio 1.13/1.14's wrapper flow: connect the event socket, then the control socket;
+    await coroutines from init_context and the handler on one asyncio loop; answer any
+    BaseException from the handler (SystemExit included) with a 500 and serve on."""
+
+    def __init__(self, args: argparse.Namespace, loop: asyncio.AbstractEventLoop) -> None:
         import msgpack
         import nuclio_sdk
 
         self._nuclio_sdk = nuclio_sdk
-        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self._sock.connect(args.socket_path)
-        self._out = SocketWriter(self._sock)
-        self._unpacker = msgpack.Unpacker(raw=False, max_buffer_size=2**31 - 1)
+        self._msgpack = msgpack
+        self._loop = loop
+        self._decode = bool(args.decode_event_strings)
         self._encoder = nuclio_sdk.json_encoder.Encoder()
         self.logger = nuclio_sdk.Logger(logging.DEBUG, name="nuclio_sdk.w" + str(args.worker_id))
+        self.logger.set_handler("default", sys.stdout, nuclio_sdk.logger.JSONFormatter())
+        self.logger.bind(worker_id=args.worker_id)
+        self._module, self._entrypoint = load_entrypoint(args.handler)
+        # Nuclio passes the event socket paths joined by ", "; it uses the first.
+        self._event_sock = _connect(args.event_socket_path.split(", ")[0])
+        self._control_sock = _connect(args.control_socket_path)
+        self._out = SocketWriter(self._event_sock)
+        self._control_out = SocketWriter(self._control_sock)
+        self._unpacker = self._new_unpacker()
         self.logger.set_handler("default", self._out, _socket_formatter())
         trigger = nuclio_sdk.TriggerInfo(args.trigger_kind, args.trigger_name)
-        platform = nuclio_sdk.Platform(args.platform_kind, namespace=args.namespace)
-        self.context = nuclio_sdk.Context(self.logger, platform, str(args.worker_id), trigger)
+        platform = nuclio_sdk.Platform(
+            args.platform_kind,
+            namespace=args.namespace,
+            on_control_callback=self._send_control,
+        )
+        self.context = nuclio_sdk.Context(self.logger, platform, args.worker_id, trigger)
         self._deserializer = (
             nuclio_sdk.EventDeserializerKinds.msgpack
-            if args.decode_event_strings
+            if self._decode
             else nuclio_sdk.EventDeserializerKinds.msgpack_raw
         )
-        module, self._entrypoint = load_entrypoint(args.handler)
-        init_context = getattr(module, "init_context", None)
+
+    def _new_unpacker(self) -> Any:
+        # Strings stay bytes unless the processor asked for them decoded, as Nuclio's does.
+        return self._msgpack.Unpacker(raw=not self._decode, max_buffer_size=1 << 30)
+
+    async def initialize(self) -> None:
+        """init_context (awaited when it is a coroutine function), then report ready."""
+        init_context = getattr(self._module, "init_context", None)
         if init_context is not None:
-            init_context(self.context)
+            try:
+                result = init_context(self.context)
+                if asyncio.iscoroutinefunction(init_context):
+                    await result
+            except BaseException:
+                self.logger.error("Exception raised while running init_context")
+                raise
         self._send("s")
+        await self._send_control({"kind": "wrapperInitialized", "attributes": {"ready": "true"}})
+
+    async def _send_control(self, data: Any) -> None:
+        self._control_out.write(self._encoder.encode(data) + "\n")
 
     def _send(self, line: str) -> None:
         self._out.write(line + "\n")
 
-    def _read_exact(self, size: int) -> bytes | None:
+    async def _read_exact(self, size: int) -> bytes | None:
         chunks, remaining = [], size
         while remaining:
-            chunk = self._sock.recv(min(remaining, 1 << 20))
+            chunk = await self._loop.sock_recv(self._event_sock, min(remaining, 1 << 20))
             if not chunk:
                 return None
             chunks.append(chunk)
@@ -113,42 +149,69 @@ class Wrapper:
         return b"".join(chunks)
 
     def _encode(self, output: Any) -> str:
+        # A list is a batch: one response each; the processor answers with the first.
+        from_output = self._nuclio_sdk.Response.from_entrypoint_output
         if isinstance(output, list):
-            self.logger.warn(BATCH_WARNING)
-            output = output[0] if output else ""
-        response = self._nuclio_sdk.Response.from_entrypoint_output(self._encoder.encode, output)
+            response: Any = [from_output(self._encoder.encode, item) for item in output]
+        else:
+            response = from_output(self._encoder.encode, output)
         return self._encoder.encode(response)
 
-    def serve(self) -> None:
+    def _error(self, message: str, exc: BaseException) -> None:
+        text = '{0} - "{1}": {2}'.format(message, exc, traceback.format_exc())
+        self.logger.error_with(message, exc=str(exc), traceback=traceback.format_exc())
+        response = {
+            "body": text,
+            "body_encoding": "text",
+            "content_type": "text/plain",
+            "status_code": 500,
+        }
+        self._send("r" + self._encoder.encode(response))
+
+    async def _handle(self, event: Any) -> None:
+        started = time.time()
+        output = self._entrypoint(self.context, event)
+        if asyncio.iscoroutine(output):
+            output = await output
+        duration = time.time() - started or sys.float_info.min
+        self._send("m" + json.dumps({"duration": duration}))
+        self._send("r" + self._encode(output))
+
+    async def serve(self) -> None:
         while True:
-            header = self._read_exact(4)
-            if header is None:
-                return
-            payload = self._read_exact(int.from_bytes(header, "big"))
+            header = await self._read_exact(4)
+            if header is None or len(header) != 4:
+                return  # the processor closed the socket
+            size = int.from_bytes(header, "big")
+            if size <= 0:
+                raise SystemExit("illegal message size: {}".format(size))
+            payload = await self._read_exact(size)
             if payload is None:
                 return
-            self._unpacker.feed(payload)
-            event = self._deserializer.value.deserialize(next(self._unpacker))
-            started = time.time()
             try:
-                output = self._entrypoint(self.context, event)
-                encoded = self._encode(output)
+                self._unpacker.feed(payload)
+                event = self._nuclio_sdk.Event.deserialize(
+                    next(self._unpacker), kind=self._deserializer
+                )
+            except UnicodeDecodeError as exc:
+                self._unpacker = self._new_unpacker()
+                self._error("Exception caught while serving", exc)
+                continue
             except Exception as exc:
-                text = 'Exception caught in handler - "{0}": {1}'.format(
-                    exc, traceback.format_exc()
-                )
-                self.logger.error_with("Exception caught in handler", exc=str(exc))
-                encoded = self._encoder.encode(
-                    {
-                        "body": text,
-                        "body_encoding": "text",
-                        "content_type": "text/plain",
-                        "headers": {},
-                        "status_code": 500,
-                    }
-                )
-            self._send("m" + self._encoder.encode({"duration": time.time() - started}))
-            self._send("r" + encoded)
+                self._error("Exception caught while serving", exc)
+                continue
+            try:
+                await self._handle(event)
+            except BaseException as exc:  # SystemExit and KeyboardInterrupt too, as Nuclio's
+                self._error("Exception caught in handler", exc)
+            del event
+
+
+def _connect(path: str) -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.connect(path)
+    sock.setblocking(False)
+    return sock
 
 
 def exit_with_parent() -> None:
@@ -165,14 +228,21 @@ def exit_with_parent() -> None:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line Nuclio's python runtime (runtime.go, RunWrapper) gives its wrapper."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--handler", required=True, help="module.sub:function")
-    parser.add_argument("--socket-path", required=True, help="the processor's Unix socket")
-    parser.add_argument("--platform-kind", default="local")
-    parser.add_argument("--namespace", default="default")
-    parser.add_argument("--worker-id", default="0")
-    parser.add_argument("--trigger-kind", default="http")
-    parser.add_argument("--trigger-name", default="myHttpTrigger")
+    parser.add_argument(
+        "--event-socket-path", required=True, help="the processor's event socket(s), ', '-joined"
+    )
+    parser.add_argument(
+        "--control-socket-path", required=True, help="the processor's control socket"
+    )
+    parser.add_argument("--log-level", default=logging.DEBUG)
+    parser.add_argument("--platform-kind", choices=["local", "kube"], default="local")
+    parser.add_argument("--namespace")
+    parser.add_argument("--worker-id")
+    parser.add_argument("--trigger-kind")
+    parser.add_argument("--trigger-name")
     parser.add_argument("--decode-event-strings", action="store_true")
     return parser.parse_args(argv)
 
@@ -184,8 +254,11 @@ def main(argv: list[str] | None = None) -> None:
     sys.path.insert(0, os.getcwd())
     args = parse_args(argv)
     exit_with_parent()
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
     try:
-        wrapper = Wrapper(args)
+        wrapper = Wrapper(args, loop)
+        loop.run_until_complete(wrapper.initialize())
     except BaseException as exc:
         sys.stderr.write(
             "worker {0}: failed to load or initialise the function ({1}: {2})\n{3}".format(
@@ -194,7 +267,11 @@ def main(argv: list[str] | None = None) -> None:
         )
         sys.stderr.flush()
         raise SystemExit(1) from None
-    wrapper.serve()
+    try:
+        loop.run_until_complete(wrapper.serve())
+    finally:
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
 
 
 if __name__ == "__main__":

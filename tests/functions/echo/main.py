@@ -2,6 +2,7 @@
 
 import json
 import os
+import sys
 import time
 
 import helper
@@ -79,4 +80,6 @@ def handler(context, event):
         return "logged a lot"
     if path == "/exit":
         os._exit(3)
+    if path == "/sys-exit":
+        sys.exit("handler called sys.exit")
     return "ok"
