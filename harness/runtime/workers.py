@@ -147,8 +147,10 @@ class Worker:
 
     def _read_line(self, deadline: Optional[float]) -> Tuple[str, str]:
         assert self.conn is not None
+        scanned = 0  # bytes already searched for the newline: a big response is scanned once
         while True:
-            end = self._buf.find(b"\n")
+            end = self._buf.find(b"\n", scanned)
+            scanned = len(self._buf)
             if end >= 0:
                 line = self._buf[:end].decode("utf-8", "replace")
                 del self._buf[: end + 1]
@@ -159,7 +161,7 @@ class Worker:
                     raise WorkerTimeout()
                 self.conn.settimeout(remaining)
             try:
-                chunk = self.conn.recv(1 << 16)
+                chunk = self.conn.recv(1 << 20)
             except socket.timeout:
                 raise WorkerTimeout() from None
             except OSError:
