@@ -48,3 +48,7 @@ def register_all(sub: SubParsers) -> None:
 
     for module in (invoke, serve, gate, build):
         module.register(sub)
+    from harness.commands import new, pin  # the model repository and its release
+
+    for module in (new, pin):
+        module.register(sub)
