@@ -15,7 +15,7 @@ from harness.spec import SpecError
 def cmd_lint(args: argparse.Namespace) -> int:
     from harness.lint import lint_directory
 
-    findings = lint_directory(Path(args.directory))
+    findings = lint_directory(Path(args.directory), import_handler=args.import_handler)
     for finding in findings:
         print(finding)
     errors = sum(f.severity == "error" for f in findings)
@@ -30,7 +30,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     lint = sub.add_parser("lint", help="check function.yaml and the handler without running them")
-    lint.add_argument("directory", nargs="?", default=".")
+    lint.add_argument(
+        "directory",
+        nargs="?",
+        default=".",
+        help="the function's directory, or one of its function*.yaml files (default: .)",
+    )
+    lint.add_argument(
+        "--import",
+        dest="import_handler",
+        action="store_true",
+        help="import the handler's module to find the handler when reading it cannot tell"
+        " (runs the module's top level, not init_context)",
+    )
     lint.set_defaults(run=cmd_lint)
     for register in EXTRA_COMMANDS:
         register(sub)

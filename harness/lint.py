@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 import json
 import math
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -15,6 +17,7 @@ from harness.spec import (
     HANDLER_RE,
     SpecError,
     find_function_yaml,
+    function_directory,
     http_trigger,
     parse_duration,
     read_yaml,
@@ -25,6 +28,8 @@ KINDS = ("detector", "interactor", "tracker", "reid")
 # base64-encoded inside the JSON request body.
 FOUR_K_FRAME = 3840 * 2160 * 3
 MIN_BODY_FOR_4K = math.ceil(FOUR_K_FRAME * 4 / 3) + 4096
+NUM_WORKERS_LIMIT = 100000  # nuclio pkg/processor/trigger/trigger.go NumWorkersLimit
+IMPORT_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -102,7 +107,18 @@ def _json_hint(text: str, error: json.JSONDecodeError) -> str:
     return ""
 
 
+INT_ANNOTATIONS = {"version": "1", "min_pos_points": "1", "min_neg_points": "-1"}
+"""Annotations CVAT reads with ``int()`` for every function, and their defaults
+(views.py ``LambdaFunction.__init__``)."""
+BOOL_ANNOTATIONS = ("startswith_box", "startswith_box_optional")
+INPUT_TYPES = ("number", "checkbox", "text", "select", "radio")
+
+
 def _check_annotations(lint: _Linter, meta: dict[str, Any]) -> None:
+    """CVAT's ``LambdaFunction.__init__`` (cvat-ai/cvat ``lambda_manager/views.py``) reads
+    these for every function in its list. Nuclio's config loader (sigs.k8s.io/yaml into
+    ``map[string]string``) turns an unquoted number into its text, so ``version: 2`` is
+    fine."""
     annotations = _section(meta, "annotations")
     where = "metadata.annotations"
     kind = annotations.get("type")
@@ -117,13 +133,110 @@ def _check_annotations(lint: _Linter, meta: dict[str, Any]) -> None:
             " and only its log says why",
         )
     if not annotations.get("name"):
-        lint.warn(f"{where}.name", "missing: CVAT lists the function under this name")
+        lint.warn(f"{where}.name", "missing: CVAT lists the function under its metadata.name")
+    for key, default in INT_ANNOTATIONS.items():
+        value = annotations.get(key, default)
+        try:
+            int(str(value))
+        except ValueError:
+            lint.error(
+                f"{where}.{key}",
+                f"{value!r}: CVAT reads it with int() and its function list fails; give a whole"
+                " number",
+            )
+    for key in BOOL_ANNOTATIONS:
+        value = annotations.get(key)
+        if isinstance(value, str) and value.strip().lower() in ("false", "0", "no", "off"):
+            lint.warn(
+                f"{where}.{key}",
+                f"{value!r} reads as true: CVAT takes bool() of the text, true for any"
+                " non-empty string; leave the annotation out for false",
+            )
     text = annotations.get("spec")
     if text is None:
-        if kind in ("detector", "reid"):
+        if kind == "detector":
             lint.warn(f"{where}.spec", "missing: the function declares no labels")
         return
     _check_labels(lint, f"{where}.spec", str(text))
+
+
+def _check_attribute_specs(lint: _Linter, field: str, where: str, attributes: Any) -> None:
+    """views.py ``parse_labels.parse_attributes``: ``attr["name"]``, ``attr["input_type"]``,
+    ``attr["values"]`` for each (a KeyError breaks CVAT's whole function list), names unique
+    (else the function is skipped)."""
+    if not isinstance(attributes, list):
+        lint.error(field, f"{where}.attributes: must be a list, got {attributes!r}")
+        return
+    seen: set[str] = set()
+    for j, attr in enumerate(attributes):
+        at = f"{where}.attributes[{j}]"
+        if not isinstance(attr, dict):
+            lint.error(field, f"{at}: an attribute must be an object, got {attr!r}")
+            continue
+        for key in ("name", "input_type", "values"):
+            if key not in attr:
+                lint.error(
+                    field,
+                    f"{at}: no {key!r}: CVAT reads it for every attribute and its function list"
+                    " fails",
+                )
+        name = attr.get("name")
+        if name in seen:
+            lint.error(field, f"{at}: duplicate attribute name {name!r}: CVAT skips the function")
+        seen.add(str(name))
+        input_type = attr.get("input_type")
+        if "input_type" in attr and input_type not in INPUT_TYPES:
+            lint.warn(
+                field,
+                f"{at}: input_type {input_type!r} is none CVAT checks ({', '.join(INPUT_TYPES)}):"
+                " every value the function answers for it is dropped",
+            )
+        values = attr.get("values")
+        if "values" in attr and not isinstance(values, list):
+            lint.error(field, f"{at}: values must be a list of strings, got {values!r}")
+        elif input_type == "number" and isinstance(values, list) and len(values) != 3:
+            lint.warn(field, f"{at}: a number's values are [min, max, step], got {values!r}")
+
+
+def _check_label_list(lint: _Linter, field: str, labels: list[Any], prefix: str) -> None:
+    names: dict[str, int] = {}
+    ids: dict[Any, int] = {}
+    for i, label in enumerate(labels):
+        where = f"{prefix}[{i}]"
+        if not isinstance(label, dict):
+            lint.error(field, f"{where}: a label must be an object, got {label!r}")
+            continue
+        name = label.get("name")
+        if not isinstance(name, str) or not name.strip():
+            lint.error(field, f"{where}: label without a name")
+        elif name in names:
+            lint.error(field, f"{where}: duplicate label name {name!r} (also [{names[name]}])")
+        else:
+            names[name] = i
+        if "id" in label:
+            if label["id"] in ids:
+                lint.error(
+                    field,
+                    f"{where}: duplicate label id {label['id']!r} (also [{ids[label['id']]}])",
+                )
+            else:
+                ids[label["id"]] = i
+        if "attributes" in label:
+            _check_attribute_specs(lint, field, where, label["attributes"])
+        if label.get("type") == "skeleton":
+            # views.py parse_labels: label["sublabels"] and label["svg"] for a skeleton
+            for key in ("sublabels", "svg"):
+                if key not in label:
+                    lint.error(
+                        field,
+                        f"{where}: a skeleton needs {key!r}: CVAT reads it and its function list"
+                        " fails",
+                    )
+            sublabels = label.get("sublabels")
+            if isinstance(sublabels, list):
+                _check_label_list(lint, field, sublabels, f"{where}.sublabels")
+            elif sublabels is not None:
+                lint.error(field, f"{where}.sublabels: must be a list of labels")
 
 
 def _check_labels(lint: _Linter, field: str, text: str) -> None:
@@ -139,26 +252,7 @@ def _check_labels(lint: _Linter, field: str, text: str) -> None:
     if not isinstance(labels, list):
         lint.error(field, f"must be a JSON list of labels, got {type(labels).__name__}")
         return
-    names: dict[str, int] = {}
-    ids: dict[Any, int] = {}
-    for i, label in enumerate(labels):
-        if not isinstance(label, dict):
-            lint.error(field, f"[{i}]: a label must be an object, got {label!r}")
-            continue
-        name = label.get("name")
-        if not isinstance(name, str) or not name.strip():
-            lint.error(field, f"[{i}]: label without a name")
-        elif name in names:
-            lint.error(field, f"[{i}]: duplicate label name {name!r} (also [{names[name]}])")
-        else:
-            names[name] = i
-        if "id" in label:
-            if label["id"] in ids:
-                lint.error(
-                    field, f"[{i}]: duplicate label id {label['id']!r} (also [{ids[label['id']]}])"
-                )
-            else:
-                ids[label["id"]] = i
+    _check_label_list(lint, field, labels, "")
 
 
 def _module_file(directory: Path, module: str) -> Path | None:
@@ -169,20 +263,65 @@ def _module_file(directory: Path, module: str) -> Path | None:
     return None
 
 
-def _top_level_names(source: str) -> set[str]:
-    """Names a module binds at its top level: functions, classes, assignments, imports."""
-    names: set[str] = set()
-    for node in ast.parse(source).body:
+def _bound_names(body: list[ast.stmt], names: set[str]) -> bool:
+    """Add the names a block binds at module level (through if/try/with too); True when a
+    ``from ... import *`` makes the answer unknowable by reading."""
+    star = False
+    for node in body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             names.add(node.name)
         elif isinstance(node, ast.Assign):
             names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        elif isinstance(node, ast.AnnAssign | ast.AugAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
         elif isinstance(node, ast.ImportFrom | ast.Import):
-            names.update(alias.asname or alias.name.split(".")[0] for alias in node.names)
-    return names
+            for alias in node.names:
+                if alias.name == "*":
+                    star = True
+                else:
+                    names.add(alias.asname or alias.name.split(".")[0])
+        elif isinstance(node, ast.If | ast.For | ast.While | ast.With | ast.AsyncWith):
+            star |= _bound_names(node.body, names)
+            star |= _bound_names(getattr(node, "orelse", []), names)
+        elif isinstance(node, ast.Try | ast.TryStar):
+            for block in (node.body, node.orelse, node.finalbody):
+                star |= _bound_names(block, names)
+            for handler in node.handlers:
+                star |= _bound_names(handler.body, names)
+    return star
 
 
-def _check_handler(lint: _Linter, spec: dict[str, Any], directory: Path) -> None:
+def _import_check(directory: Path, module: str, function: str) -> str | None:
+    """Import ``module`` in a child Python with the function directory first on sys.path, as
+    Nuclio's wrapper does; None when ``function`` is there and callable, else why not."""
+    code = (
+        "import importlib, sys\n"
+        f"sys.path.insert(0, {str(directory)!r})\n"
+        f"m = importlib.import_module({module!r})\n"
+        f"f = getattr(m, {function!r}, None)\n"
+        "sys.exit(0 if callable(f) else 3)\n"
+    )
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=directory,
+            capture_output=True,
+            text=True,
+            timeout=IMPORT_TIMEOUT_S,
+        )
+    except subprocess.TimeoutExpired:
+        return f"importing {module} took over {IMPORT_TIMEOUT_S:g} s"
+    if done.returncode == 0:
+        return None
+    if done.returncode == 3:
+        return f"{module} has no callable {function!r} once imported"
+    last = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
+    return f"importing {module} failed: {last}"
+
+
+def _check_handler(
+    lint: _Linter, spec: dict[str, Any], directory: Path, import_handler: bool
+) -> None:
     handler = spec.get("handler")
     if handler is None:
         lint.warn("spec.handler", "missing: Nuclio assumes main:handler")
@@ -194,38 +333,94 @@ def _check_handler(lint: _Linter, spec: dict[str, Any], directory: Path) -> None
         )
         return
     module, function = match.group(1), match.group(3)
+    if import_handler:
+        problem = _import_check(directory, module, function)
+        if problem:
+            lint.error("spec.handler", problem)
+        return
     path = _module_file(directory, module)
     if path is None:
-        lint.error(
+        lint.warn(
             "spec.handler",
-            f"module {module!r} not found: no {module.replace('.', '/')}.py in {directory.name}/",
+            f"cannot tell: no {module.replace('.', '/')}.py in {directory.name}/ (it may come"
+            " from the image); --import checks by importing it",
         )
         return
+    names: set[str] = set()
     try:
-        source = path.read_text(encoding="utf-8")
-        defined = function in _top_level_names(source)
+        star = _bound_names(ast.parse(path.read_text(encoding="utf-8")).body, names)
     except SyntaxError as exc:
         lint.error("spec.handler", f"{path.name}:{exc.lineno}: syntax error: {exc.msg}")
         return
-    if not defined:
-        lint.error("spec.handler", f"{path.name} does not define {function!r}")
+    if function in names:
+        return
+    why = "it imports names with *" if star else f"{path.name} does not define it where reading"
+    lint.warn(
+        "spec.handler",
+        f"cannot tell whether {path.name} has {function!r}: {why} can see; --import checks by"
+        " importing it",
+    )
+
+
+SUPPORTED_PYTHON = ("3.9", "3.10", "3.11")
+"""nuclio/nuclio ``pkg/processor/build/builder.go`` (``initializeSupportedRuntimes``)."""
 
 
 def _check_runtime(lint: _Linter, spec: dict[str, Any]) -> None:
+    """nuclio ``pkg/processor/build/runtime/python/runtime.go``
+    (``GetProcessorDockerfileInfo``): python:3.6 is refused, 3.7 and 3.8 are deprecated."""
     runtime = str(spec.get("runtime") or "")
+    name, _, version = runtime.partition(":")
     if not runtime:
         lint.warn("spec.runtime", "missing: state python:3.x so Nuclio builds the right image")
-    elif runtime.split(":")[0] != "python":
+    elif name != "python":
         lint.error("spec.runtime", f"{runtime!r}: cvat-fn runs Python functions only (python:3.x)")
+    elif version == "3.6":
+        lint.error(
+            "spec.runtime",
+            "python:3.6 is refused by Nuclio since 1.11 (the Nuclio CVAT ships): use"
+            " python:3.9 or newer",
+        )
+    elif version in ("3.7", "3.8"):
+        lint.warn(
+            "spec.runtime",
+            f"python:{version} is deprecated by Nuclio and will be refused: use python:3.9 or"
+            " newer",
+        )
+    elif version and version not in SUPPORTED_PYTHON:
+        lint.warn(
+            "spec.runtime",
+            f"python:{version} is not among the Python runtimes Nuclio 1.14 builds"
+            f" ({', '.join('python:' + v for v in SUPPORTED_PYTHON)})",
+        )
     timeout = spec.get("eventTimeout")
     if timeout is not None:
         try:
-            parse_duration(str(timeout))
+            parse_duration(str(timeout))  # Nuclio: time.ParseDuration of the text
         except ValueError as exc:
             lint.error("spec.eventTimeout", str(exc))
 
 
+def _check_description(lint: _Linter, spec: dict[str, Any]) -> None:
+    """CVAT's ``LambdaFunction.__init__`` reads ``data["spec"]["description"]`` unguarded, and
+    Nuclio leaves an empty description out of the function it reports (``omitempty``)."""
+    if not spec.get("description"):
+        lint.error(
+            "spec.description",
+            "missing or empty: CVAT reads it for every function and its whole function list"
+            " fails without it",
+        )
+
+
 def _check_trigger(lint: _Linter, raw: dict[str, Any]) -> None:
+    triggers = _section(_section(raw, "spec"), "triggers")
+    http = [str(k) for k, t in triggers.items() if isinstance(t, dict) and t.get("kind") == "http"]
+    if len(http) > 1:
+        # nuclio pkg/functionconfig/reader.go validateConfigurationFileFunctionConfig
+        lint.error(
+            f"spec.triggers.{http[1]}",
+            f"a second http trigger ({', '.join(http)}): Nuclio refuses more than one",
+        )
     found = http_trigger(raw)
     if found is None:
         lint.warn(
@@ -237,10 +432,20 @@ def _check_trigger(lint: _Linter, raw: dict[str, Any]) -> None:
     else:
         name, trigger = found
         field = f"spec.triggers.{name}"
+        if "maxWorkers" in trigger:
+            # nuclio pkg/platform/abstract/platform.go enrichTriggers
+            lint.warn(
+                f"{field}.maxWorkers",
+                "deprecated (Nuclio drops it in 1.15): use numWorkers",
+            )
         workers = trigger.get("numWorkers", trigger.get("maxWorkers"))
         key = "numWorkers" if "numWorkers" in trigger else "maxWorkers"
-        if workers is not None and (not isinstance(workers, int) or workers < 1):
+        if workers is not None and (
+            isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
+        ):
             lint.error(f"{field}.{key}", f"{workers!r}: needs a whole number of at least 1")
+        elif isinstance(workers, int) and workers > NUM_WORKERS_LIMIT:
+            lint.error(f"{field}.{key}", f"{workers} exceeds Nuclio's limit of {NUM_WORKERS_LIMIT}")
         attrs = trigger.get("attributes") if isinstance(trigger.get("attributes"), dict) else {}
         body_size = attrs.get("maxRequestBodySize") if attrs else None
         field = f"{field}.attributes.maxRequestBodySize"
@@ -254,11 +459,13 @@ def _check_trigger(lint: _Linter, raw: dict[str, Any]) -> None:
         )
 
 
-def lint_directory(directory: Path | str) -> list[LintFinding]:
-    """Every finding for a function directory; never imports the function or its model."""
-    directory = Path(directory)
+def lint_directory(directory: Path | str, *, import_handler: bool = False) -> list[LintFinding]:
+    """Every finding for a function directory or one of its function*.yaml files; imports the
+    handler's module only with ``import_handler`` (never the model: init_context is not run)."""
+    given = Path(directory)
+    directory = function_directory(given)
     try:
-        path = find_function_yaml(directory)
+        path = find_function_yaml(given)
         raw = read_yaml(path)
     except SpecError as exc:
         return [LintFinding("error", "function.yaml", None, "file", str(exc))]
@@ -268,7 +475,8 @@ def lint_directory(directory: Path | str) -> list[LintFinding]:
     if not meta.get("name"):
         lint.error("metadata.name", "missing: Nuclio needs the function's name")
     _check_annotations(lint, meta)
-    _check_handler(lint, spec, directory)
+    _check_description(lint, spec)
+    _check_handler(lint, spec, directory, import_handler)
     _check_runtime(lint, spec)
     _check_trigger(lint, raw)
     return lint.findings

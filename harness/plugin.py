@@ -104,8 +104,8 @@ def pytest_configure(config: pytest.Config) -> None:
     paths = []
     for directory in directories:
         path = Path(directory)
-        if not path.is_dir():
-            raise pytest.UsageError(f"--function {directory}: no such directory")
+        if not path.exists():
+            raise pytest.UsageError(f"--function {directory}: no such directory or file")
         try:
             yaml_path = find_function_yaml(path).resolve()
         except ValueError as exc:

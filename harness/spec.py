@@ -107,9 +107,12 @@ class FunctionSpec:
     resources: dict[str, Any] = field(default_factory=dict)
     volumes: list[Volume] = field(default_factory=list)
 
+    yaml_path: Path | None = None
+
     @property
     def path(self) -> Path:
-        return self.directory / "function.yaml"
+        """The function.yaml read (any name: function-gpu.yaml too)."""
+        return self.yaml_path or self.directory / "function.yaml"
 
     @property
     def label_names(self) -> list[str]:
@@ -131,7 +134,17 @@ class FunctionSpec:
         }
 
 
+def function_directory(path: Path | str) -> Path:
+    """The function's directory for a path that is the directory or one of its function.yaml
+    files (CVAT ships function-gpu.yaml beside function.yaml)."""
+    path = Path(path)
+    return path.parent if path.is_file() else path
+
+
 def find_function_yaml(directory: Path) -> Path:
+    """``directory``'s function.yaml, or ``directory`` itself when it is a file (any name)."""
+    if directory.is_file():
+        return directory
     for name in ("function.yaml", "function.yml"):
         if (directory / name).is_file():
             return directory / name
@@ -221,13 +234,14 @@ def _volumes(items: Any) -> list[Volume]:
 
 def load_spec(directory: Path | str) -> FunctionSpec:
     """Read a function directory's function.yaml; lenient, lint says what is wrong."""
-    directory = Path(directory).resolve()
-    path = find_function_yaml(directory)
+    given = Path(directory).resolve()
+    path = find_function_yaml(given)
+    directory = function_directory(given)
     raw = read_yaml(path)
     meta = _mapping(raw.get("metadata"))
     spec = _mapping(raw.get("spec"))
     annotations = {str(k): str(v) for k, v in _mapping(meta.get("annotations")).items()}
-    fs = FunctionSpec(directory=directory, raw=raw)
+    fs = FunctionSpec(directory=directory, raw=raw, yaml_path=path)
     fs.name = str(meta.get("name") or directory.name)
     fs.description = str(spec.get("description") or "")
     fs.version = str(annotations.get("version") or spec.get("version") or "")

@@ -25,7 +25,7 @@ from harness.defaults import default_fixtures
 from harness.lint import lint_directory
 from harness.runners import Runner, RunningFunction, StartError, make_runner
 from harness.runners.scratch import ScratchDir
-from harness.spec import FunctionSpec, SpecError, load_spec
+from harness.spec import FunctionSpec, SpecError, function_directory, load_spec
 
 
 @dataclass
@@ -43,7 +43,8 @@ class FunctionUnderTest:
     """One ``--function`` directory across the session."""
 
     def __init__(self, directory: Path, options: Options) -> None:
-        self.directory = directory.resolve()
+        self.given = directory.resolve()  # the directory, or a function*.yaml in it
+        self.directory = function_directory(self.given)
         self.options = options
         self.name = self.directory.name
         self.spec: FunctionSpec | None = None
@@ -55,7 +56,7 @@ class FunctionUnderTest:
         self._tmp = ScratchDir("cvat-fn-fixtures-")  # swept by the next run if this is killed
         self.started_at = time.strftime("%Y-%m-%d %H:%M:%S")
         try:
-            self.spec = load_spec(self.directory)
+            self.spec = load_spec(self.given)
         except SpecError as exc:
             self.problem = str(exc)
             return
@@ -239,7 +240,7 @@ def _raise(message: str) -> None:
 
 
 def _lint(fut: FunctionUnderTest) -> None:
-    findings = lint_directory(fut.directory)
+    findings = lint_directory(fut.given)
     errors = [str(f) for f in findings if f.severity == "error"]
     if errors:
         raise CheckFailed(f"{len(errors)} lint error(s):\n" + "\n".join(errors))

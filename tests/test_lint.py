@@ -145,11 +145,11 @@ def test_invalid_label_json_names_line_column_and_trailing_comma(tmp_path):
         ),
         (
             lambda d: d["spec"].update(handler="detector:handler"),
-            "spec.handler: module 'detector' not found: no detector.py",
+            "spec.handler: warning: cannot tell: no detector.py",
         ),
         (
             lambda d: d["spec"].update(handler="main:detect"),
-            "spec.handler: main.py does not define 'detect'",
+            "spec.handler: warning: cannot tell whether main.py has 'detect'",
         ),
         (
             lambda d: d["spec"].update(runtime="golang"),
@@ -202,9 +202,12 @@ def test_cli_exit_codes_and_output(tmp_path):
     bad_dir = tmp_path / "bad"
     bad_dir.mkdir()
     make(bad_dir, GOOD_YAML.replace("handler: main:handler", "handler: main:detect"))
+    (bad_dir / "model_handler.py").write_text("class ModelHandler:\n    pass\n")
     bad = subprocess.run(
-        [sys.executable, "-m", "harness.cli", "lint", str(bad_dir)], capture_output=True, text=True
+        [sys.executable, "-m", "harness.cli", "lint", "--import", str(bad_dir)],
+        capture_output=True,
+        text=True,
     )
     assert bad.returncode == 1
-    assert "spec.handler: main.py does not define 'detect'" in bad.stdout
+    assert "spec.handler: main has no callable 'detect' once imported" in bad.stdout
     assert "Traceback" not in bad.stderr

@@ -1,0 +1,219 @@
+"""cvat-fn lint reads function.yaml as CVAT's ``LambdaFunction`` and Nuclio's config loader
+do: one function.yaml per defect, its verdict and its place.
+
+Sources: cvat-ai/cvat ``cvat/apps/lambda_manager/views.py`` at commit e4c12a27d406
+(``LambdaFunction.__init__`` and its ``parse_labels`` / ``parse_attributes``); nuclio/nuclio
+at 1.14.1+ (``pkg/processor/build/runtime/python/runtime.go`` ``GetProcessorDockerfileInfo``,
+``pkg/functionconfig/reader.go`` ``validateConfigurationFileFunctionConfig``,
+``pkg/functionconfig/types.go`` ``Meta.Annotations map[string]string``,
+``pkg/platform/abstract/platform.go`` ``enrichTriggers``).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from harness.lint import lint_directory
+from tests.test_lint import GOOD_MAIN, GOOD_YAML
+
+
+def function(
+    tmp_path: Path, mutate: Any, name: str = "function.yaml", main: str = GOOD_MAIN
+) -> Path:
+    data = yaml.safe_load(GOOD_YAML)
+    mutate(data)
+    (tmp_path / name).write_text(yaml.safe_dump(data, sort_keys=False))
+    (tmp_path / "main.py").write_text(main)
+    return tmp_path / name
+
+
+def labels(*items: dict[str, Any]) -> Any:
+    return lambda d: d["metadata"]["annotations"].update(spec=json.dumps(list(items)))
+
+
+def annotate(**values: Any) -> Any:
+    return lambda d: d["metadata"]["annotations"].update(values)
+
+
+def spec(**values: Any) -> Any:
+    return lambda d: d["spec"].update(values)
+
+
+def drop_description(d: dict[str, Any]) -> None:
+    del d["spec"]["description"]
+
+
+def trigger(**values: Any) -> Any:
+    return lambda d: d["spec"]["triggers"]["myHttpTrigger"].update(values)
+
+
+def second_http(d: dict[str, Any]) -> None:
+    d["spec"]["triggers"]["other"] = {"kind": "http", "numWorkers": 1}
+
+
+ATTR = {"name": "age", "input_type": "number", "values": ["0", "150", "1"]}
+SKELETON = {
+    "id": 1,
+    "name": "body",
+    "type": "skeleton",
+    "sublabels": [{"id": 2, "name": "nose", "type": "points"}],
+    "svg": "<circle />",
+}
+
+CASES = {
+    # (mutation, severity, field, words)
+    "python-3.6": (spec(runtime="python:3.6"), "error", "spec.runtime", "refused by Nuclio"),
+    "python-3.8": (spec(runtime="python:3.8"), "warning", "spec.runtime", "deprecated"),
+    "no-description": (drop_description, "error", "spec.description", "function list fails"),
+    "empty-description": (spec(description=""), "error", "spec.description", "missing or empty"),
+    "attribute-without-input-type": (
+        labels({"id": 0, "name": "face", "attributes": [{"name": "age", "values": ["1"]}]}),
+        "error",
+        "metadata.annotations.spec",
+        "[0].attributes[0]: no 'input_type'",
+    ),
+    "attribute-without-values": (
+        labels({"id": 0, "name": "face", "attributes": [{"name": "a", "input_type": "text"}]}),
+        "error",
+        "metadata.annotations.spec",
+        "no 'values'",
+    ),
+    "attribute-duplicate": (
+        labels({"id": 0, "name": "face", "attributes": [ATTR, ATTR]}),
+        "error",
+        "metadata.annotations.spec",
+        "duplicate attribute name 'age'",
+    ),
+    "attribute-input-type-unknown": (
+        labels({"id": 0, "name": "face", "attributes": [{**ATTR, "input_type": "slider"}]}),
+        "warning",
+        "metadata.annotations.spec",
+        "is none CVAT checks",
+    ),
+    "skeleton-without-sublabels": (
+        labels({k: v for k, v in SKELETON.items() if k != "sublabels"}),
+        "error",
+        "metadata.annotations.spec",
+        "a skeleton needs 'sublabels'",
+    ),
+    "skeleton-without-svg": (
+        labels({k: v for k, v in SKELETON.items() if k != "svg"}),
+        "error",
+        "metadata.annotations.spec",
+        "a skeleton needs 'svg'",
+    ),
+    "sublabel-attribute-without-values": (
+        labels(
+            {
+                **SKELETON,
+                "sublabels": [
+                    {"name": "nose", "attributes": [{"name": "v", "input_type": "text"}]}
+                ],
+            }
+        ),
+        "error",
+        "metadata.annotations.spec",
+        "[0].sublabels[0].attributes[0]: no 'values'",
+    ),
+    "version-not-int": (annotate(version="1.2"), "error", "metadata.annotations.version", "int()"),
+    "min-pos-points": (
+        annotate(min_pos_points="two"),
+        "error",
+        "metadata.annotations.min_pos_points",
+        "int()",
+    ),
+    "startswith-box-false": (
+        annotate(startswith_box="false"),
+        "warning",
+        "metadata.annotations.startswith_box",
+        "reads as true",
+    ),
+    "max-workers": (
+        lambda d: d["spec"]["triggers"]["myHttpTrigger"].update(maxWorkers=2),
+        "warning",
+        "spec.triggers.myHttpTrigger.maxWorkers",
+        "use numWorkers",
+    ),
+    "two-http-triggers": (second_http, "error", "spec.triggers.other", "more than one"),
+    "event-timeout-without-unit": (
+        spec(eventTimeout=30),
+        "error",
+        "spec.eventTimeout",
+        "not a Go duration",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_defect(tmp_path: Path, name: str) -> None:
+    mutate, severity, field, words = CASES[name]
+    found = lint_directory(function(tmp_path, mutate))
+    hits = [f for f in found if f.field == field and words in f.message]
+    assert hits, f"{name}: " + repr([str(f) for f in found])
+    assert hits[0].severity == severity
+    assert hits[0].line is not None, "the finding has no line"
+
+
+def test_unquoted_numbers_in_annotations_are_read_as_text(tmp_path: Path) -> None:
+    # CVAT's own SAM function.yaml writes `version: 2` and `min_pos_points: 1` unquoted
+    path = function(tmp_path, annotate(version=2, min_pos_points=1, min_neg_points=0))
+    assert lint_directory(path) == []
+
+
+def test_reid_without_labels_is_quiet(tmp_path: Path) -> None:
+    # CVAT's person-reidentification functions declare no spec: CVAT needs none for re-id
+    def reid(d: dict[str, Any]) -> None:
+        d["metadata"]["annotations"]["type"] = "reid"
+        del d["metadata"]["annotations"]["spec"]
+
+    assert [str(f) for f in lint_directory(function(tmp_path, reid))] == []
+
+
+HANDLER_IN_TRY = """\
+try:
+    from fast_model import handler
+except ImportError:
+    def handler(context, event):
+        return "[]"
+"""
+
+
+def test_a_handler_bound_inside_try_is_found(tmp_path: Path) -> None:
+    path = function(tmp_path, lambda d: None, main=HANDLER_IN_TRY)
+    assert lint_directory(path) == []
+
+
+def test_a_star_import_cannot_tell_and_import_settles_it(tmp_path: Path) -> None:
+    (tmp_path / "impl.py").write_text("def handler(context, event):\n    return '[]'\n")
+    path = function(tmp_path, lambda d: None, main="from impl import *\n")
+    (hit,) = lint_directory(path)
+    assert hit.severity == "warning" and "it imports names with *" in hit.message
+    assert lint_directory(path, import_handler=True) == []
+
+
+def test_import_reports_what_failed(tmp_path: Path) -> None:
+    path = function(tmp_path, lambda d: None, main="import not_installed_anywhere\n")
+    (hit,) = [f for f in lint_directory(path, import_handler=True) if f.field == "spec.handler"]
+    assert hit.severity == "error"
+    assert "No module named 'not_installed_anywhere'" in hit.message
+
+
+def test_any_file_name_is_linted_as_given(tmp_path: Path) -> None:
+    # CVAT ships function-gpu.yaml beside function.yaml; the file given is the one read
+    function(tmp_path, lambda d: None)
+    gpu = function(tmp_path, spec(runtime="python:3.6"), name="function-gpu.yaml")
+    found = lint_directory(gpu)
+    assert [f.file for f in found] == ["function-gpu.yaml"]
+    assert lint_directory(tmp_path) == []
+    done = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "lint", str(gpu)], capture_output=True, text=True
+    )
+    assert done.returncode == 1
+    assert done.stdout.startswith("function-gpu.yaml:")
