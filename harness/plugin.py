@@ -74,6 +74,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--cvat-fn-html", metavar="PATH", help="write the suite's HTML report here")
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
+    """``--function DIR`` settles rootdir and ini file as ``--function=DIR`` does."""
+    from harness.rootdir import resettle
+
+    resettle(early_config)
+
+
 def _pairs(values: list[str], option: str) -> dict[str, float]:
     result = {}
     for value in values:
@@ -136,8 +144,13 @@ def _explicit(config: pytest.Config) -> bool:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
-    """Remember each check's outcome for the JSON and HTML reports."""
+    """Remember each check's outcome for the JSON and HTML reports; a skip is placed at its
+    check's id."""
     report = yield
+    if isinstance(item, CheckItem) and report.skipped and isinstance(report.longrepr, tuple):
+        # A skip raised inside a check would be placed at the raise in harness/suite.py; the
+        # check's own id says which one skipped (``pytest -rs``).
+        report.longrepr = (item.nodeid, None, report.longrepr[2])
     if isinstance(item, CheckItem) and (report.when == "call" or not report.passed):
         from harness.reporting import check_result
 

@@ -48,9 +48,8 @@ def test_cvat_function_fixture_without_function_skips(pytester: pytest.Pytester)
 
 
 def test_own_test_with_cvat_function_runs_beside_the_suite(pytester: pytest.Pytester) -> None:
-    # The user's project (its config, its tests) and a function elsewhere. pytest settles
-    # rootdir and config before plugins add options, so a spaced "--function DIR" counts DIR
-    # as a test path for that; "--function=DIR" does not.
+    # The user's project (its config, its tests) and a function elsewhere. (Both
+    # "--function DIR" and "--function=DIR" keep the project's rootdir: test_plugin_setup.py.)
     pytester.makeini("[pytest]\n")
     # the image path is relative to the function's directory, as in its cvat-fn.yaml
     pytester.makepyfile(
