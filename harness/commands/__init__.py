@@ -52,3 +52,6 @@ def register_all(sub: SubParsers) -> None:
 
     for module in (new, pin):
         module.register(sub)
+    from harness.commands import eval as eval_command  # cvat-fn eval (dataset evaluation)
+
+    eval_command.register(sub)
