@@ -70,6 +70,36 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="SECONDS",
         help="how long to wait for the function to become ready (default: from the spec)",
     )
+    # Dataset evaluation (cvat-fn eval): an accuracy[dataset] item with eval's gate.
+    group.addoption(
+        "--dataset",
+        metavar="PATH",
+        help="a CVAT export (CVAT for images 1.1 or COCO 1.0, folder or zip): adds an"
+        " accuracy[dataset] item scoring a detector with COCO metrics, as cvat-fn eval",
+    )
+    group.addoption(
+        "--dataset-minimum",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="with --dataset: a minimum for an eval.json metric, e.g. map=0.3",
+    )
+    group.addoption(
+        "--dataset-baseline", metavar="OLD/eval.json", help="with --dataset: fail on a drop"
+    )
+    group.addoption(
+        "--dataset-max-drop",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="with --dataset-baseline: allowed drop per metric (default 0.005 each)",
+    )
+    group.addoption(
+        "--dataset-report-dir",
+        default="cvat-fn-eval",
+        metavar="DIR",
+        help="with --dataset: where eval.json and eval.html go (default: ./cvat-fn-eval)",
+    )
     group.addoption("--cvat-fn-json", metavar="PATH", help="write the suite's JSON report here")
     group.addoption("--cvat-fn-html", metavar="PATH", help="write the suite's HTML report here")
 
@@ -107,6 +137,7 @@ def pytest_configure(config: pytest.Config) -> None:
         readiness_timeout=config.getoption("readiness_timeout"),
         budgets=_pairs(config.getoption("budget"), "--budget"),
         minimums=_pairs(config.getoption("minimum"), "--minimum"),
+        dataset=_dataset_options(config),
     )
     functions: dict[Path, FunctionUnderTest] = {}
     paths = []
@@ -131,6 +162,22 @@ def pytest_configure(config: pytest.Config) -> None:
             fut.stop()
 
     config.add_cleanup(stop_all)
+
+
+def _dataset_options(config: pytest.Config) -> Any:
+    path = config.getoption("dataset")
+    if not path:
+        return None
+    from harness.eval.check import DatasetOptions
+
+    baseline = config.getoption("dataset_baseline")
+    return DatasetOptions(
+        path=Path(path),
+        report_dir=Path(config.getoption("dataset_report_dir")),
+        minimums=_pairs(config.getoption("dataset_minimum"), "--dataset-minimum"),
+        baseline=Path(baseline) if baseline else None,
+        max_drop=_pairs(config.getoption("dataset_max_drop"), "--dataset-max-drop"),
+    )
 
 
 def _explicit(config: pytest.Config) -> bool:

@@ -37,6 +37,8 @@ class Options:
     readiness_timeout: float | None = None
     budgets: dict[str, float] = field(default_factory=dict)
     minimums: dict[str, float] = field(default_factory=dict)
+    dataset: Any = None
+    """``--dataset``: a harness.eval.check.DatasetOptions, or None."""
 
 
 class FunctionUnderTest:
@@ -217,6 +219,8 @@ class FunctionSuite(pytest.File):
         yield item("latency", lambda: check_warm(fut.target()), "warm")
         yield item("robustness", lambda: check_robustness(fut.target(), examples))
         yield item("concurrency", lambda: check_concurrency(fut.target()))
+        if fut.options.dataset is not None:
+            yield item("accuracy", partial(_dataset, fut), "dataset")
 
 
 def _answered(fut: FunctionUnderTest, fx: Fixture) -> None:
@@ -233,6 +237,12 @@ def _threshold(fut: FunctionUnderTest, fx: Fixture, examples: int) -> None:
 
 def _monotone(fut: FunctionUnderTest, fx: Fixture, examples: int) -> None:
     check_monotone(fut.target(), fx, examples)
+
+
+def _dataset(fut: FunctionUnderTest) -> None:
+    from harness.eval.check import check_dataset
+
+    check_dataset(fut.target(), fut.options.dataset)
 
 
 def _raise(message: str) -> None:

@@ -58,16 +58,36 @@ PLAN: list[tuple[str, str, tuple[int, int, int, int] | None, list[Paste]]] = [
     ("astronaut.jpg", "astronaut.png", None, []),
     ("coffee_face.jpg", "coffee.png", None, [Paste("face", (70, 90))]),
     ("cat_face.jpg", "chelsea.png", None, [Paste("face", (420, 40), 0.8)]),
-    ("rocket_two.jpg", "rocket.jpg", None, [Paste("face", (40, 60), 0.7), Paste("face", (380, 200), 1.2)]),
-    ("hubble_small.jpg", "hubble_deep_field.jpg", (0, 0, 800, 600), [Paste("face", (300, 200), 0.5)]),
+    (
+        "rocket_two.jpg",
+        "rocket.jpg",
+        None,
+        [Paste("face", (40, 60), 0.7), Paste("face", (380, 200), 1.2)],
+    ),
+    (
+        "hubble_small.jpg",
+        "hubble_deep_field.jpg",
+        (0, 0, 800, 600),
+        [Paste("face", (300, 200), 0.5)],
+    ),
     ("brick_mirror.jpg", "brick.png", None, [Paste("face", (200, 120), 1.0, mirror=True)]),
-    ("grass_tiny.jpg", "grass.png", None, [Paste("face", (100, 300), 0.3), Paste("face", (400, 80), 0.9)]),
+    (
+        "grass_tiny.jpg",
+        "grass.png",
+        None,
+        [Paste("face", (100, 300), 0.3), Paste("face", (400, 80), 0.9)],
+    ),
     ("gravel_covered.jpg", "gravel.png", None, [Paste("face", (240, 150), 1.1, cover=True)]),
     ("page_dark.jpg", "page.png", None, [Paste("face", (330, 100), 1.0, darken=0.35)]),
     ("coffee_empty.jpg", "coffee.png", (100, 0, 500, 300), []),
     ("cat_empty.jpg", "chelsea.png", None, []),
-    ("hubble_patch.jpg", "hubble_deep_field.jpg", (200, 200, 1000, 800), [Paste("patch", (60, 300), 1.0), Paste("face", (300, 60), 1.4)]),
-]  # fmt: skip
+    (
+        "hubble_patch.jpg",
+        "hubble_deep_field.jpg",
+        (200, 200, 1000, 800),
+        [Paste("patch", (60, 300), 1.0), Paste("face", (300, 60), 1.4)],
+    ),
+]
 
 
 def source_dir() -> Path:
@@ -132,7 +152,9 @@ def build() -> list[dict]:
             shapes = [paste(canvas, astronaut, p) for p in pastes]
         buffer = io.BytesIO()
         canvas.save(buffer, "JPEG", quality=88, optimize=True)
-        images.append({"name": name, "size": canvas.size, "data": buffer.getvalue(), "shapes": shapes})
+        images.append(
+            {"name": name, "size": canvas.size, "data": buffer.getvalue(), "shapes": shapes}
+        )
     return images
 
 
@@ -209,7 +231,9 @@ def write_cvat(images: list[dict], out: Path) -> None:
             open_("image", attrs)
             for label, box, occluded in image["shapes"]:
                 shape = {"label": label, "source": "manual", "occluded": str(int(occluded))}
-                shape.update({k: f"{v:.2f}" for k, v in zip(("xtl", "ytl", "xbr", "ybr"), box)})
+                shape.update(
+                    {k: f"{v:.2f}" for k, v in zip(("xtl", "ytl", "xbr", "ybr"), box, strict=True)}
+                )
                 shape["z_order"] = "0"
                 open_("box", shape)
                 close("box")
@@ -227,15 +251,24 @@ def write_coco(images: list[dict], out: Path) -> None:
     """instances_default.json as Datumaro's coco_instances exporter writes CVAT's task."""
     (out / "annotations").mkdir(parents=True)
     (out / "images" / "default").mkdir(parents=True)
-    categories = [{"id": i + 1, "name": name, "supercategory": ""} for i, (name, _) in enumerate(LABELS)]
+    categories = [
+        {"id": i + 1, "name": name, "supercategory": ""} for i, (name, _) in enumerate(LABELS)
+    ]
     ids = {name: i + 1 for i, (name, _) in enumerate(LABELS)}
     doc: dict = {
         "licenses": [{"name": "", "id": 0, "url": ""}],
-        "info": {"contributor": "", "date_created": "", "description": "", "url": "", "version": "", "year": ""},
+        "info": {
+            "contributor": "",
+            "date_created": "",
+            "description": "",
+            "url": "",
+            "version": "",
+            "year": "",
+        },
         "categories": categories,
         "images": [],
         "annotations": [],
-    }  # fmt: skip
+    }
     for number, image in enumerate(images, start=1):
         width, height = image["size"]
         doc["images"].append({

@@ -149,7 +149,11 @@ def summary(doc: dict) -> str:
         )
     only = doc["labels"]["dataset_only"]
     if only:
-        lines.append("only in the dataset (not scored): " + ", ".join(f"{k} ({n})" for k, n in only.items()))
+        lines.append(
+            "only in the dataset (not scored): " + ", ".join(f"{k} ({n})" for k, n in only.items())
+        )
     if doc["labels"]["function_only"]:
-        lines.append("only in the function (not scored): " + ", ".join(doc["labels"]["function_only"]))
+        lines.append(
+            "only in the function (not scored): " + ", ".join(doc["labels"]["function_only"])
+        )
     return "\n".join(lines)

@@ -85,7 +85,7 @@ def detect_format(root: Path) -> str | None:
     xml = root / "annotations.xml"
     if xml.is_file():
         try:
-            for event, element in ElementTree.iterparse(xml, events=("start",)):
+            for _event, element in ElementTree.iterparse(xml, events=("start",)):
                 if element.tag != "annotations":
                     return None
                 break
@@ -119,6 +119,11 @@ def open_dataset(path: Path) -> Iterator[Dataset]:
         fmt = detect_format(root)
         if fmt is None:
             raise DatasetError(f"{path}: neither format found; expected {EXPECTED}")
+        if not (root / "images").is_dir():
+            raise DatasetError(
+                f"{path}: a {fmt} export without its images/ folder; export from CVAT with"
+                " 'Save images' checked"
+            )
         yield _read(path, root, fmt)
     finally:
         if scratch:
@@ -138,7 +143,11 @@ def _read(path: Path, root: Path, fmt: str) -> Dataset:
         labels = [c.name for c in categories]
         items = list(dm)
     except Exception as exc:  # Datumaro raises many kinds; each means "cannot read it"
-        raise DatasetError(f"{path}: not a readable {fmt} export ({exc})") from None
+        cause: BaseException = exc
+        while cause.__cause__ is not None:  # Datumaro wraps the reason in "Failed to import"
+            cause = cause.__cause__
+        hint = "; export from CVAT with 'Save images' checked" if "image" in str(cause) else ""
+        raise DatasetError(f"{path}: not a readable {fmt} export ({cause}){hint}") from None
     images: list[DatasetImage] = []
     missing: list[str] = []
     for item in items:

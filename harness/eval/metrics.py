@@ -239,7 +239,9 @@ def evaluate(scored: Sequence[Scored], labels: LabelMap) -> Evaluation:
             "detections": dets,
         }
         curve = precision[IOU_50, :, k, AREA_ALL, MAX_DETS]
-        curves[name] = [(float(r), float(p)) for r, p in zip(rec_thrs, curve, strict=True) if p > -1]
+        curves[name] = [
+            (float(r), float(p)) for r, p in zip(rec_thrs, curve, strict=True) if p > -1
+        ]
     metrics["per_label"] = per_label
     if segm_gt and segm_dt:
         segm = {**gt, "annotations": segm_gt}

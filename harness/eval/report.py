@@ -130,9 +130,7 @@ def render_html(document: dict[str, Any], evaluation: Evaluation, scored: Sequen
     parts.append("".join(f"<th>{k}</th>" for k in keys) + "</tr>")
     parts.append(
         "<tr><td><b>all</b></td>"
-        + "".join(
-            f"<td>{_num(metrics.get('map' if k == 'ap' else k))}</td>" for k in keys[:-1]
-        )
+        + "".join(f"<td>{_num(metrics.get('map' if k == 'ap' else k))}</td>" for k in keys[:-1])
         + f"<td>{_num(metrics.get('ground_truth'))}</td></tr>"
     )
     for label, values in metrics.get("per_label", {}).items():
@@ -150,9 +148,13 @@ def render_html(document: dict[str, Any], evaluation: Evaluation, scored: Sequen
         items = "".join(f"<li>{_e(k)}: {v}</li>" for k, v in document["not_scored"].items())
         parts.append(f"<p>Answers left out:</p><ul>{items}</ul>")
     ap50 = {k: v.get("ap50") for k, v in metrics.get("per_label", {}).items()}
-    parts.append(f"<h2>Precision and recall</h2><img src='{_uri(pr_curves(evaluation.pr_curves, ap50))}'>")
+    parts.append(
+        f"<h2>Precision and recall</h2><img src='{_uri(pr_curves(evaluation.pr_curves, ap50))}'>"
+    )
     failures = {f["image"]: f["error"] for f in document["failures"]}
-    worst = sorted(scored, key=lambda s: (-evaluation.image_errors.get(s.image.name, 0), s.image.name))
+    worst = sorted(
+        scored, key=lambda s: (-evaluation.image_errors.get(s.image.name, 0), s.image.name)
+    )
     worst = [s for s in worst if evaluation.image_errors.get(s.image.name, 0)][:WORST_IMAGES]
     parts.append(f"<h2>Worst images ({len(worst)})</h2>")
     if not worst:

@@ -94,6 +94,7 @@ def run_eval(options: EvalOptions) -> EvalResult:
         raise GateInputError(f"--concurrency {concurrency}: must be at least 1")
     with open_dataset(options.dataset) as dataset:
         labels = LabelMap.between(dataset.labels, spec.label_names)
+        check_options(skeleton(labels.matched), options.minimums, baseline, options.max_drop)
         _say(f"{dataset.path}: {dataset.format}, {len(dataset)} image(s)")
         if labels.dataset_only or labels.function_only:
             _say(
@@ -101,7 +102,6 @@ def run_eval(options: EvalOptions) -> EvalResult:
                 f" {', '.join(labels.dataset_only) or 'none'}; only in the function:"
                 f" {', '.join(labels.function_only) or 'none'}"
             )
-        check_options(skeleton(labels.matched), options.minimums, baseline, options.max_drop)
         version = function_version(spec.directory)
         runner = make_runner(options.runtime, url=options.url, base_image=options.base_image)
         _say(f"starting {spec.name} with the {options.runtime} runner ...")
