@@ -14,6 +14,7 @@ import pytest
 from harness.checks.target import Target
 from harness.client import FunctionClient, Invocation
 from harness.runners import RUNTIMES
+from harness.runners.options import add_runner_options, runner_kwargs
 from harness.spec import find_function_yaml
 from harness.suite import CheckItem, FunctionSuite, FunctionUnderTest, Options
 
@@ -43,6 +44,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--base-image", metavar="IMAGE", help="with --runtime docker: replace baseImage"
     )
+    add_runner_options(group.addoption)
     group.addoption(
         "--budget",
         action="append",
@@ -127,12 +129,16 @@ def _pairs(values: list[str], option: str) -> dict[str, float]:
 
 def pytest_configure(config: pytest.Config) -> None:
     directories = config.getoption("function")
+    remote = not directories and bool(config.getoption("nuclio_dashboard"))
+    if remote:
+        directories = [_deployed_function_yaml(config)]
     if not directories:
         return
     options = Options(
         runtime=config.getoption("runtime"),
         url=config.getoption("function_url"),
         base_image=config.getoption("base_image"),
+        runner=runner_kwargs(config),
         examples=config.getoption("cvat_fn_examples"),
         readiness_timeout=config.getoption("readiness_timeout"),
         budgets=_pairs(config.getoption("budget"), "--budget"),
@@ -150,6 +156,7 @@ def pytest_configure(config: pytest.Config) -> None:
         except ValueError as exc:
             raise pytest.UsageError(f"--function {directory}: {exc}") from None
         functions[yaml_path] = FunctionUnderTest(path, options)
+        functions[yaml_path].remote = remote
         paths.append(str(yaml_path))
     config.stash[FUNCTIONS] = functions
     if config.args_source == pytest.Config.ArgsSource.ARGS and _explicit(config):
@@ -178,6 +185,29 @@ def _dataset_options(config: pytest.Config) -> Any:
         baseline=Path(baseline) if baseline else None,
         max_drop=_pairs(config.getoption("dataset_max_drop"), "--dataset-max-drop"),
     )
+
+
+def _deployed_function_yaml(config: pytest.Config) -> str:
+    """--nuclio-dashboard with no --function: the deployed function's config, as CVAT reads
+    it from the dashboard, written to a temporary directory that the session removes."""
+    import shutil
+    import tempfile
+
+    import requests
+
+    from harness.runners.url import fetch_function_yaml
+
+    name = config.getoption("function_name")
+    if not name or config.getoption("runtime") != "url":
+        raise pytest.UsageError("--nuclio-dashboard needs --runtime url and --function-name NAME")
+    scratch = Path(tempfile.mkdtemp(prefix="cvat-fn-deployed-"))
+    config.add_cleanup(lambda: shutil.rmtree(scratch, ignore_errors=True))
+    dashboard = config.getoption("nuclio_dashboard")
+    try:
+        directory = fetch_function_yaml(dashboard, name, config.getoption("namespace"), scratch)
+    except (requests.RequestException, LookupError, ValueError) as exc:
+        raise pytest.UsageError(f"--nuclio-dashboard {dashboard}: {exc}") from None
+    return str(directory)
 
 
 def _explicit(config: pytest.Config) -> bool:

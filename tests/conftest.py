@@ -24,21 +24,23 @@ def _runners() -> list[Any]:
     return params
 
 
-def make_runner(name: str) -> Runner:
+def make_runner(name: str, wrapper: str | None = None) -> Runner:
     if name == "process":
-        return ProcessRunner()
+        return ProcessRunner(wrapper=wrapper)
     from harness.runners.docker import DockerRunner, docker_available
 
     reason = docker_available()
     if reason:
         pytest.skip(reason)
-    return DockerRunner()
+    return DockerRunner(wrapper=wrapper)
 
 
 @pytest.fixture(params=_runners(), scope="module")
 def runner(request: pytest.FixtureRequest) -> Runner:
-    """Each runtime-contract test runs once per runner: the same rules hold in both."""
-    return make_runner(request.param)
+    """Each runtime-contract test runs once per runner: the same rules hold in both.
+    ``--wrapper PATH`` (the plugin's option) runs them with another worker script, such as
+    Nuclio's own _nuclio_wrapper.py."""
+    return make_runner(request.param, request.config.getoption("wrapper"))
 
 
 def copy_function(

@@ -18,9 +18,7 @@ PYTHON_BIN = str(Path(sys.executable).parent)
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PATH": PYTHON_BIN + os.pathsep + os.environ.get("PATH", "")}
-    return subprocess.run(
-        list(args), cwd=cwd, env=env, capture_output=True, text=True, timeout=600
-    )
+    return subprocess.run(list(args), cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
 
 
 def cvat_fn(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

@@ -248,11 +248,12 @@ def test_sys_exit_in_the_handler_is_a_500_and_the_worker_serves_on(start, tmp_pa
     assert after["pid"] == before["pid"]
 
 
-def test_async_init_context_and_handler_are_awaited():
+def test_async_init_context_and_handler_are_awaited(request):
     # Nuclio's _nuclio_wrapper.py awaits init_context when it is a coroutine function
     # (_initialize_context) and the handler's result when it is a coroutine (_handle_event).
     # The face model lives outside the function directory, so this runs on the host only.
-    with ProcessRunner().start(FUNCTIONS / "async_detector") as fn:
+    runner = ProcessRunner(wrapper=request.config.getoption("wrapper"))
+    with runner.start(FUNCTIONS / "async_detector") as fn:
         client = FunctionClient(fn.url, "detector", ["face"])
         invocation = client.detect(ROOT / "fixtures" / "images" / "astronaut.jpg", 0.5)
     assert invocation.status == 200, invocation.describe()
@@ -290,3 +291,26 @@ def test_a_worker_that_cannot_be_restarted_turns_ready_off(start):
     assert "worker restart 3/3 failed" in fn.logs.text()
     if hasattr(fn, "proc"):  # on the host the marker sits in /tmp: leave nothing behind
         Path(tempfile.gettempdir(), f"cvat-fn-restart-fails-{fn.proc.pid}").unlink()
+
+
+def test_wrapper_option_runs_another_worker_script(tmp_path):
+    # --wrapper PATH: the processor runs that script as each worker, with Nuclio's command line
+    custom = tmp_path / "my_wrapper.py"
+    ours = ROOT / "harness" / "runtime" / "wrapper.py"
+    custom.write_text(
+        "import os, runpy, sys\n"
+        "flags = [a for a in sys.argv if a.startswith('--')]\n"
+        "os.environ['ECHO_WRAPPER'] = 'custom:' + ' '.join(flags)\n"
+        f"runpy.run_path({str(ours)!r}, run_name='__main__')\n"
+    )
+    with ProcessRunner(wrapper=custom).start(FUNCTIONS / "echo") as fn:
+        env = event_of(fn, json={})["env"]
+    assert env["ECHO_WRAPPER"] == (
+        "custom:--handler --event-socket-path --control-socket-path --platform-kind --namespace"
+        " --worker-id --trigger-kind --trigger-name --decode-event-strings"
+    )
+
+
+def test_wrapper_option_names_a_missing_file(tmp_path):
+    with pytest.raises(StartError, match=r"--wrapper .*nowhere\.py: no such file"):
+        ProcessRunner(wrapper=tmp_path / "nowhere.py")

@@ -29,6 +29,7 @@ from harness.cvat import CVAT_VERSION, KINDS, Shape, errors, warnings
 from harness.cvat.findings import losses, parse_version
 from harness.runners import make_runner
 from harness.runners.base import RunningFunction, StartError
+from harness.runners.options import add_start_options, runner_kwargs
 from harness.table import matches_table, shapes_table
 
 if TYPE_CHECKING:
@@ -90,6 +91,7 @@ def register(sub: SubParsers) -> None:
     which.add_argument(
         "--base-image", metavar="IMAGE", help="with --runtime docker: replace build.baseImage"
     )
+    add_start_options(which.add_argument)
     which.add_argument(
         "--cvat-version",
         default=CVAT_VERSION,
@@ -406,7 +408,9 @@ def run(args: argparse.Namespace) -> int:
                 f"starting {target.spec.name} ({target.kind}) with the {args.runtime} runner ..."
             )
             try:
-                runner = make_runner(args.runtime, base_image=args.base_image)
+                runner = make_runner(
+                    args.runtime, base_image=args.base_image, **runner_kwargs(args)
+                )
                 running = runner.start(target.spec.directory, target.spec)
             except StartError as exc:
                 fail("invoke", f"the function did not start: {exc}")

@@ -25,9 +25,7 @@ def register(sub: SubParsers) -> None:
     )
     p.add_argument("directory", metavar="DIR")
     p.add_argument("--kind", choices=list(KINDS), required=True)
-    p.add_argument(
-        "--name", help="the function's metadata.name (default: DIR's name, lowercased)"
-    )
+    p.add_argument("--name", help="the function's metadata.name (default: DIR's name, lowercased)")
     p.add_argument(
         "--image",
         metavar="REGISTRY/NAME",

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from harness.commands import UsageError, fail, guarded
 from harness.runners import RunningFunction, make_runner
 from harness.runners.base import StartError
+from harness.runners.options import add_start_options, runner_kwargs
 from harness.spec import FunctionSpec, load_spec
 
 if TYPE_CHECKING:
@@ -60,6 +61,7 @@ def register(sub: SubParsers) -> None:
     p.add_argument(
         "--base-image", metavar="IMAGE", help="with --runtime docker: replace build.baseImage"
     )
+    add_start_options(p.add_argument)
     p.set_defaults(run=guarded("serve", run))
 
 
@@ -122,7 +124,9 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         try:
-            runner = make_runner(args.runtime, base_image=args.base_image, port=args.port)
+            runner = make_runner(
+                args.runtime, base_image=args.base_image, port=args.port, **runner_kwargs(args)
+            )
             started = runner.start(spec.directory, spec)
         except StartError as exc:
             fail("serve", f"the function did not start: {exc}")

@@ -12,23 +12,51 @@ class RunnerUnavailable(StartError):
 
 
 def make_runner(
-    runtime: str, *, url: str | None = None, base_image: str | None = None, port: int = 0
+    runtime: str,
+    *,
+    url: str | None = None,
+    base_image: str | None = None,
+    port: int = 0,
+    wrapper: str | None = None,
+    pull: bool = True,
+    dashboard: str | None = None,
+    function_name: str | None = None,
+    namespace: str = "nuclio",
 ) -> Runner:
     """The runner for ``--runtime``; a clear error for one that cannot be used.
 
     ``port`` is the host port for the HTTP trigger (process and docker; 0 takes a free one).
+    ``wrapper`` replaces cvat-fn's worker script (process and docker); ``pull`` lets the
+    docker runner pull a missing base image; ``dashboard``/``function_name``/``namespace``
+    reach a deployed function through Nuclio's dashboard (url).
     """
     if port and runtime not in ("process", "docker"):
         raise RunnerUnavailable(f"--port {port}: --runtime {runtime} does not start a function")
+    if wrapper and runtime not in ("process", "docker"):
+        raise RunnerUnavailable(f"--wrapper: --runtime {runtime} does not start a function")
+    if wrapper:
+        from harness.runners.wrapper import check_wrapper
+
+        check_wrapper(wrapper)
     if runtime == "process":
         from harness.runners.process import ProcessRunner
 
-        return ProcessRunner(port=port)
+        return ProcessRunner(port=port, wrapper=wrapper)
     if runtime == "url":
-        if not url:
-            raise RunnerUnavailable("--runtime url needs --function-url URL")
         from harness.runners.url import UrlRunner
 
+        if dashboard or function_name:
+            if not (dashboard and function_name):
+                raise RunnerUnavailable(
+                    "--runtime url through Nuclio's dashboard needs both --nuclio-dashboard URL"
+                    " and --function-name NAME"
+                )
+            return UrlRunner(dashboard=dashboard, function_name=function_name, namespace=namespace)
+        if not url:
+            raise RunnerUnavailable(
+                "--runtime url needs --function-url URL, or --nuclio-dashboard URL"
+                " --function-name NAME"
+            )
         return UrlRunner(url)
     if runtime == "docker":
         from harness.runners.docker import DockerRunner, docker_available
@@ -36,11 +64,11 @@ def make_runner(
         reason = docker_available()
         if reason:
             raise RunnerUnavailable(f"--runtime docker: {reason}")
-        return DockerRunner(base_image=base_image, port=port)
+        return DockerRunner(base_image=base_image, port=port, wrapper=wrapper, pull=pull)
     if runtime == "nuctl":
         raise RunnerUnavailable(
             "--runtime nuctl is not built yet: deploy with nuctl yourself and use"
-            " --runtime url --function-url URL"
+            " --runtime url --function-url URL (or --nuclio-dashboard URL --function-name NAME)"
         )
     raise RunnerUnavailable(f"unknown runtime {runtime!r} (choose from {', '.join(RUNTIMES)})")
 

@@ -21,6 +21,9 @@ import requests
 
 from harness.runners import cleanup, failures, image, labels, reaper, wait
 from harness.runners.base import LogBuffer, Runner, RunningFunction, StartError
+from harness.runners.wrapper import ENV as WRAPPER_ENV
+from harness.runners.wrapper import IN_CONTAINER as WRAPPER_IN_CONTAINER
+from harness.runners.wrapper import check_wrapper
 from harness.spec import FunctionSpec, load_spec
 
 STOP_GRACE_S = 5
@@ -113,7 +116,8 @@ class DockerRunner(Runner):
         base_image: str | None = None,
         *,
         pip_ca: str | Path | None = None,
-        pull: bool = False,
+        pull: bool = True,
+        wrapper: str | Path | None = None,
         verbose: bool = False,
         progress: Callable[[str], None] | None = None,
         client: Any = None,
@@ -123,7 +127,8 @@ class DockerRunner(Runner):
         self.port = port  # the host port the HTTP trigger is published on; 0 takes a free one
         ca = pip_ca if pip_ca is not None else os.environ.get("PIP_CERT", HOST_CA_BUNDLE)
         self.pip_ca = Path(ca) if ca and Path(ca).is_file() else None
-        self.pull = pull
+        self.pull = pull  # pull a missing base image (off: --no-pull)
+        self.wrapper = check_wrapper(wrapper) if wrapper else None
         self.verbose = verbose
         self.progress = progress or image.stderr_progress
         self._client = client
@@ -167,20 +172,21 @@ class DockerRunner(Runner):
         return tag, image_id, True
 
     def _pull_base(self, base: str) -> Any:
+        """Pull a missing base image, as ``docker build`` and nuctl do, showing progress."""
         import docker.errors
 
         hint = (
-            f"the base image {base} is not on this machine. Build the local one with "
-            f"scripts/build-base-image.sh, or run on an image you have with "
-            f"--base-image / DockerRunner(base_image=...)"
+            f"the base image {base} is not on this machine. Build the local one with"
+            " scripts/build-base-image.sh, or run on an image you have with --base-image IMAGE"
         )
         if not self.pull:
-            raise image.BuildError(f"{hint} (pulling is off)")
-        self.progress(f"pulling {base}")
+            raise image.BuildError(f"{hint} (not pulled: --no-pull)")
+        self.progress(f"pulling {base} (the base image is not on this machine) ...")
         try:
-            return self.client.images.pull(base)
-        except docker.errors.APIError as exc:
-            raise image.BuildError(f"{hint}; pulling failed: {exc}") from None
+            pull_with_progress(self.client, base, self.progress)
+            return self.client.images.get(base)
+        except (docker.errors.APIError, docker.errors.ImageNotFound, PullError) as exc:
+            raise image.BuildError(f"{hint}; pulling it failed: {_explain(exc)}") from None
 
     def start(
         self,
@@ -196,6 +202,12 @@ class DockerRunner(Runner):
         tag, image_id, built = self.ensure_image(spec)
         timeout = readiness_timeout or spec.readiness_timeout
         options = run_options(spec)
+        if self.wrapper:  # the user's worker script, mounted where the processor is told
+            options["environment"][WRAPPER_ENV] = WRAPPER_IN_CONTAINER
+            options.setdefault("volumes", {})[str(self.wrapper)] = {
+                "bind": WRAPPER_IN_CONTAINER,
+                "mode": "ro",
+            }
         started = time.monotonic()
         try:
             container = self.client.containers.create(
@@ -244,6 +256,36 @@ class DockerRunner(Runner):
             raise
         running.ready_seconds = time.monotonic() - started
         return running
+
+
+class PullError(RuntimeError):
+    """The registry answered a pull with an error in its progress stream."""
+
+
+def pull_with_progress(client: Any, name: str, progress: Callable[[str], None]) -> None:
+    """``docker pull NAME``, its progress reported per layer (at most twice a second)."""
+    from docker.utils import parse_repository_tag
+
+    repository, tag = parse_repository_tag(name)
+    layers: dict[str, tuple[int, int]] = {}
+    shown = 0.0
+    for event in client.api.pull(repository, tag=tag or "latest", stream=True, decode=True):
+        if event.get("error"):
+            raise PullError(str(event["error"]))
+        detail = event.get("progressDetail") or {}
+        if event.get("id") and detail.get("total"):
+            layers[event["id"]] = (int(detail.get("current") or 0), int(detail["total"]))
+        elif event.get("id") and event.get("status") in ("Pull complete", "Already exists"):
+            done = layers.get(event["id"], (1, 1))[1]
+            layers[event["id"]] = (done, done)
+        now = time.monotonic()
+        if layers and now - shown >= 0.5:
+            shown = now
+            current = sum(c for c, _ in layers.values()) / 1e6
+            total = sum(t for _, t in layers.values()) / 1e6
+            progress(f"pulling {name}: {current:.1f}/{total:.1f} MB in {len(layers)} layer(s)")
+        if str(event.get("status", "")).startswith(("Digest:", "Status:")):
+            progress(f"pulling {name}: {event['status']}")
 
 
 def run_options(spec: FunctionSpec) -> dict[str, Any]:

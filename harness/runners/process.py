@@ -18,6 +18,8 @@ from typing import IO
 
 from harness.runners import cleanup, failures, wait
 from harness.runners.base import LogBuffer, Runner, RunningFunction, StartError
+from harness.runners.wrapper import ENV as WRAPPER_ENV
+from harness.runners.wrapper import check_wrapper
 from harness.spec import FunctionSpec, load_spec
 
 STOP_GRACE_S = 5.0
@@ -63,9 +65,13 @@ class ProcessRunner(Runner):
 
     name = "process"
 
-    def __init__(self, python: str | None = None, *, port: int = 0) -> None:
+    def __init__(
+        self, python: str | None = None, *, port: int = 0, wrapper: str | Path | None = None
+    ) -> None:
         self.python = python or sys.executable
         self.port = port  # the HTTP trigger's port; 0 takes a free one
+        # a worker script of the user's (Nuclio's own _nuclio_wrapper.py) instead of ours
+        self.wrapper = check_wrapper(wrapper) if wrapper else None
 
     def start(
         self,
@@ -90,6 +96,8 @@ class ProcessRunner(Runner):
             "--remove-on-exit", workdir,
         ]  # fmt: skip
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(_package_root_and(os.environ)))
+        if self.wrapper:
+            env[WRAPPER_ENV] = str(self.wrapper)
         started = time.monotonic()
         try:
             proc = subprocess.Popen(

@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Dict, List, Optional
 from urllib.parse import parse_qsl, urlsplit
 
-from .workers import Pool, Worker, WorkerDied, WorkerTimeout
+from .workers import Pool, Worker, WorkerDied, WorkerTimeout, wrapper_path
 
 MAX_LOGS_HEADER = 4096
 BATCH_WARNING = (
@@ -325,7 +325,13 @@ def main(argv: Optional[List[str]] = None) -> None:
         function=config.get("name"),
         workers=config.get("num_workers") or 1,
     )
-    threading.Thread(target=_start_pool, args=(processor, stop), daemon=True).start()
+    wrapper = wrapper_path(processor.pool.env)
+    if not os.path.isfile(wrapper):
+        out.processor("error", "Can't find wrapper at {!r}".format(wrapper))
+        processor.failed = True
+        stop.set()
+    else:
+        threading.Thread(target=_start_pool, args=(processor, stop), daemon=True).start()
     try:
         stop.wait()
     finally:
@@ -343,6 +349,8 @@ def _start_pool(processor: Processor, stop: threading.Event) -> None:
     try:
         processor.pool.start()
     except WorkerDied as exc:
+        if stop.is_set():  # stopped while starting: the workers were ended, they did not fail
+            return
         processor.out.processor(
             "error",
             "Function wasn't ready: a worker failed to initialise (exit code {})".format(exc),

@@ -21,6 +21,11 @@ WRAPPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "wrapper.py")
 LogSink = Callable[[Dict[str, Any]], None]
 
 
+def wrapper_path(env: Dict[str, str]) -> str:
+    """NUCLIO_PYTHON_WRAPPER_PATH when set (Nuclio's runtime.go honours it too), else ours."""
+    return env.get("NUCLIO_PYTHON_WRAPPER_PATH") or WRAPPER
+
+
 class WorkerTimeout(Exception):
     """The handler did not answer within eventTimeout."""
 
@@ -52,7 +57,7 @@ class Worker:
         return [
             self._config.get("python") or sys.executable,
             "-u",
-            self._config.get("wrapper") or WRAPPER,
+            wrapper_path(self._env),
             "--handler", self._config["handler"],
             "--event-socket-path", self._path,
             "--control-socket-path", self._control_path,
@@ -194,7 +199,7 @@ class Pool:
 
     def __init__(self, config: Dict[str, Any], env: Dict[str, str], sink: LogSink) -> None:
         self._config = config
-        self._env = env
+        self.env = self._env = env
         self._sink = sink
         self._free: "queue.Queue[Worker]" = queue.Queue()
         self._all: List[Worker] = []
