@@ -129,6 +129,11 @@ def test_both_formats_give_pycocotools_metrics(
     assert cvat["metrics"]["per_label"]["face"]["support"] == 12
     assert cvat["labels"]["dataset_only"] == {"patch": 2}
     assert "only in the dataset (not scored): patch (2)" in out
+    page = (first_run / "eval.html").read_text()
+    for heading in ("Precision and recall", "Worst images", "Latency"):
+        assert f"<h2>{heading}" in page
+    assert page.count("data:image/png;base64,") == 2  # the PR curves and the histogram
+    assert page.count("data:image/jpeg;base64,") >= 3  # worst images, truth beside answer
 
 
 def test_zip_export_reads_like_the_folder(

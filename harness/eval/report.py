@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import html
+import io
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,13 @@ def _e(value: object) -> str:
 
 def _uri(img: Image.Image) -> str:
     return "data:image/png;base64," + base64.b64encode(png_bytes(img)).decode("ascii")
+
+
+def _jpeg_uri(img: Image.Image) -> str:
+    """Photos as JPEG: a dozen drawn pairs as PNG would make the page megabytes long."""
+    buffer = io.BytesIO()
+    img.convert("RGB").save(buffer, "JPEG", quality=85)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def _num(value: Any) -> str:
@@ -162,7 +170,7 @@ def render_html(document: dict[str, Any], evaluation: Evaluation, scored: Sequen
     for item in worst:
         errors = evaluation.image_errors.get(item.image.name, 0)
         drawn = side_by_side(item, errors, failures.get(item.image.name))
-        parts.append(f"<div class='pair'><img src='{_uri(drawn)}'></div>")
+        parts.append(f"<div class='pair'><img src='{_jpeg_uri(drawn)}'></div>")
     latencies = [p["latency_ms"] for p in document["per_image"] if not p["reused"]]
     parts.append(f"<h2>Latency</h2><img src='{_uri(latency_histogram(latencies, {}))}'>")
     if failures:

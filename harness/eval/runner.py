@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import queue
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -124,11 +124,14 @@ class AnswerLog:
 
     def write(self, answer: Answer) -> None:
         with self._lock:
+            if self._file.closed:  # an answer arriving after the run was stopped
+                return
             self._file.write(json.dumps(answer.to_json()) + "\n")
             self._file.flush()
 
     def close(self) -> None:
-        self._file.close()
+        with self._lock:
+            self._file.close()
 
 
 def run_images(
@@ -153,46 +156,60 @@ def run_images(
         else:
             todo.append((image, key))
     log = AnswerLog(answers_path, [answer for _, answer in reused])
-    local = threading.local()
+    # Each sender pulls the next image itself, so no hand-off through this thread sits between
+    # one answer and the next request; this thread only collects (a bounded queue).
+    source = iter(todo)
+    source_lock = threading.Lock()
+    results: queue.Queue[tuple[DatasetImage, Answer] | None] = queue.Queue(2 * concurrency)
+    stop = threading.Event()
 
-    def send(image: DatasetImage, key: str) -> Answer:
-        client = getattr(local, "client", None)
-        if client is None:
-            client = local.client = make_client()
-        data = image.path.read_bytes()
-        inv = client.detect(data, threshold)
-        answer = from_invocation(image.name, key, inv)
-        log.write(answer)
-        return answer
+    def put(item: tuple[DatasetImage, Answer] | None) -> None:
+        while not stop.is_set():
+            try:
+                results.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
 
+    def sender() -> None:
+        try:
+            client = make_client()
+            while not stop.is_set():
+                with source_lock:
+                    nxt = next(source, None)
+                if nxt is None:
+                    return
+                image, key = nxt
+                try:
+                    answer = from_invocation(
+                        image.name, key, client.detect(image.path.read_bytes(), threshold)
+                    )
+                except Exception as exc:  # an unreadable image, say: recorded, go on
+                    answer = Answer(image.name, key, error=f"{type(exc).__name__}: {exc}")
+                log.write(answer)
+                put((image, answer))
+        finally:
+            put(None)
+
+    senders = [
+        threading.Thread(target=sender, name=f"cvat-fn-eval-{n}", daemon=True)
+        for n in range(min(concurrency, len(todo)))
+    ]
     try:
         for image, answer in reused:
             answer.name = image.name
             progress(answer)
             yield image, answer
-        with ThreadPoolExecutor(max_workers=concurrency) as pool:
-            pending: dict[Future[Answer], DatasetImage] = {}
-            queue = iter(todo)
-            try:
-                while True:
-                    while len(pending) < concurrency:
-                        nxt = next(queue, None)
-                        if nxt is None:
-                            break
-                        pending[pool.submit(send, *nxt)] = nxt[0]
-                    if not pending:
-                        break
-                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        image = pending.pop(future)
-                        try:
-                            answer = future.result()
-                        except Exception as exc:  # an unreadable image, say: recorded, go on
-                            answer = Answer(image.name, "", error=f"{type(exc).__name__}: {exc}")
-                        progress(answer)
-                        yield image, answer
-            finally:
-                for future in pending:
-                    future.cancel()
+        for thread in senders:
+            thread.start()
+        running = len(senders)
+        while running:
+            item = results.get()
+            if item is None:
+                running -= 1
+                continue
+            progress(item[1])
+            yield item
     finally:
+        stop.set()  # senders stop taking images; one in flight ends with its request
         log.close()

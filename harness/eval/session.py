@@ -136,12 +136,12 @@ def run_eval(options: EvalOptions) -> EvalResult:
             ):
                 answers[image.name] = answer
                 scored.append(Scored(image, answer.shape_objects(), failed=bool(answer.error)))
+            elapsed = time.monotonic() - run_started  # the images only, not stopping
         finally:
             close()
             log_path = options.report_dir / "function.log"
             log_path.write_text(running.logs.text() + "\n", encoding="utf-8")
             running.stop()
-        elapsed = time.monotonic() - run_started
         scored.sort(key=lambda item: item.image.name)
         evaluation = evaluate(scored, labels)
         minimums, max_drop = options.minimums, options.max_drop
