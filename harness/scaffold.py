@@ -108,7 +108,13 @@ def _render_tree(source: Path, target: Path, context: dict[str, Any]) -> list[Pa
 
 
 def _haar_cascade(filename: str) -> Path:
-    import cv2
+    try:
+        import cv2
+    except ImportError:
+        raise ScaffoldError(
+            f"the template's model is OpenCV's {filename}, and OpenCV is an extra:"
+            " pip install 'cvat-fn[samples]'"
+        ) from None
 
     path = Path(cv2.data.haarcascades) / filename  # type: ignore[attr-defined]
     if not path.is_file():

@@ -28,14 +28,20 @@ from harness.spec import FunctionSpec, load_spec
 
 STOP_GRACE_S = 5
 BASE_IMAGE_ENV = "CVAT_FN_BASE_IMAGE"
+DOCKER_EXTRA = (
+    "the docker runner needs the Docker SDK for Python, which is an extra:"
+    " pip install 'cvat-fn[docker]'"
+)
 HOST_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"  # what the host trusts, pip in images does
 
 
 def docker_client(timeout: float = 120) -> Any:
     """A client for the local engine (DOCKER_HOST etc. honoured); StartError if unreachable."""
-    import docker
-    import docker.errors
-
+    try:
+        import docker
+        import docker.errors
+    except ImportError:
+        raise StartError(DOCKER_EXTRA) from None
     try:
         client = docker.from_env(timeout=int(timeout))
         client.ping()
