@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from typing import Any
 
-from harness.client import FunctionClient, Invocation
+from harness.client import FunctionClient, ImageLike, Invocation
 from harness.config import Fixture
 
 
@@ -30,16 +32,33 @@ def play(client: FunctionClient, fixture: Fixture, threshold: float | None = Non
             fixture.max_distance,
         )
     if kind == "tracker":
-        first = client.track(fixture.image, fixture.shapes)
-        if not first.ok or fixture.next_image is None:
-            return first
-        states = first.body.get("states") if isinstance(first.body, dict) else None
-        if not isinstance(states, list):
-            return first
-        second = client.track(fixture.next_image, None, states)
-        second.sent = f"{first.sent}; then {second.sent}"
-        return second
+        return track_session(client, fixture.image, fixture.shapes, fixture.next_image)
     raise ValueError(f"unknown function kind {kind!r}")
+
+
+def states_to_continue(start: Invocation) -> list[Any] | None:
+    """The states a tracker answered, to send back with the next frame as CVAT does; None
+    when that answer cannot be continued from."""
+    states = start.body.get("states") if isinstance(start.body, dict) else None
+    return states if start.ok and isinstance(states, list) else None
+
+
+def track_session(
+    client: FunctionClient,
+    image: ImageLike,
+    shapes: Sequence[Sequence[float]],
+    next_image: ImageLike | None,
+) -> Invocation:
+    """Start tracking ``shapes`` on ``image``, then go on to ``next_image`` with the states
+    the function returned; the answer that counts is the second (the first when there is
+    no next image or it cannot be continued)."""
+    first = client.track(image, shapes)
+    states = states_to_continue(first)
+    if states is None or next_image is None:
+        return first
+    second = client.track(next_image, None, states)
+    second.sent = f"{first.sent}; then {second.sent}"
+    return second
 
 
 def canonical_answer(invocation: Invocation) -> str:

@@ -21,14 +21,15 @@ FIXTURE = "astronaut"
 PER_FIXTURE = ("answered", "schema", "labels", "coordinates", "threshold", "threshold_monotone")
 
 
-def suite_items(*fixtures: str) -> set[str]:
-    """Every item the suite collects for a detector with these fixtures."""
+def suite_items(*fixtures: str, extra: tuple[str, ...] = ()) -> set[str]:
+    """Every item the suite collects for a detector with these fixtures (``extra``: the
+    answer checks a function gets for declaring attributes or skeletons)."""
     return {
         "lint",
         "starts",
         "latency[ready]",
         "latency[first_request]",
-        *(f"{check}[{fixture}]" for fixture in fixtures for check in PER_FIXTURE),
+        *(f"{check}[{fixture}]" for fixture in fixtures for check in (*PER_FIXTURE, *extra)),
         "accuracy",
         "latency[warm]",
         "robustness",
@@ -97,6 +98,7 @@ class Case:
     request: bool = True  # the failure concerns a request to the astronaut fixture
     examples: int = 4
     fixtures: tuple[str, ...] = (FIXTURE,)
+    extra: tuple[str, ...] = ()
 
 
 CASES = [
@@ -150,6 +152,37 @@ CASES = [
         fixtures=(FIXTURE, "coffee-no-face"),  # two frames, so that swapping them shows
     ),
     Case(
+        "broken_bmp",
+        "robustness",
+        (
+            "not robust: the function failed on a frame CVAT can send (64x48 RGB BMP",
+            "CVAT fails the whole job on HTTP 400",
+            "got: HTTP 400",
+            "unsupported format: BMP",
+            "[warning] refusing a BMP frame",
+        ),
+        request=False,  # the frame is generated, not a fixture
+    ),
+    Case(
+        "broken_attribute",
+        f"attributes[{FIXTURE}]",
+        (
+            "1 attributes finding(s) CVAT 2.73 would silently drop",
+            "[0].attributes[0].value: CVAT will drop this attribute: age='34.5'",
+        ),
+        extra=("attributes",),
+    ),
+    Case(
+        "broken_skeleton",
+        f"skeleton[{FIXTURE}]",
+        (
+            "1 skeleton finding(s) CVAT 2.73 would silently drop",
+            "[1].elements[2].label: CVAT will drop this element: 'mouth' is not a sublabel of"
+            " skeleton 'landmarks' (left-eye, right-eye)",
+        ),
+        extra=("skeleton",),
+    ),
+    Case(
         "broken_misses_box",
         "accuracy",
         ("accuracy below the minimums", "missed face at [176, 65, 272, 161]"),
@@ -175,7 +208,7 @@ def case_run(
 
 def test_only_the_meant_check_fails(case_run: tuple[Case, InnerRun]) -> None:
     case, run = case_run
-    assert set(run.outcomes) == suite_items(*case.fixtures)
+    assert set(run.outcomes) == suite_items(*case.fixtures, extra=case.extra)
     assert run.named("failure") == {case.check}, run.failures
     assert run.named("error") == set()
     assert run.summary_failed == {case.check}
@@ -241,7 +274,7 @@ def test_grey_crash_report_shows_the_frame_the_trace_and_the_log(
 ) -> None:
     run = runs.get("broken_grey_crash") or run_suite(pytester, "broken_grey_crash")
     text = run.failures["robustness"]
-    frame = re.search(r"^sent: (\d+)x(\d+) (1|L|LA) (PNG|JPEG) ", text, re.M)
+    frame = re.search(r"^sent: (\d+)x(\d+) (1|L|LA) (PNG|JPEG|BMP|TIFF|WEBP) ", text, re.M)
     assert frame, f"the report does not say which frame was sent:\n{text}"
     assert f"got mode {frame.group(3)}" in text
     assert re.search(r"^got: HTTP 500 in \d+ ms: Exception caught in handler", text, re.M)

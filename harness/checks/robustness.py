@@ -1,6 +1,13 @@
 """Robustness: every frame CVAT can send (any size, mode, format; odd thresholds; optional
-keys left out) gets a valid answer or a clean 4xx, and the next good request still works.
-One bad frame fails a whole CVAT auto-annotation job, so a crash here is a failure."""
+keys left out) gets a valid 2xx answer, and the next good request still works.
+
+CVAT fails the whole auto-annotation job on any non-2xx (cvat-ai/cvat
+``lambda_manager/views.py``, ``LambdaGateway._http``: ``reply.raise_for_status()``), and
+every frame generated here is one CVAT can send: image tasks send the original files (JPEG,
+PNG, BMP, TIFF, WEBP, 16-bit and CMYK ones included, EXIF orientation untouched), video
+tasks re-encoded frames, at any size from one pixel wide to 4K. Malformed requests, which
+CVAT never sends (no image, bad base64), may be refused with any status, but the next good
+request must still be answered."""
 
 from __future__ import annotations
 
@@ -17,9 +24,19 @@ from harness.checks.search import falsify
 from harness.checks.target import Target
 from harness.client import FunctionClient, Invocation
 from harness.cvat import errors
+from harness.scenario import track_session
 
-MODES = ("1", "L", "LA", "P", "RGB", "RGBA", "CMYK")
-JPEG_MODES = ("L", "RGB", "CMYK")
+MODES = ("1", "L", "LA", "P", "RGB", "RGBA", "CMYK", "I;16")
+FORMATS = ("PNG", "JPEG", "BMP", "TIFF", "WEBP")
+SAVES_MODE = {
+    "JPEG": ("L", "RGB", "CMYK"),
+    "BMP": ("1", "L", "P", "RGB"),
+    "TIFF": ("1", "L", "LA", "P", "RGB", "RGBA", "CMYK", "I;16"),
+    "WEBP": ("RGB", "RGBA"),
+    "PNG": ("1", "L", "LA", "P", "RGB", "RGBA", "I;16"),
+}
+"""Which modes each format stores as they are (others are converted to RGB first)."""
+EXIF_ORIENTATION = 0x0112
 
 
 @dataclass
@@ -28,6 +45,32 @@ class Frame:
     label: str
     width: int
     height: int
+
+
+def encode(
+    rgb: np.ndarray, mode: str, fmt: str, label: str, exif_orientation: int | None = None
+) -> Frame:
+    """An RGB array as a ``mode`` image file in ``fmt`` (the mode kept where the format
+    stores it, else RGB); ``{mode}`` in ``label`` becomes the mode the file really has."""
+    height, width = rgb.shape[:2]
+    image = Image.fromarray(rgb, "RGB")
+    if mode == "I;16":
+        grey = rgb.mean(axis=2).astype(np.uint16) * 257  # the full 16-bit range
+        image = Image.fromarray(grey.astype("<u2"))  # mode I;16
+    elif mode == "P":
+        image = image.quantize(16)
+    else:
+        image = image.convert(mode)
+    if mode not in SAVES_MODE[fmt]:
+        image = image.convert("RGB")
+    buffer = io.BytesIO()
+    if exif_orientation is not None:
+        exif = Image.Exif()
+        exif[EXIF_ORIENTATION] = exif_orientation
+        image.save(buffer, fmt, exif=exif.tobytes())
+    else:
+        image.save(buffer, fmt)
+    return Frame(buffer.getvalue(), label.format(mode=image.mode), width, height)
 
 
 @st.composite
@@ -40,11 +83,7 @@ def frames(draw: st.DrawFn) -> Frame:
         )
     )
     mode = draw(st.sampled_from(MODES))
-    fmt = draw(st.sampled_from(("PNG", "JPEG")))
-    if fmt == "JPEG" and mode not in JPEG_MODES:
-        fmt = "PNG"
-    if mode == "CMYK":
-        fmt = "JPEG"  # PNG has no CMYK; a CMYK JPEG is what print workflows leave behind
+    fmt = draw(st.sampled_from(FORMATS))
     content = draw(st.sampled_from(("noise", "flat")))
     seed = draw(st.integers(0, 2**16))
     rng = np.random.default_rng(seed)
@@ -52,11 +91,29 @@ def frames(draw: st.DrawFn) -> Frame:
         rgb = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
     else:
         rgb = np.full((height, width, 3), rng.integers(0, 256, 3), dtype=np.uint8)
-    image = Image.fromarray(rgb, "RGB")
-    image = image.convert(mode) if mode != "P" else image.quantize(16)
-    buffer = io.BytesIO()
-    image.save(buffer, fmt)
-    return Frame(buffer.getvalue(), f"{width}x{height} {mode} {fmt} {content}", width, height)
+    return encode(rgb, mode, fmt, f"{width}x{height} {{mode}} {fmt} {content}")
+
+
+def _gradient(width: int, height: int) -> np.ndarray:
+    x = np.linspace(0, 255, width, dtype=np.float32)[None, :, None]
+    y = np.linspace(0, 255, height, dtype=np.float32)[:, None, None]
+    return np.broadcast_to((x + y) / 2, (height, width, 3)).astype(np.uint8)
+
+
+def frame_kinds() -> list[Frame]:
+    """One frame of every kind CVAT really sends, tried before the generated ones."""
+    small = _gradient(64, 48)
+    return [
+        encode(small, "RGB", "BMP", "64x48 RGB BMP"),
+        encode(small, "RGB", "TIFF", "64x48 RGB TIFF"),
+        encode(small, "RGB", "WEBP", "64x48 RGB WEBP"),
+        encode(small, "I;16", "PNG", "64x48 16-bit greyscale PNG"),
+        encode(small, "CMYK", "JPEG", "64x48 CMYK JPEG"),
+        encode(small, "RGB", "JPEG", "64x48 RGB JPEG, EXIF orientation 6", exif_orientation=6),
+        encode(_gradient(1, 64), "RGB", "PNG", "1x64 RGB PNG (one pixel wide)"),
+        encode(_gradient(64, 1), "RGB", "PNG", "64x1 RGB PNG (one pixel high)"),
+        encode(_gradient(3840, 2160), "RGB", "JPEG", "3840x2160 RGB JPEG (4K)"),
+    ]
 
 
 def _point(draw: st.DrawFn, frame: Frame) -> list[float]:
@@ -76,6 +133,40 @@ def _box(draw: st.DrawFn, frame: Frame) -> list[float]:
 ODD_THRESHOLDS = st.one_of(
     st.none(), st.sampled_from([0.0, 1.0, 1e-9, 0.999999]), st.floats(0.0, 1.0)
 )
+
+
+def fixed_call(kind: str, frame: Frame) -> tuple[str, dict[str, Any]]:
+    """The call for ``kind`` on a fixed frame: the middle of the frame as point or box."""
+    w, h = frame.width, frame.height
+    middle = [float((w - 1) // 2), float((h - 1) // 2)]
+    box = [
+        float(w // 4),
+        float(h // 4),
+        float(max(w // 4, (3 * w) // 4 - 1)),
+        float(max(h // 4, (3 * h) // 4 - 1)),
+    ]
+    if kind == "detector":
+        return f"{frame.label}, threshold 0.5", {"image": frame.data, "threshold": 0.5}
+    if kind == "interactor":
+        args: dict[str, Any] = {
+            "image": frame.data,
+            "pos_points": [middle],
+            "neg_points": [],
+            "obj_bbox": None,
+        }
+        return f"{frame.label}, pos [{middle}]", args
+    if kind == "tracker":
+        return f"{frame.label}, shape {box}", {"image": frame.data, "shapes": [box]}
+    if kind == "reid":
+        reid_args: dict[str, Any] = {
+            "image0": frame.data,
+            "image1": frame.data,
+            "boxes0": [box],
+            "boxes1": [box],
+            "threshold": 0.5,
+        }
+        return f"{frame.label}, 1 -> 1 boxes", reid_args
+    raise ValueError(f"unknown function kind {kind!r}")
 
 
 @st.composite
@@ -130,22 +221,21 @@ def _send(client: FunctionClient, kind: str, args: dict[str, Any]) -> Invocation
         return client.interact(**args)
     if kind == "reid":
         return client.reid(**args)
-    first = client.track(**args)
-    if first.status != 200 or not isinstance(first.body, dict):
-        return first
-    states = first.body.get("states")
-    if not isinstance(states, list):
-        return first
-    return client.track(args["image"], None, states)
+    return track_session(client, args["image"], args["shapes"], args["image"])
 
 
 def acceptable(invocation: Invocation) -> bool:
-    """A valid answer, or a clean refusal: 4xx but not 408 (that is a handler timeout)."""
+    """A valid 2xx answer: CVAT fails the job on anything else."""
     if invocation.error is not None or invocation.status is None:
         return False
-    if invocation.status == 200:
-        return not errors(invocation.findings)
-    return 400 <= invocation.status < 500 and invocation.status != 408
+    return 200 <= invocation.status < 300 and not errors(invocation.findings)
+
+
+MALFORMED: dict[str, dict[str, Any]] = {
+    "no image": {},
+    "bad base64": {"image": "not base64 !!", "image0": "%%%", "image1": "%%%"},
+}
+"""Requests CVAT never sends; the function may refuse them however it likes."""
 
 
 def check_robustness(target: Target, examples: int) -> None:
@@ -153,19 +243,43 @@ def check_robustness(target: Target, examples: int) -> None:
     kind = target.kind
     client = target.client()
 
+    def next_good_answers(after: str) -> None:
+        answer = target.play(good)
+        if answer.status != 200:
+            raise CheckFailed(
+                f"after the request ({after}) the next good request failed\n" + answer.describe()
+            )
+
     def survives(call: tuple[str, dict[str, Any]]) -> None:
         label, args = call
         invocation = _send(client, kind, args)
         if not acceptable(invocation):
             invocation.sent = label
+            refused = (
+                f"; CVAT fails the whole job on HTTP {invocation.status}"
+                if invocation.status is not None and invocation.status >= 300
+                else ""
+            )
             raise CheckFailed(
-                f"not robust: the function failed on a frame CVAT can send ({label})\n"
+                f"not robust: the function failed on a frame CVAT can send ({label}){refused}\n"
                 + invocation.describe()
             )
-        after = target.play(good)
-        if after.status != 200:
-            raise CheckFailed(
-                f"after the request ({label}) the next good request failed\n" + after.describe()
-            )
+        next_good_answers(label)
 
-    falsify(calls(kind), examples, survives)
+    for name, body in MALFORMED.items():
+        request = {key: value for key, value in body.items() if key in _KEYS[kind]}
+        sent = client.send(request, f"a malformed request ({name})", None)
+        if sent.error is not None and "Timeout" in sent.error:
+            raise CheckFailed(f"a malformed request ({name}) hung the function\n" + sent.describe())
+        next_good_answers(f"a malformed request: {name}")
+
+    first = [fixed_call(kind, frame) for frame in frame_kinds()]
+    falsify(calls(kind), examples, survives, first=first)
+
+
+_KEYS = {
+    "detector": ("image",),
+    "interactor": ("image",),
+    "tracker": ("image",),
+    "reid": ("image0", "image1"),
+}

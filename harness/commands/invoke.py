@@ -30,6 +30,7 @@ from harness.cvat.findings import losses, parse_version
 from harness.runners import make_runner
 from harness.runners.base import RunningFunction, StartError
 from harness.runners.options import add_start_options, runner_kwargs
+from harness.scenario import states_to_continue
 from harness.table import matches_table, shapes_table
 
 if TYPE_CHECKING:
@@ -181,8 +182,8 @@ def call(
     elif kind == "tracker":
         first, second = plan.images
         inv = run(f"start tracking on {first.name}", partial(client.track, first.path, plan.shapes))
-        states = inv.body.get("states") if isinstance(inv.body, dict) else None
-        if inv.ok and isinstance(states, list):
+        states = states_to_continue(inv)
+        if states is not None:
             run(f"track on {second.name}", partial(client.track, second.path, None, states))
     elif kind == "reid":
         image0, image1 = plan.images
