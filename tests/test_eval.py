@@ -299,3 +299,65 @@ def test_pytest_dataset_item(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess(*args, "--dataset-minimum", "recall=0.1")
     result.assert_outcomes(passed=1)
     assert json.loads((pytester.path / "ev" / "eval.json").read_text())["images"] == 12
+
+
+def test_polygons_and_masks_scored_as_segm_like_pycocotools(tmp_path: Path) -> None:
+    """Polygon and mask answers (a detector's mask: the box's bitmap, then [xtl, ytl, xbr,
+    ybr] inclusive, as CVAT reads it) are scored as "segm" too, as pycocotools does."""
+    import numpy as np
+    from pycocotools import mask as mask_utils
+
+    from harness.cvat.shapes import MASK_BITMAP, Shape
+    from harness.eval.dataset import DatasetImage, TruthShape
+    from harness.eval.metrics import LabelMap, Scored, evaluate
+
+    square = [20.0, 20.0, 60.0, 20.0, 60.0, 60.0, 20.0, 60.0]
+    image = DatasetImage("a.png", tmp_path / "a.png", 100, 80)
+    image.truth = [
+        TruthShape("blob", [20.0, 20.0, 40.0, 40.0], [square]),
+        TruthShape("blob", [70.0, 10.0, 20.0, 30.0], [[70.0, 10.0, 90.0, 10.0, 90.0, 40.0]]),
+    ]
+    bitmap = np.zeros((30, 20), dtype=np.uint8)
+    bitmap[:, :12] = 1  # covers part of the triangle's box
+    answers = [
+        Shape("blob", "polygon", [22.0, 21.0, 61.0, 21.0, 61.0, 58.0, 22.0, 58.0], 0.9),
+        Shape("blob", "mask", [*bitmap.ravel().tolist(), 70, 10, 89, 39], 0.6,
+              encoding=MASK_BITMAP),
+        Shape("blob", "rectangle", [0.0, 0.0, 10.0, 10.0], 0.3),
+    ]  # fmt: skip
+    evaluation = evaluate([Scored(image, answers)], LabelMap.between(["blob"], ["blob"]))
+
+    full = np.zeros((80, 100), dtype=np.uint8)
+    full[10:40, 70:90] = bitmap
+    rle = mask_utils.encode(np.asfortranarray(full))
+    gt = {
+        "images": [{"id": 1, "width": 100, "height": 80}],
+        "categories": [{"id": 1, "name": "blob"}],
+        "annotations": [
+            {"id": 1, "image_id": 1, "category_id": 1, "segmentation": [square],
+             "area": 1600.0, "bbox": [20, 20, 40, 40], "iscrowd": 0},
+            {"id": 2, "image_id": 1, "category_id": 1,
+             "segmentation": [[70.0, 10.0, 90.0, 10.0, 90.0, 40.0]], "area": 300.0,
+             "bbox": [70, 10, 20, 30], "iscrowd": 0},
+        ],
+    }  # fmt: skip
+    detections = [
+        {"image_id": 1, "category_id": 1, "score": 0.9,  # loadRes takes RLEs only
+         "segmentation": mask_utils.merge(mask_utils.frPyObjects(
+             [[22.0, 21.0, 61.0, 21.0, 61.0, 58.0, 22.0, 58.0]], 80, 100))},
+        {"image_id": 1, "category_id": 1, "score": 0.6, "segmentation": rle},
+    ]  # fmt: skip
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco_gt = COCO()
+        coco_gt.dataset = gt
+        coco_gt.createIndex()
+        direct = COCOeval(coco_gt, coco_gt.loadRes(detections), "segm")
+        direct.evaluate()
+        direct.accumulate()
+        direct.summarize()
+    segm = evaluation.metrics["segm"]
+    assert 0 < direct.stats[0] < 1
+    assert segm["map"] == pytest.approx(direct.stats[0], abs=1e-6)
+    assert segm["ap50"] == pytest.approx(direct.stats[1], abs=1e-6)
+    assert segm["ap75"] == pytest.approx(direct.stats[2], abs=1e-6)
+    assert evaluation.metrics["detections"] == 3  # the rectangle counts for boxes only

@@ -36,6 +36,14 @@ def encode_mask(bitmap: Any, size: tuple[int, int]) -> dict[str, Any]:
     return {"size": [int(v) for v in rle["size"]], "counts": rle["counts"].decode("ascii")}
 
 
+def polygon_rle(points: Sequence[float], size: tuple[int, int]) -> dict[str, Any]:
+    """A polygon as a COCO RLE: COCOeval's loadRes takes detections' masks only as RLE."""
+    from pycocotools import mask as mask_utils
+
+    rle = mask_utils.merge(mask_utils.frPyObjects([list(points)], size[0], size[1]))
+    return {"size": [int(v) for v in rle["size"]], "counts": rle["counts"].decode("ascii")}
+
+
 @dataclass
 class Scored:
     """One image as COCOeval sees it: ids are assigned in the order images are added."""
@@ -82,7 +90,7 @@ def _prediction(shape: Shape, size: tuple[int, int]) -> tuple[list[float], Any] 
         return [xtl, ytl, xbr - xtl, ybr - ytl], None
     if shape.type == "polygon" and len(shape.points) >= 6:
         xtl, ytl, xbr, ybr = shape.bbox()
-        return [xtl, ytl, xbr - xtl, ybr - ytl], [list(shape.points)]
+        return [xtl, ytl, xbr - xtl, ybr - ytl], polygon_rle(shape.points, (height, width))
     if shape.type == "mask":
         rows = shape.mask()
         if not rows:
