@@ -361,3 +361,23 @@ def test_polygons_and_masks_scored_as_segm_like_pycocotools(tmp_path: Path) -> N
     assert segm["ap50"] == pytest.approx(direct.stats[1], abs=1e-6)
     assert segm["ap75"] == pytest.approx(direct.stats[2], abs=1e-6)
     assert evaluation.metrics["detections"] == 3  # the rectangle counts for boxes only
+
+
+@pytest.mark.docker
+def test_eval_in_a_container(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The same evaluation with the function built and run as Nuclio would (docker runner)."""
+    from harness.runners.docker import default_base_image, docker_available
+
+    reason = docker_available()
+    if reason:
+        pytest.skip(reason)
+    report = tmp_path / "report"
+    code, out, err = run_eval(
+        capsys, "--dataset", str(CVAT_EXPORT), "--report-dir", str(report), "--runtime",
+        "docker", "--base-image", default_base_image(),
+    )  # fmt: skip
+    assert code == 0, err
+    doc = read(report)
+    assert (doc["function"]["runtime"], doc["images"], doc["failed_images"]) == ("docker", 12, 0)
+    assert doc["metrics"]["ap50"] is not None and doc["metrics"]["ap50"] > 0
+    assert HANDLER_LOG in (report / "function.log").read_text()
