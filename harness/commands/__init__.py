@@ -48,9 +48,9 @@ def register_all(sub: SubParsers) -> None:
 
     for module in (invoke, serve, gate, build):
         module.register(sub)
-    from harness.commands import new, pin  # the model repository and its release
+    from harness.commands import new, pin, verdict  # the model repository and its release
 
-    for module in (new, pin):
+    for module in (new, pin, verdict):
         module.register(sub)
     from harness.commands import eval as eval_command  # cvat-fn eval (dataset evaluation)
 

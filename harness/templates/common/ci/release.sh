@@ -7,6 +7,7 @@
 #   IMAGE         where the model's image goes, REGISTRY/NAME (e.g. ghcr.io/OWNER/REPO)
 #   BASE_IMAGE    optional: build the model's image on this instead of the Dockerfile's default
 #   REPORT_DIR    optional: where the reports go (default cvat-fn-report)
+#   CVAT_FN_TEST_ARGS  optional: more options for cvat-fn test, e.g. "--budget p95_ms=800"
 #
 # Exit 0: the image IMAGE:RELEASE_TAG is pushed, and function.yaml (pinned to its digest) and
 # report.html are attached to the release. Exit 1: the suite failed; nothing was pushed, the
@@ -19,7 +20,7 @@ cd "$(dirname "$0")/.."
 : "${IMAGE:?set IMAGE to the image's REGISTRY/NAME, e.g. ghcr.io/OWNER/REPO}"
 REPORT_DIR="${REPORT_DIR:-cvat-fn-report}"
 ref="$IMAGE:$RELEASE_TAG"
-log() { printf '[release %s] %s\n' "$RELEASE_TAG" "$*" >&2; }
+log() { printf '[release %s %4ss] %s\n' "$RELEASE_TAG" "$SECONDS" "$*" >&2; }
 verdict() { mkdir -p "$REPORT_DIR"; printf '%s\n' "$@" >>"$REPORT_DIR/verdict.md"; }
 
 rm -rf "$REPORT_DIR" dist
@@ -35,8 +36,9 @@ docker build "${build_args[@]}" --tag "$ref" .
 
 log "testing the function built on $ref"
 set +e
+# shellcheck disable=SC2086  # CVAT_FN_TEST_ARGS is split into options on purpose
 cvat-fn test . --runtime docker --base-image "$ref" --report-dir "$REPORT_DIR" \
-  2>&1 | tee "$REPORT_DIR/test.log"
+  ${CVAT_FN_TEST_ARGS:-} 2>&1 | tee "$REPORT_DIR/test.log"
 status=${PIPESTATUS[0]}
 set -e
 
@@ -63,7 +65,7 @@ fi
 
 log "FAILED: nothing pushed; deleting the release and its tag"
 gh release delete "$RELEASE_TAG" --cleanup-tag --yes
-failed=$(grep -E '^(FAILED|ERROR) ' "$REPORT_DIR/test.log" || true)
+failed=$(cvat-fn verdict "$REPORT_DIR/report.json" 2>&1 || true)
 verdict "## $RELEASE_TAG deleted" "" "The suite failed, so nothing was pushed and the release" \
   "and its tag were deleted. Failed checks:" "" '```' "$failed" '```'
 log "failed checks (reports kept in $REPORT_DIR/):"
