@@ -17,6 +17,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -31,6 +32,7 @@ from pycocotools.coco import COCO  # noqa: E402
 from pycocotools.cocoeval import COCOeval  # noqa: E402
 
 from harness.cli import main  # noqa: E402
+from harness.eval.dataset import SCRATCH_PREFIX  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 FACES = ROOT / "sample_functions" / "face_detector"
@@ -144,12 +146,14 @@ def test_zip_export_reads_like_the_folder(
         for path in CVAT_EXPORT.rglob("*"):
             z.write(path, Path("task_export") / path.relative_to(CVAT_EXPORT))
     report = reuse(first_run, tmp_path)
+    before = set(Path(tempfile.gettempdir()).glob(SCRATCH_PREFIX + "*"))
     code, _, _ = run_eval(
         capsys, "--dataset", str(archive), "--report-dir", str(report), "--threshold", THRESHOLD,
         "--resume",
     )  # fmt: skip
     assert code == 0
     assert read(report)["metrics"] == read(first_run)["metrics"]
+    assert set(Path(tempfile.gettempdir()).glob(SCRATCH_PREFIX + "*")) <= before  # removed
 
 
 def test_baseline_with_higher_ap50_fails_naming_it(

@@ -14,8 +14,6 @@ and ``coco_instances`` formats), so a box means here what it means in CVAT.
 from __future__ import annotations
 
 import contextlib
-import shutil
-import tempfile
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,6 +22,7 @@ from typing import Any
 from xml.etree import ElementTree
 
 from harness.eval import DatasetError
+from harness.runners.scratch import ScratchDir
 
 CVAT_FORMAT = "CVAT for images 1.1"
 COCO_FORMAT = "COCO 1.0"
@@ -32,6 +31,7 @@ EXPECTED = (
     " (annotations/instances_default.json + images/), as a folder or a zip, exported with"
     " images"
 )
+SCRATCH_PREFIX = "cvat-fn-dataset-"
 INSTALL_HINT = "cvat-fn eval needs its extra: pip install 'cvat-fn[eval]'"
 
 
@@ -104,15 +104,15 @@ def open_dataset(path: Path) -> Iterator[Dataset]:
     path = Path(path)
     if not path.exists():
         raise DatasetError(f"{path}: no such file or folder; expected {EXPECTED}")
-    scratch: str | None = None
+    scratch: ScratchDir | None = None
     try:
         if path.is_dir():
             root = path
         elif zipfile.is_zipfile(path):
-            scratch = tempfile.mkdtemp(prefix="cvat-fn-dataset-")
+            scratch = ScratchDir(SCRATCH_PREFIX)  # removed on exit, or by the next run if killed
             with zipfile.ZipFile(path) as archive:
-                archive.extractall(scratch)
-            root = Path(scratch)
+                archive.extractall(scratch.path)
+            root = scratch.path
         else:
             raise DatasetError(f"{path}: not a folder or a zip; expected {EXPECTED}")
         root = _single_folder(root)
@@ -126,8 +126,8 @@ def open_dataset(path: Path) -> Iterator[Dataset]:
             )
         yield _read(path, root, fmt)
     finally:
-        if scratch:
-            shutil.rmtree(scratch, ignore_errors=True)
+        if scratch is not None:
+            scratch.remove()
 
 
 def _read(path: Path, root: Path, fmt: str) -> Dataset:
