@@ -67,7 +67,9 @@ def _dashed_vline(draw: ImageDraw.ImageDraw, x: float, top: float, bottom: float
         y += 10
 
 
-def latency_histogram(latencies_ms: Sequence[float], budgets: Mapping[str, float]) -> Image.Image:
+def latency_histogram(
+    latencies_ms: Sequence[float], budgets: Mapping[str, float], what: str = "warm latency"
+) -> Image.Image:
     """A ``WIDTH`` x ``HEIGHT`` RGB chart of ``latencies_ms`` against ``budgets``
     (keys ``p50_ms``/``p95_ms``/``p99_ms``, as in cvat-fn.yaml)."""
     img = Image.new("RGB", (WIDTH, HEIGHT), (255, 255, 255))
@@ -75,7 +77,7 @@ def latency_histogram(latencies_ms: Sequence[float], budgets: Mapping[str, float
     text, small = font(13), font(11)
     plot_l, plot_r, plot_t, plot_b = LEFT, WIDTH - RIGHT, TOP, HEIGHT - BOTTOM
     values = [v for v in latencies_ms if math.isfinite(v) and v >= 0]
-    draw.text((plot_l, 8), f"warm latency, {len(values)} requests", fill=AXIS, font=text)
+    draw.text((plot_l, 8), f"{what}, {len(values)} requests", fill=AXIS, font=text)
     if not values:
         draw.rectangle((plot_l, plot_t, plot_r, plot_b), outline=GRID)
         draw.text(

@@ -172,7 +172,8 @@ def render_html(document: dict[str, Any], evaluation: Evaluation, scored: Sequen
         drawn = side_by_side(item, errors, failures.get(item.image.name))
         parts.append(f"<div class='pair'><img src='{_jpeg_uri(drawn)}'></div>")
     latencies = [p["latency_ms"] for p in document["per_image"] if not p["reused"]]
-    parts.append(f"<h2>Latency</h2><img src='{_uri(latency_histogram(latencies, {}))}'>")
+    histogram = latency_histogram(latencies, {}, "latency per image")
+    parts.append(f"<h2>Latency</h2><img src='{_uri(histogram)}'>")
     if failures:
         parts.append("<h2>Failed images</h2><table><tr><th>image</th><th>error</th></tr>")
         parts += [f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>" for k, v in failures.items()]
