@@ -190,21 +190,20 @@ def _dataset_options(config: pytest.Config) -> Any:
 def _deployed_function_yaml(config: pytest.Config) -> str:
     """--nuclio-dashboard with no --function: the deployed function's config, as CVAT reads
     it from the dashboard, written to a temporary directory that the session removes."""
-    import shutil
-    import tempfile
-
     import requests
 
+    from harness.runners.scratch import ScratchDir
     from harness.runners.url import fetch_function_yaml
 
     name = config.getoption("function_name")
     if not name or config.getoption("runtime") != "url":
         raise pytest.UsageError("--nuclio-dashboard needs --runtime url and --function-name NAME")
-    scratch = Path(tempfile.mkdtemp(prefix="cvat-fn-deployed-"))
-    config.add_cleanup(lambda: shutil.rmtree(scratch, ignore_errors=True))
+    scratch = ScratchDir("cvat-fn-deployed-")  # swept by the next run if this is killed
+    config.add_cleanup(scratch.remove)
     dashboard = config.getoption("nuclio_dashboard")
     try:
-        directory = fetch_function_yaml(dashboard, name, config.getoption("namespace"), scratch)
+        namespace = config.getoption("namespace")
+        directory = fetch_function_yaml(dashboard, name, namespace, scratch.path)
     except (requests.RequestException, LookupError, ValueError) as exc:
         raise pytest.UsageError(f"--nuclio-dashboard {dashboard}: {exc}") from None
     return str(directory)

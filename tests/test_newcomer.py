@@ -112,6 +112,22 @@ def test_json_on_a_start_failure_is_one_document() -> None:
     assert document["requests"] == [] and document["function"] == "init-fails"
 
 
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (("--url", "http://127.0.0.1:1", "--kind", "detector"), "cannot connect"),
+        (("no_such.jpg", "--function", str(FUNCTIONS / "echo")), "no_such.jpg"),
+    ],
+    ids=["unreachable-url", "missing-image"],
+)
+def test_json_on_bad_input_is_one_document(args: tuple[str, ...], error: str) -> None:
+    done = invoke(ASTRONAUT, *args, "--json")
+    assert done.returncode == 2
+    document = json.loads(done.stdout)
+    assert document["ok"] is False and error in document["error"]
+    assert len(done.stderr.strip().splitlines()) == 1 and error in done.stderr
+
+
 # --- one traceback per distinct failure -----------------------------------------------------
 
 

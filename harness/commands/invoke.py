@@ -16,7 +16,14 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.client import DEFAULT_TIMEOUT_S, SHOWN_CHARS, FunctionClient, Invocation, format_log
+from harness.client import (
+    DEFAULT_TIMEOUT_S,
+    SHOWN_CHARS,
+    FunctionClient,
+    ImageError,
+    Invocation,
+    format_log,
+)
 from harness.commands import UsageError, fail, guarded
 from harness.commands.invoke_plan import (
     Plan,
@@ -31,6 +38,7 @@ from harness.runners import make_runner
 from harness.runners.base import RunningFunction, StartError
 from harness.runners.options import add_start_options, runner_kwargs
 from harness.scenario import states_to_continue
+from harness.spec import SpecError
 from harness.table import matches_table, shapes_table
 
 if TYPE_CHECKING:
@@ -292,18 +300,19 @@ def step_json(step: Step, kind: str) -> dict[str, Any]:
     return out
 
 
-def start_failure_json(target: Target, args: argparse.Namespace, error: str) -> dict[str, Any]:
-    """--json promises one document: a function that did not start gets one too."""
+def failure_json(target: Target | None, args: argparse.Namespace, error: str) -> dict[str, Any]:
+    """--json promises one document: bad input, an unreachable --url or a function that did
+    not start get one too."""
     return {
-        "kind": target.kind,
-        "function": target.spec.name if target.spec else None,
-        "url": None,
+        "kind": target.kind if target else args.kind,
+        "function": target.spec.name if target and target.spec else None,
+        "url": args.url,
         "cvat_version": args.cvat_version,
-        "labels": target.labels,
-        "labels_checked": target.labels is not None,
+        "labels": target.labels if target else None,
+        "labels_checked": bool(target and target.labels is not None),
         "ok": False,
         "started": False,
-        "error": f"the function did not start: {error}",
+        "error": error,
         "requests": [],
         "drawn": [],
     }
@@ -394,11 +403,17 @@ def check_options(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    check_options(args)
-    target = resolve_target(args)
-    plan = plan_requests(args, target)
-    if target.url is not None:
-        check_reachable(target.url)
+    target: Target | None = None
+    try:
+        check_options(args)
+        target = resolve_target(args)
+        plan = plan_requests(args, target)
+        if target.url is not None:
+            check_reachable(target.url)
+    except (UsageError, ImageError, SpecError) as exc:
+        if args.json:
+            print(json.dumps(failure_json(target, args, str(exc)), indent=2))
+        raise
     for note in target.notes:
         progress(note)
     running: RunningFunction | None = None
@@ -416,7 +431,8 @@ def run(args: argparse.Namespace) -> int:
             except StartError as exc:
                 fail("invoke", f"the function did not start: {exc}")
                 if args.json:
-                    print(json.dumps(start_failure_json(target, args, str(exc)), indent=2))
+                    error = f"the function did not start: {exc}"
+                    print(json.dumps(failure_json(target, args, error), indent=2))
                 return 1
             progress(f"ready in {running.ready_seconds:.2f} s at {running.url}")
         url = running.url if running else str(target.url)
