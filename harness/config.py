@@ -13,7 +13,9 @@ from typing import Any
 
 import yaml
 
+from harness.cvat.detector import POINT_RULES, SHAPE_TYPES
 from harness.cvat.findings import CVAT_VERSION, parse_version
+from harness.cvat.shapes import Shape
 
 CONFIG_NAME = "cvat-fn.yaml"
 
@@ -27,6 +29,15 @@ class Expected:
     label: str | None
     type: str
     points: list[float]
+    elements: tuple[Expected, ...] = ()
+    """A skeleton's keypoints, each a ``points`` expectation with its element's label."""
+
+    def shape(self) -> Shape:
+        """The expectation as the shape a detector would return (a skeleton's points are its
+        elements'; an expected mask is its box or its outline, with no bitmap)."""
+        elements = [e.shape() for e in self.elements]
+        points = [c for e in elements for c in e.points] if elements else list(self.points)
+        return Shape(label=self.label or "", type=self.type, points=points, elements=elements)
 
 
 @dataclass
@@ -54,6 +65,9 @@ class Fixture:
 @dataclass
 class Minimums:
     iou: float = 0.5
+    """Rectangles, polygons, masks, ellipses, cuboids: the least IoU that counts as found."""
+    oks: float = 0.5
+    """Points, polylines, skeletons: the least keypoint similarity (COCO's OKS) that counts."""
     precision: float = 0.5
     recall: float = 0.5
 
@@ -120,25 +134,86 @@ class _Reader:
     def expected(self, where: str, value: Any) -> list[Expected]:
         if not isinstance(value, list):
             raise self.fail(where, f"must be a list of shapes, got {value!r}")
-        result = []
-        for i, item in enumerate(value):
-            at = f"{where}[{i}]"
-            if not isinstance(item, dict) or "points" not in item:
-                raise self.fail(at, "must be a mapping with points (and label, type)")
-            unknown = set(item) - {"label", "type", "points"}
-            if unknown:
-                raise self.fail(at, f"unknown key(s) {', '.join(sorted(unknown))}")
-            points = item["points"]
-            if not isinstance(points, list) or len(points) < 4:
-                raise self.fail(f"{at}.points", "must be [x1, y1, x2, y2] (a box) or more")
-            result.append(
-                Expected(
-                    label=None if item.get("label") is None else str(item["label"]),
-                    type=str(item.get("type", "rectangle")),
-                    points=[self.number(f"{at}.points", v) for v in points],
+        return [self.expected_shape(f"{where}[{i}]", item) for i, item in enumerate(value)]
+
+    def expected_shape(self, at: str, item: Any, element: bool = False) -> Expected:
+        """One expected shape; each type with the numbers CVAT wants for it (a mask: its box,
+        or its outline), a skeleton with its elements, a tag with its label and no points."""
+        keys = {"label", "points"} if element else {"label", "type", "points", "elements"}
+        if not isinstance(item, dict):
+            raise self.fail(at, f"must be a mapping with {', '.join(sorted(keys))}, got {item!r}")
+        unknown = set(item) - keys
+        if unknown:
+            raise self.fail(at, f"unknown key(s) {', '.join(sorted(unknown))}")
+        raw_type = "points" if element else item.get("type", "rectangle")
+        if not isinstance(raw_type, str) or (
+            raw_type not in SHAPE_TYPES and raw_type.lower() != "tag"
+        ):
+            raise self.fail(f"{at}.type", f"{raw_type!r} is not one of {', '.join(SHAPE_TYPES)}")
+        type_ = "tag" if raw_type.lower() == "tag" else raw_type
+        label = item.get("label")
+        if label is not None and not isinstance(label, str | int | float):
+            raise self.fail(f"{at}.label", f"must be a label name, got {label!r}")
+        if label is None and (element or type_ == "tag"):
+            what = "a skeleton element" if element else "a tag"
+            raise self.fail(f"{at}.label", f"missing: {what} is matched by its label")
+        name = None if label is None else str(label)
+        if type_ in ("tag", "skeleton"):
+            if "points" in item:
+                has = "its elements' points" if type_ == "skeleton" else "its label alone"
+                raise self.fail(f"{at}.points", f"a {type_} has no points of its own ({has})")
+        elif "points" not in item:
+            raise self.fail(f"{at}.points", f"missing: a {type_} needs points")
+        if type_ != "skeleton" and "elements" in item:
+            raise self.fail(f"{at}.elements", "only a skeleton has elements")
+        if type_ == "skeleton":
+            return Expected(name, type_, [], self.elements(f"{at}.elements", item.get("elements")))
+        points = self.shape_points(f"{at}.points", type_, item.get("points", []))
+        return Expected(name, type_, points)
+
+    def shape_points(self, where: str, type_: str, value: Any) -> list[float]:
+        if type_ == "tag":
+            return []
+        if not isinstance(value, list):
+            raise self.fail(where, f"must be a list of numbers [x1, y1, ...], got {value!r}")
+        points = [self.number(where, v) for v in value]
+        n = len(points)
+        if type_ == "mask":
+            if n != 4 and (n < 6 or n % 2):
+                raise self.fail(
+                    where, f"a mask is its box [xtl, ytl, xbr, ybr] or its outline, got {n} numbers"
                 )
+            return points
+        exact, least = POINT_RULES.get(type_, (None, 2))
+        if exact is not None and n != exact:
+            box = " ([xtl, ytl, xbr, ybr])" if exact == 4 else ""
+            raise self.fail(where, f"a {type_} needs {exact} numbers{box}, got {n}")
+        if exact is None and (n < least or n % 2):
+            raise self.fail(
+                where, f"a {type_} needs an even count of numbers, at least {least}, got {n}"
             )
-        return result
+        return points
+
+    def elements(self, where: str, value: Any) -> tuple[Expected, ...]:
+        if not isinstance(value, list) or not value:
+            raise self.fail(
+                where, "a skeleton needs its elements: a list of {label, points: [x, y]}"
+            )
+        out = tuple(
+            self.expected_shape(f"{where}[{i}]", e, element=True) for i, e in enumerate(value)
+        )
+        seen: set[str | None] = set()
+        for i, e in enumerate(out):
+            if len(e.points) != 2:
+                raise self.fail(
+                    f"{where}[{i}].points", f"an element is one point [x, y], got {e.points}"
+                )
+            if e.label in seen:
+                raise self.fail(
+                    f"{where}[{i}].label", f"{e.label!r} appears twice in this skeleton"
+                )
+            seen.add(e.label)
+        return out
 
     def fixture(self, i: int, raw: Any) -> Fixture:
         where = f"fixtures[{i}]"

@@ -93,14 +93,16 @@ def load_image(image: bytes | str | Path | Image.Image) -> Image.Image:
 
 def expected_to_shapes(expected: Sequence[Expected]) -> list[Shape]:
     """cvat-fn.yaml's expectations as shapes. An expected mask is its box there
-    (``[xtl, ytl, xbr, ybr]``, matched by IoU of boxes), so it is drawn as a rectangle."""
+    (``[xtl, ytl, xbr, ybr]``, matched by IoU of boxes) or its outline, so it is drawn as a
+    rectangle or a polygon; a skeleton as its elements."""
     shapes = []
     for e in expected:
-        points = [float(v) for v in e.points]
-        type_ = e.type
-        if type_ == "mask":
-            type_, points = "rectangle", points[:4]
-        shapes.append(Shape(label=e.label or "", type=type_, points=points))
+        shape = e.shape()
+        if shape.type == "mask":
+            outline = len(shape.points) > 4
+            shape.type = "polygon" if outline else "rectangle"
+            shape.points = shape.points if outline else shape.points[:4]
+        shapes.append(shape)
     return shapes
 
 

@@ -57,7 +57,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="override an accuracy minimum: iou, precision or recall",
+        help="override an accuracy minimum: iou, oks, precision or recall",
     )
     group.addoption(
         "--cvat-fn-examples",

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
+
+from PIL import Image
 
 from harness.client import FunctionClient, ImageLike, Invocation
 from harness.config import Fixture
@@ -66,3 +69,14 @@ def canonical_answer(invocation: Invocation) -> str:
     if invocation.status != 200:
         return f"HTTP {invocation.status}: {invocation.text[:200]}"
     return json.dumps(invocation.body, sort_keys=True, default=str)
+
+
+def answered_frame(fixture: Fixture) -> Path:
+    """The frame the answer that counts is about (a tracker's is ``next_image``)."""
+    return fixture.next_image or fixture.image
+
+
+def frame_size(fixture: Fixture) -> tuple[int, int]:
+    """(width, height) of :func:`answered_frame`: the scale of shapes that have no area."""
+    with Image.open(answered_frame(fixture)) as img:
+        return img.size

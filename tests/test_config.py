@@ -37,6 +37,11 @@ def error_of(directory: Path, data: Any) -> str:
     return message
 
 
+def expect(**shape: Any) -> dict[str, Any]:
+    """A file whose one fixture expects this one shape."""
+    return {"fixtures": [{"image": "frame.png", "expected": [shape]}]}
+
+
 def fixture(**fields: Any) -> dict[str, Any]:
     return {"fixtures": [{"image": "frame.png", **fields}]}
 
@@ -129,7 +134,7 @@ def test_samples_were_found() -> None:
         (
             fixture(expected=[{"label": "face", "points": [1, 2, 3]}]),
             "fixtures[0].expected[0].points",
-            "must be [x1, y1, x2, y2] (a box) or more",
+            "a rectangle needs 4 numbers ([xtl, ytl, xbr, ybr]), got 3",
         ),
         (
             fixture(expected=[{"label": "face", "box": [1, 2, 3, 4], "points": [1, 2, 3, 4]}]),
@@ -144,7 +149,75 @@ def test_samples_were_found() -> None:
         ({"budgets": {"warm_requests": 2.5}}, "budgets.warm_requests", "whole number"),
         ({"budgets": [100]}, "budgets", "must be a mapping"),
         ({"minimums": {"recall": 1.2}}, "minimums.recall", "1.2 is outside [0.0, 1.0]"),
-        ({"minimums": {"f1": 0.5}}, "minimums.f1", "unknown (known: iou, precision, recall)"),
+        ({"minimums": {"f1": 0.5}}, "minimums.f1", "unknown (known: iou, oks, precision, recall)"),
+        ({"minimums": {"oks": 1.5}}, "minimums.oks", "1.5 is outside [0.0, 1.0]"),
+        (
+            expect(type="circle", points=[1, 2]),
+            "fixtures[0].expected[0].type",
+            "'circle' is not one of",
+        ),
+        (
+            expect(type="points", points=[1, 2, 3]),
+            "fixtures[0].expected[0].points",
+            "an even count",
+        ),
+        (
+            expect(type="polyline", points=[1, 2]),
+            "fixtures[0].expected[0].points",
+            "at least 4, got 2",
+        ),
+        (
+            expect(type="polygon", points=[1, 2, 3, 4]),
+            "fixtures[0].expected[0].points",
+            "at least 6",
+        ),
+        (expect(type="mask", points=[1, 2, 3, 4, 5]), "fixtures[0].expected[0].points", "its box"),
+        (
+            expect(type="tag"),
+            "fixtures[0].expected[0].label",
+            "missing: a tag is matched by its label",
+        ),
+        (
+            expect(label="cat", type="tag", points=[1, 2]),
+            "fixtures[0].expected[0].points",
+            "no points",
+        ),
+        (
+            expect(label="p", type="skeleton"),
+            "fixtures[0].expected[0].elements",
+            "needs its elements",
+        ),
+        (
+            expect(label="p", type="skeleton", elements=[{"points": [1, 2]}]),
+            "fixtures[0].expected[0].elements[0].label",
+            "missing: a skeleton element is matched by its label",
+        ),
+        (
+            expect(
+                label="p", type="skeleton", elements=[{"label": "nose", "points": [1, 2, 3, 4]}]
+            ),
+            "fixtures[0].expected[0].elements[0].points",
+            "an element is one point [x, y]",
+        ),
+        (
+            expect(
+                label="p",
+                type="skeleton",
+                elements=[{"label": "eye", "points": [1, 2]}, {"label": "eye", "points": [3, 4]}],
+            ),
+            "fixtures[0].expected[0].elements[1].label",
+            "'eye' appears twice",
+        ),
+        (
+            expect(label="p", type="skeleton", points=[1, 2], elements=[]),
+            "fixtures[0].expected[0].points",
+            "a skeleton has no points of its own",
+        ),
+        (
+            expect(label="p", points=[1, 2, 3, 4], elements=[]),
+            "fixtures[0].expected[0].elements",
+            "only a",
+        ),
         ({"cvat_version": "latest"}, "cvat_version", "'latest' is not a CVAT version such as"),
         ({"cvat_version": "2"}, "cvat_version", "is not a CVAT version"),
         ({"cvat_version": 2.1}, "cvat_version", "must be a string, got 2.1"),
@@ -155,6 +228,40 @@ def test_errors_name_the_field(function_dir: Path, data: Any, field: str, says: 
     message = error_of(function_dir, data)
     assert message.startswith(f"cvat-fn.yaml: {field}: "), message
     assert says in message, message
+
+
+def test_every_shape_type_can_be_expected(function_dir: Path) -> None:
+    shapes = [
+        {"label": "nose", "type": "points", "points": [10, 20]},
+        {"label": "horizon", "type": "polyline", "points": [0, 24, 63, 24]},
+        {"label": "road", "type": "polygon", "points": [0, 0, 10, 0, 10, 10]},
+        {"type": "mask", "points": [1, 2, 30, 40]},
+        {"type": "mask", "points": [1, 2, 30, 2, 30, 40]},
+        {"label": "cat", "type": "Tag"},
+        {
+            "label": "person",
+            "type": "skeleton",
+            "elements": [{"label": "head", "points": [5, 6]}, {"label": "foot", "points": [5, 40]}],
+        },
+    ]
+    config = load_config(
+        write(function_dir, {"fixtures": [{"image": "frame.png", "expected": shapes}]})
+    )
+    got = [e.shape() for e in config.fixtures[0].expected or []]
+    assert [s.type for s in got] == [
+        "points",
+        "polyline",
+        "polygon",
+        "mask",
+        "mask",
+        "tag",
+        "skeleton",
+    ]
+    assert got[5].label == "cat" and got[5].points == []
+    skeleton = got[6]
+    assert [(e.label, e.points) for e in skeleton.elements] == [("head", [5, 6]), ("foot", [5, 40])]
+    assert skeleton.bbox() == (5, 6, 5, 40)
+    assert load_config(write(function_dir, {"minimums": {"oks": 0.7}})).minimums.oks == 0.7
 
 
 def test_unquoted_version_is_refused_not_misread(function_dir: Path) -> None:

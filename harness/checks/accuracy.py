@@ -1,14 +1,17 @@
-"""Accuracy against cvat-fn.yaml's expectations: IoU matching, precision and recall minimums
-over all fixtures (re-id: the expected match indexes)."""
+"""Accuracy against cvat-fn.yaml's expectations: each expected shape matched to a returned one
+of its type by harness.similarity (IoU for areas, OKS for keypoints, the label for tags),
+precision and recall minimums over all fixtures (re-id: the expected match indexes)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from harness.checks import CheckFailed, NotApplicable
-from harness.checks.geometry import Box, box_of, fmt_box, greedy_match, iou
 from harness.checks.target import Target
-from harness.config import Fixture
+from harness.config import Fixture, Minimums
+from harness.cvat.shapes import Shape
+from harness.scenario import frame_size
+from harness.similarity import IOU, LABEL, OKS, best, match, measure, where
 
 
 @dataclass
@@ -29,37 +32,39 @@ class Score:
         return self.true_positives / wanted if wanted else 1.0
 
 
-def _score_shapes(target: Target, fixture: Fixture, score: Score, minimum_iou: float) -> None:
+def least(minimums: Minimums) -> dict[str, float]:
+    """The minimum similarity that counts as found, per measure (a tag: its label alone)."""
+    return {IOU: minimums.iou, OKS: minimums.oks, LABEL: 1.0}
+
+
+def _score_shapes(target: Target, fixture: Fixture, score: Score, minimums: Minimums) -> None:
     invocation = target.answer(fixture)
     noted = len(score.notes)
-    expected: list[tuple[str | None, Box]] = [
-        (e.label, box_of(e.points[-4:] if e.type == "mask" else e.points))
-        for e in fixture.expected or []
-    ]
-    returned: list[tuple[str | None, Box]] = []
-    for shape in invocation.shapes:
-        try:
-            returned.append((shape.label or None, shape.bbox()))
-        except ValueError:
-            continue
+    size = frame_size(fixture)
+    need = least(minimums)
+    expected = [e.shape() for e in fixture.expected or []]
+    returned: list[Shape] = invocation.shapes
     # an expected shape without a label matches any returned label
-    pairs = greedy_match(expected, returned, minimum_iou)
+    pairs = match(expected, returned, lambda s: need[measure(s.type)], size)
     matched_e = {i for i, _, _ in pairs}
     matched_r = {j for _, j, _ in pairs}
     score.true_positives += len(pairs)
-    for i, (label, box) in enumerate(expected):
+    for i, shape in enumerate(expected):
         if i in matched_e:
             continue
         score.false_negatives += 1
-        best = max((iou(box, r) for _, r in returned), default=0.0)
-        score.notes.append(
-            f"{fixture.name}: missed {label or 'a shape'} at {fmt_box(box)}"
-            f" (best IoU {best:.2f}, need {minimum_iou:g})"
-        )
-    for j, (label, box) in enumerate(returned):
+        how = measure(shape.type)
+        if how == LABEL:
+            got = sorted({r.label for r in returned if r.type == "tag"})
+            why = f"tags returned: {', '.join(got)}" if got else "no tag returned"
+        else:
+            same = [r for r in returned if not shape.label or r.label == shape.label]
+            why = f"best {how.upper()} {best(shape, same, size):.2f}, need {need[how]:g}"
+        score.notes.append(f"{fixture.name}: missed {where(shape)} ({why})")
+    for j, shape in enumerate(returned):
         if j not in matched_r:
             score.false_positives += 1
-            score.notes.append(f"{fixture.name}: unexpected {label or 'shape'} at {fmt_box(box)}")
+            score.notes.append(f"{fixture.name}: unexpected {where(shape)}")
     if invocation.status != 200:
         score.notes.append(f"{fixture.name}: no answer (HTTP {invocation.status})")
     if len(score.notes) > noted:
@@ -96,11 +101,11 @@ def check_accuracy(target: Target) -> Score:
         if fixture.expected_matches is not None:
             _score_matches(target, fixture, score)
         else:
-            _score_shapes(target, fixture, score, minimums.iou)
+            _score_shapes(target, fixture, score, minimums)
     summary = (
         f"precision {score.precision:.2f} (minimum {minimums.precision:g}),"
         f" recall {score.recall:.2f} (minimum {minimums.recall:g})"
-        f" over {len(fixtures)} fixture(s) at IoU >= {minimums.iou:g}"
+        f" over {len(fixtures)} fixture(s) at IoU >= {minimums.iou:g}, OKS >= {minimums.oks:g}"
     )
     if score.precision < minimums.precision or score.recall < minimums.recall:
         raise CheckFailed("accuracy below the minimums: " + summary + "\n" + "\n".join(score.notes))

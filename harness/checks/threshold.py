@@ -6,18 +6,18 @@ from __future__ import annotations
 from hypothesis import strategies as st
 
 from harness.checks import CheckFailed, NotApplicable
-from harness.checks.geometry import Box, fmt_box, greedy_match
 from harness.checks.search import falsify
 from harness.checks.target import Target
 from harness.client import Invocation
 from harness.config import Fixture
 from harness.cvat.shapes import Shape
+from harness.scenario import frame_size
+from harness.similarity import SAME_SHAPE, match, where
 
 THRESHOLDS = st.floats(min_value=0.05, max_value=0.95).map(lambda t: round(t, 2))
 # Tried before any drawn ones, so the ends and the middle of the range are always covered.
 FIXED = (0.05, 0.25, 0.5, 0.75, 0.95)
 FIXED_PAIRS = ((0.05, 0.95), (0.25, 0.5), (0.5, 0.75), (0.75, 0.95), (0.05, 0.5))
-SAME_SHAPE_IOU = 0.9
 
 
 def _answered(invocation: Invocation, threshold: float) -> list[Shape]:
@@ -27,16 +27,6 @@ def _answered(invocation: Invocation, threshold: float) -> list[Shape]:
             + invocation.describe()
         )
     return invocation.shapes
-
-
-def _keyed(shapes: list[Shape]) -> list[tuple[str | None, Box]]:
-    keyed: list[tuple[str | None, Box]] = []
-    for shape in shapes:
-        try:
-            keyed.append((shape.label, shape.bbox()))
-        except ValueError:
-            continue
-    return keyed
 
 
 def _nothing_to_check(target: Target, fixture: Fixture) -> None:
@@ -71,21 +61,23 @@ def check_respected(target: Target, fixture: Fixture, examples: int) -> None:
 
 
 def check_monotone(target: Target, fixture: Fixture, examples: int) -> None:
+    size = frame_size(fixture)
+
     def monotone(pair: tuple[float, float]) -> None:
         low, high = sorted(pair)
         if low == high:
             return
-        at_low = _keyed(_answered(target.at_threshold(fixture, low), low))
+        at_low = _answered(target.at_threshold(fixture, low), low)
         at_high_inv = target.at_threshold(fixture, high)
-        at_high = _keyed(_answered(at_high_inv, high))
-        pairs = greedy_match(at_high, at_low, SAME_SHAPE_IOU)
+        at_high = _answered(at_high_inv, high)
+        pairs = match(at_high, at_low, SAME_SHAPE, size, any_label=False)
         extra = sorted(set(range(len(at_high))) - {i for i, _, _ in pairs})
         if extra:
-            label, box = at_high[extra[0]]
             raise CheckFailed(
-                f"not monotone: at threshold {high:g} the function returned {label} at"
-                f" {fmt_box(box)}, which it did not return at the lower threshold {low:g}"
-                f" ({len(at_low)} shapes there, {len(at_high)} at {high:g}); a higher"
+                f"not monotone: at threshold {high:g} the function returned"
+                f" {where(at_high[extra[0]])}, which it did not return at the lower threshold"
+                f" {low:g} ({len(at_low)} shapes there, {len(at_high)} at {high:g}; none of the"
+                f" same label and type at similarity {SAME_SHAPE:g} or more); a higher"
                 " threshold must give a subset\n" + at_high_inv.describe()
             )
 
