@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -24,6 +24,7 @@ from harness.cvat.requests import (
     tracker_shape,
 )
 from harness.cvat.shapes import Shape
+from harness.logformat import format_record as format_log
 
 DEFAULT_TIMEOUT_S = 120.0  # CVAT's CVAT_NUCLIO_DEFAULT_TIMEOUT
 SHOWN_CHARS = 600
@@ -129,12 +130,6 @@ class Invocation:
             lines.append("function log for this request:")
             lines += [f"  {format_log(record)}" for record in self.logs]
         return "\n".join(lines)
-
-
-def format_log(record: Mapping[str, Any]) -> str:
-    extra = record.get("with") or {}
-    more = " " + json.dumps(extra, default=str) if extra else ""
-    return f"[{record.get('level', '?')}] {record.get('message', '')}{more}"
 
 
 class FunctionClient:

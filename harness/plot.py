@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from PIL import Image, ImageDraw
 
 from harness.draw import RGB, font
+from harness.stats import percentile
 
 WIDTH, HEIGHT = 760, 320
 LEFT, RIGHT, TOP, BOTTOM = 62, 24, 58, 48
@@ -23,17 +24,6 @@ PERCENTILES: tuple[tuple[str, float, RGB], ...] = (
 OFF_SCALE = 3.0
 """A budget further than this many times the slowest request is named, not drawn to scale:
 a 5 s budget would squash 20 ms bars into one pixel."""
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """The ``q``-th percentile with linear interpolation between ranks (numpy's default)."""
-    if not values:
-        raise ValueError("no values")
-    ordered = sorted(values)
-    rank = (len(ordered) - 1) * q / 100.0
-    low = math.floor(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
 def budget_for(budgets: Mapping[str, float], name: str) -> float | None:

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 from harness.cvat.shapes import Shape
 from harness.draw import draw_shapes, png_bytes
-from harness.plot import PERCENTILES, budget_for, latency_histogram, percentile
+from harness.plot import PERCENTILES, budget_for, latency_histogram
+from harness.stats import percentile
 
 if TYPE_CHECKING:
     from PIL import Image

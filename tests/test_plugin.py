@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.outcomes import by_check, checks_with
+
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_functions" / "face_detector"
 # Small inner runs: the suite's checks are proven in test_suite_catches.py, here only wiring.
@@ -75,7 +77,29 @@ def test_own_test_with_cvat_function_runs_beside_the_suite(pytester: pytest.Pyte
     )
     # the whole suite holds for the sample: the control for test_suite_catches.py; on the
     # two photos without a face the threshold checks have nothing to judge
-    result.assert_outcomes(passed=1 + 4 + 6 + 2 * 4 + 4, skipped=2 * 2)
+    outcomes = by_check(result)
+    assert checks_with(outcomes, "skipped") == {
+        f"{check}[{photo}]"
+        for check in ("threshold", "threshold_monotone")
+        for photo in ("coffee-no-face", "rocket-no-face")
+    }
+    assert checks_with(outcomes, "failed") == set()
+    assert set(outcomes["answered"]) == {"astronaut", "coffee-no-face", "rocket-no-face"}
+    assert set(outcomes) == {
+        "test_finds_the_face",
+        "lint",
+        "starts",
+        "latency",
+        "answered",
+        "schema",
+        "labels",
+        "coordinates",
+        "threshold",
+        "threshold_monotone",
+        "accuracy",
+        "robustness",
+        "concurrency",
+    }
 
 
 def test_missing_directory_is_a_usage_error(pytester: pytest.Pytester) -> None:
@@ -132,7 +156,13 @@ def test_function_without_cvat_fn_yaml_runs_all_but_accuracy(pytester: pytest.Py
     )
     # one generated fixture instead of the sample's three; everything runs but accuracy,
     # and the threshold checks, which find no face in it to judge
-    result.assert_outcomes(passed=4 + 4 + 3, skipped=1 + 2)
+    outcomes = by_check(result)
+    assert checks_with(outcomes, "skipped") == {
+        "accuracy",
+        "threshold[generated-scene]",
+        "threshold_monotone[generated-scene]",
+    }
+    assert checks_with(outcomes, "failed") == set()
     result.stdout.fnmatch_lines(["*face_detector::answered[[]generated-scene[]]*"])
 
 
@@ -140,9 +170,16 @@ def test_threshold_checks_skip_a_detector_that_never_finds_anything(pytester):
     """A detector answering [] honours every threshold vacuously: a skip that says so."""
     noop = Path(__file__).resolve().parents[1] / "bench" / "noop"
     result = pytester.runpytest_subprocess(
-        f"--function={noop}", "--cvat-fn-examples", "3", "-p", "no:cacheprovider", "-rs"
+        f"--function={noop}", "--cvat-fn-examples", "3", "-p", "no:cacheprovider", "-rs", "-v"
     )
-    result.assert_outcomes(passed=11, skipped=3)
+    outcomes = by_check(result)
+    skipped = checks_with(outcomes, "skipped")
+    assert {check.split("[")[0] for check in skipped} == {
+        "threshold",
+        "threshold_monotone",
+        "accuracy",
+    }
+    assert checks_with(outcomes, "failed") == set()
     result.stdout.fnmatch_lines(["*no shapes at any of the * thresholds tried*"])
 
 

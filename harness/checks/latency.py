@@ -7,7 +7,7 @@ import statistics
 from harness.checks import CheckFailed, NotApplicable
 from harness.checks.target import Target
 from harness.client import Invocation
-from harness.plot import percentile
+from harness.stats import percentile
 
 
 def check_ready(target: Target) -> None:

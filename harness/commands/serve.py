@@ -7,7 +7,6 @@ function's log lines stream to stderr until Ctrl-C, which stops it and exits 0.
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import socket
 import sys
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.commands import UsageError, fail, guarded
+from harness.logformat import format_line
 from harness.runners import RunningFunction, make_runner
 from harness.runners.base import StartError
 from harness.runners.options import add_start_options, runner_kwargs
@@ -63,24 +63,6 @@ def register(sub: SubParsers) -> None:
     )
     add_start_options(p.add_argument)
     p.set_defaults(run=guarded("serve", run))
-
-
-def format_line(line: str) -> str:
-    """A runtime JSON log record as one readable line; anything else as it came."""
-    try:
-        record = json.loads(line)
-    except ValueError:
-        return line
-    if not isinstance(record, dict) or "message" not in record:
-        return line
-    who = record.get("name") or (
-        f"worker {record['worker']}" if record.get("worker") is not None else ""
-    )
-    extra = record.get("with") or {}
-    more = " " + json.dumps(extra, default=str) if extra else ""
-    when = str(record.get("datetime", "")).replace("T", " ")
-    level = str(record.get("level", "?"))
-    return f"{when} {level:<5} {who + ': ' if who else ''}{record['message']}{more}".strip()
 
 
 def example(spec: FunctionSpec, url: str) -> str:
