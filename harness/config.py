@@ -31,13 +31,16 @@ class Expected:
     points: list[float]
     elements: tuple[Expected, ...] = ()
     """A skeleton's keypoints, each a ``points`` expectation with its element's label."""
+    rotation: float = 0.0
+    """Degrees a rectangle or ellipse is turned about its centre, as CVAT's ``rotation``."""
 
     def shape(self) -> Shape:
         """The expectation as the shape a detector would return (a skeleton's points are its
         elements'; an expected mask is its box or its outline, with no bitmap)."""
         elements = [e.shape() for e in self.elements]
         points = [c for e in elements for c in e.points] if elements else list(self.points)
-        return Shape(label=self.label or "", type=self.type, points=points, elements=elements)
+        raw = {"rotation": self.rotation} if self.rotation else None
+        return Shape(self.label or "", self.type, points, elements=elements, raw=raw)
 
 
 @dataclass
@@ -139,7 +142,9 @@ class _Reader:
     def expected_shape(self, at: str, item: Any, element: bool = False) -> Expected:
         """One expected shape; each type with the numbers CVAT wants for it (a mask: its box,
         or its outline), a skeleton with its elements, a tag with its label and no points."""
-        keys = {"label", "points"} if element else {"label", "type", "points", "elements"}
+        keys = {"label", "points"}
+        if not element:
+            keys |= {"type", "elements", "rotation"}
         if not isinstance(item, dict):
             raise self.fail(at, f"must be a mapping with {', '.join(sorted(keys))}, got {item!r}")
         unknown = set(item) - keys
@@ -166,10 +171,15 @@ class _Reader:
             raise self.fail(f"{at}.points", f"missing: a {type_} needs points")
         if type_ != "skeleton" and "elements" in item:
             raise self.fail(f"{at}.elements", "only a skeleton has elements")
+        turn = 0.0
+        if item.get("rotation") is not None:
+            if type_ not in ("rectangle", "ellipse"):
+                raise self.fail(f"{at}.rotation", "only a rectangle or an ellipse is rotated")
+            turn = self.number(f"{at}.rotation", item["rotation"], 0.0, 360.0)
         if type_ == "skeleton":
             return Expected(name, type_, [], self.elements(f"{at}.elements", item.get("elements")))
         points = self.shape_points(f"{at}.points", type_, item.get("points", []))
-        return Expected(name, type_, points)
+        return Expected(name, type_, points, rotation=turn)
 
     def shape_points(self, where: str, type_: str, value: Any) -> list[float]:
         if type_ == "tag":

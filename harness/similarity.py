@@ -5,7 +5,8 @@ a shape without area (a landmark, a horizontal line, a collinear skeleton, a tag
 what it is rather than by a box IoU that is 0 even against itself.
 
 - rectangle, cuboid: IoU of their boxes (as COCO's bbox evaluation and CVAT's quality control,
-  ``cvat/apps/quality_control/annotation_matching.py`` ``DistanceComparator.match_boxes``);
+  ``cvat/apps/quality_control/annotation_matching.py`` ``DistanceComparator.match_boxes``); a
+  rotated rectangle (CVAT's ``rotation``) by the IoU of its turned area;
 - polygon, mask, ellipse: IoU of their areas, rasterised by pycocotools as CVAT's
   ``segment_iou`` does (an ellipse as a polygon around it, as CVAT's ``match_ellipses``). A mask
   known only by its box (an expectation written as ``[xtl, ytl, xbr, ybr]``) compares by box;
@@ -91,11 +92,12 @@ def similarity(a: Shape, b: Shape, image_size: Size | None = None) -> float:
     box_a, box_b = a.box_or_none(), b.box_or_none()
     if box_a is None or box_b is None:
         return 0.0
-    if a.type in BOX_TYPES or a.type not in AREA_TYPES or box_iou(box_a, box_b) == 0.0:
+    turned = rotation(a) != 0 or rotation(b) != 0
+    if a.type not in AREA_TYPES or (a.type in BOX_TYPES and not turned):
         return box_iou(box_a, box_b)
     if a.type == "mask" and any(not _has_bitmap(s) and len(s.points) == 4 for s in (a, b)):
         return box_iou(box_a, box_b)  # an expected mask written as its box
-    return _area_iou(a, b, box_a, box_b)
+    return _area_iou(a, b)
 
 
 # -- areas -----------------------------------------------------------------------------------
@@ -105,14 +107,34 @@ def _has_bitmap(shape: Shape) -> bool:
     return shape.type == "mask" and shape.encoding in (MASK_BITMAP, MASK_RLE)
 
 
-def _ellipse_outline(shape: Shape) -> list[float]:
+def rotation(shape: Shape) -> float:
+    """Degrees a rectangle or ellipse is turned about its centre (CVAT's ``rotation``)."""
+    turn = shape.raw.get("rotation") if isinstance(shape.raw, Mapping) else None
+    if not isinstance(turn, int | float) or isinstance(turn, bool) or not math.isfinite(turn):
+        return 0.0
+    return float(turn) % 360 if shape.type in ("rectangle", "ellipse") else 0.0
+
+
+def _outline(shape: Shape) -> np.ndarray:
+    """The shape's boundary as (x, y) rows: a rectangle's corners, an ellipse sampled, a
+    polygon's (or an outlined mask's) points; turned by its rotation about its centre."""
+    if shape.type not in ("rectangle", "ellipse"):
+        return _pairs(shape.points)
     xtl, ytl, xbr, ybr = shape.bbox()
     cx, cy, rx, ry = (xtl + xbr) / 2, (ytl + ybr) / 2, (xbr - xtl) / 2, (ybr - ytl) / 2
-    outline: list[float] = []
-    for k in range(ELLIPSE_VERTICES):
-        t = 2 * math.pi * k / ELLIPSE_VERTICES
-        outline += [cx + rx * math.cos(t), cy + ry * math.sin(t)]
-    return outline
+    if shape.type == "rectangle":
+        xy = np.array([[xtl, ytl], [xbr, ytl], [xbr, ybr], [xtl, ybr]], dtype=float)
+    else:
+        t = np.linspace(0, 2 * math.pi, ELLIPSE_VERTICES, endpoint=False)
+        xy = np.stack([cx + rx * np.cos(t), cy + ry * np.sin(t)], axis=1)
+    turn = math.radians(rotation(shape))
+    if turn:
+        cos, sin = math.cos(turn), math.sin(turn)
+        rel = xy - (cx, cy)
+        # clockwise on screen (y points down), as CVAT draws a positive rotation
+        xy = np.stack([rel[:, 0] * cos - rel[:, 1] * sin, rel[:, 0] * sin + rel[:, 1] * cos], 1)
+        xy += (cx, cy)
+    return xy
 
 
 def _rle(shape: Shape, x0: int, y0: int, width: int, height: int) -> list[dict[str, object]]:
@@ -125,18 +147,27 @@ def _rle(shape: Shape, x0: int, y0: int, width: int, height: int) -> list[dict[s
             bitmap = np.asarray(rows, dtype=np.uint8)
             canvas[ytl : ytl + bitmap.shape[0], xtl : xtl + bitmap.shape[1]] = bitmap
         return [mask_utils.encode(canvas)]
-    outline = _ellipse_outline(shape) if shape.type == "ellipse" else list(shape.points)
-    if len(outline) < 6:
+    outline = _outline(shape)
+    if len(outline) < 3:
         return [mask_utils.encode(np.zeros((height, width), dtype=np.uint8, order="F"))]
-    moved = [v - (x0 if i % 2 == 0 else y0) for i, v in enumerate(outline)]
+    moved = (outline - (x0, y0)).ravel().tolist()
     return list(mask_utils.frPyObjects([moved], height, width))
 
 
-def _area_iou(a: Shape, b: Shape, box_a: Box, box_b: Box) -> float:
-    x0 = math.floor(min(box_a[0], box_b[0]))
-    y0 = math.floor(min(box_a[1], box_b[1]))
-    width = math.ceil(max(box_a[2], box_b[2])) - x0 + 2
-    height = math.ceil(max(box_a[3], box_b[3])) - y0 + 2
+def _extent_of(shape: Shape) -> Box:
+    if _has_bitmap(shape):
+        return shape.bbox()
+    xy = _outline(shape)
+    return (xy[:, 0].min(), xy[:, 1].min(), xy[:, 0].max(), xy[:, 1].max())
+
+
+def _area_iou(a: Shape, b: Shape) -> float:
+    ea, eb = _extent_of(a), _extent_of(b)
+    if box_iou(ea, eb) == 0.0:
+        return 0.0
+    x0, y0 = math.floor(min(ea[0], eb[0])), math.floor(min(ea[1], eb[1]))
+    width = math.ceil(max(ea[2], eb[2])) - x0 + 2
+    height = math.ceil(max(ea[3], eb[3])) - y0 + 2
     rle_a, rle_b = _rle(a, x0, y0, width, height), _rle(b, x0, y0, width, height)
     return float(mask_utils.iou(rle_b, rle_a, [0])[0][0])
 

@@ -5,6 +5,8 @@ a collinear skeleton or a tag pass when their answers are the same and fail when
 Each case is a real inner ``pytest --function`` run of tests/functions/shape_*, with one defect
 switched on through ``SHAPE_DEFECT`` (Nuclio passes the environment to the function; see
 tests/functions/shape_base.py). Only the three checks concerned are selected, to keep it short.
+Each defect fails one check and only it: the other two, whose answers are identical, pass
+(accuracy with precision and recall minimums of 1.0, so every expected shape was matched).
 """
 
 from __future__ import annotations
@@ -83,16 +85,6 @@ def run_checks(
 
 def failed(run: InnerRun) -> set[str]:
     return {item for item, outcome in run.outcomes.items() if outcome != "passed"}
-
-
-@pytest.mark.parametrize("kind", KINDS, ids=lambda k: k.function)
-def test_identical_answers_pass_every_check(
-    kind: Kind, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # accuracy passes with precision and recall minimums of 1.0: every expected shape of
-    # both fixtures was matched, and nothing else was returned
-    run = run_checks(pytester, monkeypatch, kind.function)
-    assert failed(run) == set(), run.failures
 
 
 @pytest.mark.parametrize("kind", KINDS, ids=lambda k: k.function)

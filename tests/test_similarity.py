@@ -145,6 +145,19 @@ def test_areas_overlap() -> None:
     assert 0 < similarity(ellipse, Shape("e", "ellipse", [60, 50, 80, 30])) < 0.7
 
 
+def test_a_rotated_rectangle_is_compared_by_its_turned_area() -> None:
+    def box(rotation: float, points: list[float]) -> Shape:
+        item = {"label": "f", "type": "rectangle", "points": points, "rotation": rotation}
+        return shapes_from_response("detector", [item])[0]
+
+    flat = [0.0, 0.0, 100.0, 20.0]  # centre (50, 10)
+    assert similarity(box(0, flat), box(0, flat)) == 1.0
+    # a quarter turn: the 20 x 100 box about the same centre, overlapping the flat one 20 x 20
+    assert similarity(box(90, flat), box(0, [40, -40, 60, 60])) == pytest.approx(1.0, abs=0.02)
+    assert similarity(box(0, flat), box(90, flat)) == pytest.approx(400 / 3600, abs=0.02)
+    assert similarity(box(90, flat), box(270, flat)) == pytest.approx(1.0, abs=0.02)
+
+
 def test_different_types_never_match() -> None:
     box = Shape("f", "rectangle", [0, 0, 10, 10])
     outline = Shape("f", "polygon", [0, 0, 10, 0, 10, 10, 0, 10])

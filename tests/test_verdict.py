@@ -45,8 +45,12 @@ def test_a_failed_report_names_the_check_and_exits_1(tmp_path: Path) -> None:
                 "verdict": "failed",
                 "checks": [
                     {"check": "lint", "fixture": None, "outcome": "passed", "message": ""},
-                    {"check": "accuracy", "fixture": "astronaut", "outcome": "failed",
-                     "message": "m::accuracy[astronaut]: recall 0.00 < 1.00"},
+                    {
+                        "check": "accuracy",
+                        "fixture": "astronaut",
+                        "outcome": "failed",
+                        "message": "m::accuracy[astronaut]: recall 0.00 < 1.00",
+                    },
                 ],  # fmt: skip
             }
         ],
