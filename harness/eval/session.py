@@ -19,9 +19,9 @@ from harness.eval.dataset import open_dataset
 from harness.eval.gate import check_options, read_baseline, skeleton, verdict
 from harness.eval.metrics import Evaluation, LabelMap, Scored, evaluate, label_counts
 from harness.eval.runner import ANSWERS_FILE, Answer, function_version, run_images
-from harness.plot import percentile
 from harness.runners import make_runner
 from harness.spec import FunctionSpec, load_spec
+from harness.stats import percentile
 
 EVAL_FORMAT = "cvat-fn-eval"
 
