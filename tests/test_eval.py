@@ -390,3 +390,24 @@ def test_eval_in_a_container(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert (doc["function"]["runtime"], doc["images"], doc["failed_images"]) == ("docker", 12, 0)
     assert doc["metrics"]["ap50"] is not None and doc["metrics"]["ap50"] > 0
     assert HANDLER_LOG in (report / "function.log").read_text()
+
+
+def test_function_version_is_the_function_files_only(tmp_path: Path) -> None:
+    """--resume keys answers by the function's version: reports written inside the function
+    directory, .git and caches must not change it; a changed handler or model must."""
+    from harness.eval.runner import function_version
+
+    function = tmp_path / "fn"
+    shutil.copytree(FACES, function)
+    report = function / "out"
+    version = function_version(function, exclude=[report])
+    for extra in (report / "answers.jsonl", function / ".git" / "HEAD",
+                  function / "__pycache__" / "main.cpython-311.pyc",
+                  function / "cvat-fn-report" / "report.json"):  # fmt: skip
+        extra.parent.mkdir(parents=True, exist_ok=True)
+        extra.write_text("x")
+    assert function_version(function, exclude=[report]) == version
+    (function / "model_handler.py").write_text(
+        (function / "model_handler.py").read_text() + "\n# retrained\n"
+    )
+    assert function_version(function, exclude=[report]) != version

@@ -13,7 +13,7 @@ import hashlib
 import json
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,14 +66,22 @@ class Answer:
         return [shape_from_json(s) for s in self.shapes]
 
 
-def function_version(directory: Path) -> str:
-    """A digest of every file of the function directory: a changed model or handler is a new
-    version even when nobody bumped ``metadata.annotations.version``."""
+DEFAULT_REPORT_DIRS = ("cvat-fn-report", "cvat-fn-eval")
+
+
+def function_version(directory: Path, exclude: Sequence[Path] = ()) -> str:
+    """A digest of the function directory's files: a changed model or handler is a new
+    version even when nobody bumped ``metadata.annotations.version``. Hidden files (``.git``),
+    caches and report folders (``exclude``, cvat-fn's default ones) are not the function."""
+    skipped = [p.resolve() for p in exclude] + [directory / name for name in DEFAULT_REPORT_DIRS]
     digest = hashlib.sha256()
     for path in sorted(p for p in directory.rglob("*") if p.is_file()):
-        if "__pycache__" in path.parts or path.suffix == ".pyc":
+        relative = path.relative_to(directory)
+        if any(part.startswith(".") or part == "__pycache__" for part in relative.parts):
             continue
-        digest.update(str(path.relative_to(directory)).encode() + b"\0")
+        if path.suffix == ".pyc" or any(path.resolve().is_relative_to(s) for s in skipped):
+            continue
+        digest.update(str(relative).encode() + b"\0")
         digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()[:16]
 

@@ -102,7 +102,7 @@ def run_eval(options: EvalOptions) -> EvalResult:
                 f" {', '.join(labels.dataset_only) or 'none'}; only in the function:"
                 f" {', '.join(labels.function_only) or 'none'}"
             )
-        version = function_version(spec.directory)
+        version = function_version(spec.directory, exclude=[options.report_dir])
         runner = make_runner(options.runtime, url=options.url, base_image=options.base_image)
         _say(f"starting {spec.name} with the {options.runtime} runner ...")
         started = time.monotonic()
