@@ -7,6 +7,8 @@ numWorkers / COST frames per second. For numWorkers 1, 2 and 4 (as many requests
 this runs ``cvat-fn eval`` over a generated 640x480 COCO export and prints frames/s and its
 ratio to that limit (target: at least 90 %). Then, with one worker, 1080p and 4K frames: the
 time per frame beyond the model's cost is what eval, the HTTP request, base64 and JSON add.
+Last, streaming: the peak of Python allocations (tracemalloc) during an evaluation of N and
+of 4N 1080p frames, which stays flat when images are read one at a time.
 Needs the eval extra (pip install -e ".[eval]").
 """
 
@@ -16,7 +18,6 @@ import argparse
 import json
 import os
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
@@ -33,7 +34,7 @@ SIZES = {"640x480": (640, 480), "1080p": (1920, 1080), "4K": (3840, 2160)}
 
 def write_export(root: Path, size: tuple[int, int], frames: int) -> Path:
     """A COCO 1.0 export of ``frames`` copies of a photo at ``size`` (one box each)."""
-    export = root / f"coco_{size[0]}x{size[1]}"
+    export = root / f"coco_{size[0]}x{size[1]}_{frames}"
     (export / "annotations").mkdir(parents=True)
     (export / "images" / "default").mkdir(parents=True)
     frame = Image.open(PHOTO).convert("RGB").resize(size, Image.Resampling.BICUBIC)
@@ -61,6 +62,18 @@ def function_copy(root: Path, workers: int, cost_ms: float) -> Path:
     data["spec"]["env"] = [{"name": "COST_MS", "value": str(cost_ms)}]
     spec_path.write_text(yaml.safe_dump(data))
     return target
+
+
+def peak_memory_mb(function: Path, export: Path, report: Path) -> float:
+    """The peak of Python allocations while ``cvat-fn eval`` runs over ``export``."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        measure(function, export, report, 4)
+        return tracemalloc.get_traced_memory()[1] / 1e6
+    finally:
+        tracemalloc.stop()
 
 
 def measure(function: Path, export: Path, report: Path, workers: int) -> float:
@@ -106,6 +119,12 @@ def main() -> None:
             size_mb = sum(p.stat().st_size for p in export.rglob("*.jpg")) / 1e6
             per_frame = 1 / measure(function, export, root / f"o{name}", 1)
             overhead.append((name, per_frame - cost, size_mb / frames))
+        memory = []
+        function = function_copy(root, 4, args.cost_ms)
+        for count in (args.frames, 4 * args.frames):
+            export = write_export(root, SIZES["1080p"], count)
+            memory.append((count, peak_memory_mb(function, export, root / f"m{count}")))
+            shutil.rmtree(export)
     print(f"\nmodel cost {args.cost_ms:g} ms per frame; {args.frames} frames of 640x480 per run")
     print(f"{'numWorkers':>10} {'frames/s':>9} {'limit':>7} {'ratio':>7}")
     for workers, rate, limit in rows:
@@ -114,7 +133,10 @@ def main() -> None:
     for name, extra, mb in overhead:
         print(f"  {name:<6} {extra * 1000:7.1f} ms per frame ({mb:.2f} MB JPEG),"
               f" {extra / cost:.1%} of the model's cost")  # fmt: skip
-    print(f"load average after: {os.getloadavg()[0]:.2f}", file=sys.stderr)
+    print("\npeak Python allocations during eval (tracemalloc), 1080p frames, numWorkers 4:")
+    for count, mb in memory:
+        print(f"  {count:>5} frames  {mb:7.1f} MB")
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":
