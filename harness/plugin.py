@@ -138,7 +138,7 @@ def pytest_configure(config: pytest.Config) -> None:
         runtime=config.getoption("runtime"),
         url=config.getoption("function_url"),
         base_image=config.getoption("base_image"),
-        runner=runner_kwargs(config),
+        runner=_runner_options(config),
         examples=config.getoption("cvat_fn_examples"),
         readiness_timeout=config.getoption("readiness_timeout"),
         budgets=_pairs(config.getoption("budget"), "--budget"),
@@ -185,6 +185,19 @@ def _dataset_options(config: pytest.Config) -> Any:
         baseline=Path(baseline) if baseline else None,
         max_drop=_pairs(config.getoption("dataset_max_drop"), "--dataset-max-drop"),
     )
+
+
+def _runner_options(config: pytest.Config) -> dict[str, Any]:
+    """The runner options, a --wrapper that is no file refused before anything starts."""
+    from harness.runners.wrapper import WrapperError, check_wrapper
+
+    options = runner_kwargs(config)
+    if options["wrapper"]:
+        try:
+            options["wrapper"] = str(check_wrapper(options["wrapper"]))
+        except WrapperError as exc:
+            raise pytest.UsageError(str(exc)) from None
+    return options
 
 
 def _deployed_function_yaml(config: pytest.Config) -> str:

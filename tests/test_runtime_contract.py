@@ -323,3 +323,9 @@ def test_wrapper_option_runs_another_worker_script(tmp_path):
 def test_wrapper_option_names_a_missing_file(tmp_path):
     with pytest.raises(StartError, match=r"--wrapper .*nowhere\.py: no such file"):
         ProcessRunner(wrapper=tmp_path / "nowhere.py")
+
+
+def test_wrapper_option_that_is_no_file_is_a_usage_error(pytester):
+    result = pytester.runpytest("--function", str(ECHO), "--wrapper", "nowhere.py")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--wrapper nowhere.py: no such file*"])

@@ -19,12 +19,15 @@ def register(sub: SubParsers) -> None:
     p = sub.add_parser("build", help="build and tag the function's image (docker runtime)")
     p.add_argument("directory", nargs="?", default=".", metavar="DIR")
     p.add_argument("--base-image", metavar="IMAGE", help="replace build.baseImage")
+    p.add_argument(
+        "--no-pull", action="store_true", help="never pull a missing base image (offline machines)"
+    )
     p.set_defaults(run=guarded("build", run))
 
 
 def run(args: argparse.Namespace) -> int:
     spec = load_spec(args.directory)
-    runner = make_runner("docker", base_image=args.base_image)
+    runner = make_runner("docker", base_image=args.base_image, pull=not args.no_pull)
     assert isinstance(runner, DockerRunner)
     try:
         tag, image_id, _ = runner.ensure_image(spec)
