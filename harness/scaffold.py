@@ -142,6 +142,7 @@ def create(directory: Path, kind: str, name: str | None = None, image: str | Non
         "images": spec.images,
         "cascade": spec.cascade,
     }
+    cascade = _haar_cascade(spec.cascade) if spec.cascade else None  # before writing anything
     root = template_root()
     directory.mkdir(parents=True, exist_ok=True)
     _render_tree(root / "common", directory, context)
@@ -149,8 +150,8 @@ def create(directory: Path, kind: str, name: str | None = None, image: str | Non
     fixtures = directory / "tests" / "fixtures"
     for image_name in spec.images:
         shutil.copyfile(root / "images" / image_name, fixtures / image_name)
-    if spec.cascade:
+    if cascade is not None:
         (directory / "weights").mkdir(exist_ok=True)
-        shutil.copyfile(_haar_cascade(spec.cascade), directory / "weights" / spec.cascade)
+        shutil.copyfile(cascade, directory / "weights" / cascade.name)
     (directory / "ci" / "release.sh").chmod(0o755)
     return name

@@ -112,6 +112,9 @@ def test_the_default_name_comes_from_the_directory(tmp_path: Path) -> None:
     made = cvat_fn("new", str(tmp_path / "My_Faces"), "--kind", "detector")
     assert made.returncode == 0, made.stderr
     assert "name: my-faces\n" in (tmp_path / "My_Faces" / "function.yaml").read_text()
+    other = cvat_fn("new", str(tmp_path / "x"), "--kind", "reid", "--image", "ghcr.io/me/x")
+    assert other.returncode == 0, other.stderr
+    assert "    baseImage: ghcr.io/me/x:latest\n" in (tmp_path / "x" / "function.yaml").read_text()
     bad = cvat_fn("new", str(tmp_path / "faces!"), "--kind", "detector")
     assert bad.returncode == 2 and "choose one with --name" in bad.stderr
 
