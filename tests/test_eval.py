@@ -411,3 +411,17 @@ def test_function_version_is_the_function_files_only(tmp_path: Path) -> None:
         (function / "model_handler.py").read_text() + "\n# retrained\n"
     )
     assert function_version(function, exclude=[report]) != version
+
+
+def test_a_function_that_does_not_start_fails_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    function = ROOT / "tests" / "functions" / "init_fails"
+    code = main(
+        ["eval", str(function), "--dataset", str(COCO_EXPORT), "--report-dir", str(tmp_path),
+         "--no-progress"]
+    )  # fmt: skip
+    _, err = capsys.readouterr()
+    assert code == 1
+    assert "the function did not start" in err and "model.xml is missing" in err
+    assert not (tmp_path / "eval.json").exists()
