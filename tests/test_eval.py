@@ -208,6 +208,8 @@ def test_minimum_fails_naming_metric_and_values(
         (["--dataset", str(COCO_EXPORT), "--minimum", "mAP=0.3"], "--minimum mAP: no such"),
         (["--dataset", str(COCO_EXPORT), "--minimum", "map"], "expected NAME=NUMBER"),
         (["--dataset", str(COCO_EXPORT), "--baseline", "missing.json"], "no such file"),
+        (["--dataset", str(COCO_EXPORT), "--runtime", "url"], "needs --function-url"),
+        (["--dataset", str(COCO_EXPORT), "--runtime", "nuctl"], "--runtime nuctl"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(

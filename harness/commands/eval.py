@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from harness.client import DEFAULT_TIMEOUT_S
 from harness.commands import UsageError, fail
-from harness.runners import RUNTIMES, StartError
+from harness.runners import RUNTIMES, RunnerUnavailable, StartError
 
 if TYPE_CHECKING:
     from harness.commands import SubParsers
@@ -113,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
             show_progress=not args.no_progress,
         )
         result = run_eval(options)
-    except (UsageError, DatasetError, GateInputError, SpecError) as exc:
+    except (UsageError, DatasetError, GateInputError, SpecError, RunnerUnavailable) as exc:
         fail("eval", str(exc))
         return 2
     except StartError as exc:

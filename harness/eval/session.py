@@ -95,6 +95,7 @@ def run_eval(options: EvalOptions) -> EvalResult:
     with open_dataset(options.dataset) as dataset:
         labels = LabelMap.between(dataset.labels, spec.label_names)
         check_options(skeleton(labels.matched), options.minimums, baseline, options.max_drop)
+        runner = make_runner(options.runtime, url=options.url, base_image=options.base_image)
         _say(f"{dataset.path}: {dataset.format}, {len(dataset)} image(s)")
         if labels.dataset_only or labels.function_only:
             _say(
@@ -103,7 +104,6 @@ def run_eval(options: EvalOptions) -> EvalResult:
                 f" {', '.join(labels.function_only) or 'none'}"
             )
         version = function_version(spec.directory, exclude=[options.report_dir])
-        runner = make_runner(options.runtime, url=options.url, base_image=options.base_image)
         _say(f"starting {spec.name} with the {options.runtime} runner ...")
         started = time.monotonic()
         running = runner.start(spec.directory, spec)
