@@ -302,17 +302,17 @@ def test_a_worker_that_cannot_be_restarted_turns_ready_off(start):
         Path(tempfile.gettempdir(), f"cvat-fn-restart-fails-{fn.proc.pid}").unlink()
 
 
-def test_wrapper_option_runs_another_worker_script(tmp_path):
+def test_wrapper_option_runs_another_worker_script(runner, tmp_path):
     # --wrapper PATH: the processor runs that script as each worker, with Nuclio's command line
+    # (on the host, or mounted into the container)
     custom = tmp_path / "my_wrapper.py"
-    ours = ROOT / "harness" / "runtime" / "wrapper.py"
     custom.write_text(
         "import os, runpy, sys\n"
         "flags = [a for a in sys.argv if a.startswith('--')]\n"
         "os.environ['ECHO_WRAPPER'] = 'custom:' + ' '.join(flags)\n"
-        f"runpy.run_path({str(ours)!r}, run_name='__main__')\n"
+        "runpy.run_module('harness.runtime.wrapper', run_name='__main__')\n"
     )
-    with ProcessRunner(wrapper=custom).start(FUNCTIONS / "echo") as fn:
+    with type(runner)(wrapper=custom).start(FUNCTIONS / "echo") as fn:
         env = event_of(fn, json={})["env"]
     assert env["ECHO_WRAPPER"] == (
         "custom:--handler --event-socket-path --control-socket-path --platform-kind --namespace"

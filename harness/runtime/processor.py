@@ -222,6 +222,10 @@ class TriggerHandler(BaseHTTPRequestHandler):
             "type": "",
             "type_version": "",
             "version": "",
+            # the rest of Nuclio's eventAsMap (pkg/processor/runtime/rpc/encoder/encode.go)
+            "content-type": self.headers.get("Content-Type", ""),
+            "offset": 0,
+            "topic": "",
         }
         status, reply_headers, reply, records = processor.invoke(event)
         level = self.headers.get("X-Nuclio-Log-Level")
