@@ -61,6 +61,15 @@ def _register_run_commands(sub: argparse._SubParsersAction[argparse.ArgumentPars
 EXTRA_COMMANDS.append(_register_run_commands)
 
 
+def _register_sdk_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from harness.sdk import command  # export-nuclio (cvat-sdk functions)
+
+    command.register(sub)
+
+
+EXTRA_COMMANDS.append(_register_sdk_commands)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)

@@ -102,6 +102,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="DIR",
         help="with --dataset: where eval.json and eval.html go (default: ./cvat-fn-eval)",
     )
+    group.addoption(
+        "--function-parameter",
+        action="append",
+        default=[],
+        metavar="NAME=TYPE:VALUE",
+        help="for a cvat-sdk --function (module.py or module:create): a create() parameter,"
+        " as cvat-cli's -p (TYPE int, float, str or bool); repeatable",
+    )
     group.addoption("--cvat-fn-json", metavar="PATH", help="write the suite's JSON report here")
     group.addoption("--cvat-fn-html", metavar="PATH", help="write the suite's HTML report here")
 
@@ -148,6 +156,11 @@ def pytest_configure(config: pytest.Config) -> None:
     functions: dict[Path, FunctionUnderTest] = {}
     paths = []
     for directory in directories:
+        sdk = _sdk_function(directory, config, options)
+        if sdk is not None:
+            functions[sdk[0].resolve()] = sdk[1]
+            paths.append(str(sdk[0]))
+            continue
         path = Path(directory)
         if not path.exists():
             raise pytest.UsageError(f"--function {directory}: no such directory or file")
@@ -222,6 +235,28 @@ def _deployed_function_yaml(config: pytest.Config) -> str:
     return str(directory)
 
 
+def _sdk_function(
+    value: str, config: pytest.Config, options: Options
+) -> tuple[Path, FunctionUnderTest] | None:
+    """A cvat-sdk module (``func.py``, ``module:create``) given to --function (harness/sdk)."""
+    from harness.sdk import looks_like_sdk_ref, require_sdk
+
+    if not looks_like_sdk_ref(value):
+        return None
+    try:
+        require_sdk()
+    except ImportError as exc:
+        raise pytest.UsageError(f"--function {value}: {exc}") from None
+    from harness.sdk.export import SdkError, parse_params
+    from harness.sdk.suite import make_function
+
+    try:
+        params = parse_params(config.getoption("function_parameter"))
+    except SdkError as exc:
+        raise pytest.UsageError(f"--function-parameter: {exc}") from None
+    return make_function(value, params, options)
+
+
 def _explicit(config: pytest.Config) -> bool:
     """Were test paths given on the command line (besides options)?"""
     return bool(config.invocation_params.args) and any(
@@ -269,9 +304,22 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> FunctionSuite | None:
     functions = parent.config.stash.get(FUNCTIONS, {})
     fut = functions.get(file_path.resolve())
-    if fut is None:
+    if fut is None or file_path.suffix == ".py":  # a cvat-sdk module: see below
         return None
-    suite = FunctionSuite.from_parent(parent, path=file_path, nodeid=fut.name)
+    return _suite(fut, file_path, parent)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector) -> Any:
+    """A cvat-sdk module given to --function is the suite, never imported by pytest itself
+    (a crash while loading it must not take the session down)."""
+    fut = parent.config.stash.get(FUNCTIONS, {}).get(module_path.resolve())
+    return None if fut is None else _suite(fut, module_path, parent)
+
+
+def _suite(fut: FunctionUnderTest, file_path: Path, parent: pytest.Collector) -> FunctionSuite:
+    suite_class = getattr(fut, "suite_class", FunctionSuite)  # cvat-sdk: SdkFunctionSuite
+    suite = suite_class.from_parent(parent, path=file_path, nodeid=fut.name)
     suite.fut = fut
     return suite
 

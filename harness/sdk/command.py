@@ -1,0 +1,77 @@
+"""cvat-fn export-nuclio: a cvat-sdk function as a Nuclio function for community CVAT."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from harness.commands import SubParsers
+
+EPILOG = """\
+The directory gets function.yaml (the kind, the labels from the SDK spec, cvat-sdk as a build
+dependency, packages from a requirements.txt beside the module), main.py (CVAT's Nuclio
+requests in, the SDK function called, CVAT's answers out), the module itself, and
+cvat-fn.yaml (when one lies beside the module) with its paths rebased. Then:
+
+  pytest --function OUTDIR        the same suite, on the same fixtures
+  nuctl deploy --path OUTDIR ...  as any CVAT function
+
+examples:
+  cvat-fn export-nuclio sample_functions/sdk_face_detector/haar_faces.py build/haar
+  cvat-fn export-nuclio my_model.py out -p model_size=str:small -p use_gpu=bool:false
+"""
+
+
+def register(sub: SubParsers) -> None:
+    p = sub.add_parser(
+        "export-nuclio",
+        help="write a Nuclio function directory that runs a cvat-sdk function",
+        description=(__doc__ or "").strip(),
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("function", metavar="FUNC", help="path/to/func.py (a single-file module)")
+    p.add_argument("outdir", metavar="OUTDIR", help="directory to write (made if missing)")
+    p.add_argument(
+        "-p",
+        "--function-parameter",
+        action="append",
+        default=[],
+        metavar="NAME=TYPE:VALUE",
+        help="a create() parameter, as cvat-cli's -p (TYPE int, float, str or bool)",
+    )
+    p.add_argument(
+        "--force", action="store_true", help="overwrite an OUTDIR that already has function.yaml"
+    )
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from harness.sdk import require_sdk
+
+    try:
+        require_sdk()
+    except ImportError as exc:
+        print(f"cvat-fn export-nuclio: {exc}", file=sys.stderr)
+        return 2
+    from harness.sdk.export import FunctionRef, SdkError, parse_params, write_function_dir
+
+    outdir = Path(args.outdir)
+    try:
+        if (outdir / "function.yaml").exists() and not args.force:
+            raise SdkError(f"{outdir}/function.yaml exists (use --force to overwrite)")
+        ref = FunctionRef(args.function, parse_params(args.function_parameter))
+        written = write_function_dir(ref, outdir, harness=False)
+    except SdkError as exc:
+        first, _, rest = str(exc).partition("\n")
+        print(f"cvat-fn export-nuclio: {first}", file=sys.stderr)
+        if rest:
+            print(rest, file=sys.stderr)
+        return 2
+    files = ", ".join(sorted(p.name for p in written.iterdir()))
+    print(f"wrote {written}: {files}")
+    print(f"test it: pytest --function {written}")
+    return 0

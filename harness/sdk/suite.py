@@ -1,0 +1,146 @@
+"""``pytest --function func.py``: a cvat-sdk function through the built-in suite, plus the
+SDK's own checks.
+
+The module is described in a child process first (the ``sdk_module`` check: loadable, a
+known spec type the SDK accepts); then it runs behind CVAT's Nuclio request format in a
+scratch function directory (:func:`harness.sdk.export.write_function_dir`), so every check of
+the built-in suite applies as to a Nuclio function. The Nuclio threshold checks give way to
+``sdk_threshold`` (the SDK has no confidence field to require; ``score`` is optional).
+cvat-fn.yaml is read from beside the module.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Iterator
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.checks import CheckFailed
+from harness.config import ConfigError, load_config
+from harness.defaults import default_fixtures
+from harness.sdk import checks
+from harness.sdk.export import FunctionRef, SdkError, describe, write_function_dir
+from harness.suite import CheckItem, FunctionSuite, FunctionUnderTest, Options, _override
+
+REPLACED = ("threshold", "threshold_monotone")
+
+
+class SdkFunctionUnderTest(FunctionUnderTest):
+    """One cvat-sdk module across the session, run from a scratch Nuclio directory."""
+
+    def __init__(self, ref: FunctionRef, options: Options) -> None:
+        self.ref = ref
+        self.info: dict[str, Any] = {}
+        self.sdk_problem: str | None = None
+        self._scratch = tempfile.TemporaryDirectory(prefix="cvat-fn-sdk-")
+        directory = Path(self._scratch.name) / ref.name
+        try:
+            self.info = describe(ref)
+            write_function_dir(ref, directory, self.info, harness=True)
+        except SdkError as exc:
+            self.sdk_problem = str(exc)
+            directory.mkdir(parents=True, exist_ok=True)
+        super().__init__(directory, options)
+        self.name = ref.name
+        self._probes: checks.SdkProbes | None = None
+        if self.sdk_problem:
+            return
+        self.problem = None
+        try:
+            self.config = load_config(ref.directory)
+        except ConfigError as exc:
+            self.problem = str(exc)
+            return
+        _override(self.config.budgets, options.budgets, "budget")
+        _override(self.config.minimums, options.minimums, "minimum")
+        if not self.config.fixtures:
+            self.config.fixtures = default_fixtures(self.kind, Path(self._tmp.name))
+
+    def probes(self) -> checks.SdkProbes:
+        if self._probes is None:
+            self._probes = checks.SdkProbes(self.target(), self.info.get("spec", []))
+        return self._probes
+
+    def stop(self) -> None:
+        try:
+            super().stop()
+        finally:
+            self._scratch.cleanup()
+
+
+class SdkFunctionSuite(FunctionSuite):
+    """The module file as a test file: sdk_module, the built-in suite, the SDK checks."""
+
+    fut: SdkFunctionUnderTest
+
+    def _item(self, check: str, run: Callable[[], Any], fixture: str | None = None) -> CheckItem:
+        name = f"{check}[{fixture}]" if fixture else check
+        return CheckItem.from_parent(
+            self, name=name, fut=self.fut, check=check, fixture=fixture, run=run
+        )
+
+    def collect(self) -> Iterator[CheckItem]:
+        fut = self.fut
+        yield self._item("sdk_module", partial(_module, fut))
+        if fut.sdk_problem:
+            return
+        for item in super().collect():
+            if item.check not in REPLACED:
+                yield item
+        if fut.config is None or fut.problem:
+            return
+        examples = fut.options.examples
+        probes = fut.probes
+        if fut.kind == "detector":
+            for fx in fut.config.fixtures:
+                yield self._item(
+                    "sdk_answer", partial(_run, checks.check_answer_rules, probes, fx), fx.name
+                )
+                yield self._item(
+                    "sdk_mask_to_poly",
+                    partial(_run, checks.check_mask_to_poly, probes, fx),
+                    fx.name,
+                )
+                yield self._item(
+                    "sdk_threshold",
+                    partial(_run, checks.check_threshold_subset, probes, fx, examples),
+                    fx.name,
+                )
+            yield self._item(
+                "sdk_reads_threshold",
+                partial(_run, checks.check_reads_threshold, probes, fut.config.fixtures),
+            )
+        elif fut.kind == "tracker":
+            supported = list(fut.info.get("supported_shape_types") or ["rectangle"])
+            for fx in fut.config.fixtures:
+                yield self._item(
+                    "sdk_track",
+                    partial(_run, checks.check_tracking, probes, fx, supported),
+                    fx.name,
+                )
+
+
+def _run(check: Callable[..., None], probes: Callable[[], checks.SdkProbes], *args: Any) -> None:
+    """Start the function (on first use) and run an SDK check against its probes."""
+    check(probes(), *args)
+
+
+def _module(fut: SdkFunctionUnderTest) -> None:
+    if fut.sdk_problem:
+        raise CheckFailed(fut.sdk_problem)
+
+
+def make_function(value: str, params: dict[str, Any], options: Options) -> tuple[Path, Any]:
+    """(the path pytest collects, the function under test) for a ``--function`` value."""
+    ref = FunctionRef(value, params)
+    path = ref.path
+    if path is None or not path.is_file():
+        raise pytest.UsageError(f"--function {value}: no such file or importable module")
+    return path, SdkFunctionUnderTest(ref, options)
+
+
+SdkFunctionUnderTest.suite_class = SdkFunctionSuite  # type: ignore[attr-defined]

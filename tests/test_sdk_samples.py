@@ -1,0 +1,123 @@
+"""The cvat-sdk samples pass their suite, and so do their Nuclio exports (which also lint
+clean); a module given as ``module:create`` with cvat-cli's parameters runs the same way.
+One real inner pytest session runs all five functions.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("cvat_sdk")
+
+from harness.cli import main  # noqa: E402
+from harness.lint import lint_directory  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+DETECTOR = ROOT / "sample_functions/sdk_face_detector/haar_faces.py"
+TRACKER = ROOT / "sample_functions/sdk_template_tracker/template_matching.py"
+FACTORY = ROOT / "tests/sdk_functions/factory"
+SDK_DETECTOR_CHECKS = {"sdk_module", "sdk_answer", "sdk_mask_to_poly", "sdk_threshold"}
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    out = tmp_path_factory.mktemp("exports")
+    result = {}
+    for name, module in (("haar_export", DETECTOR), ("tracker_export", TRACKER)):
+        assert main(["export-nuclio", str(module), str(out / name)]) == 0
+        result[name] = out / name
+    return result
+
+
+def inner_run(workdir: Path, functions: list[str], *extra: str) -> dict[str, dict[str, str]]:
+    """A real inner pytest session over ``functions``: each item's outcome by function."""
+    xml = workdir / "inner.xml"
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--junitxml={xml}"]
+    for function in functions:
+        command += ["--function", function]
+    command += ["--cvat-fn-examples", "3", "--budget", "warm_requests=5", *extra]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(FACTORY), str(ROOT)]))
+    done = subprocess.run(
+        command, cwd=workdir, env=env, capture_output=True, text=True, timeout=600
+    )
+    seen: dict[str, dict[str, str]] = defaultdict(dict)
+    for case in ET.parse(xml).getroot().iter("testcase"):
+        outcome = "passed"
+        for tag in ("failure", "error", "skipped"):
+            if case.find(tag) is not None:
+                outcome = tag
+        seen[case.attrib["classname"]][case.attrib["name"]] = outcome
+    assert seen, done.stdout + done.stderr
+    return seen
+
+
+@pytest.fixture(scope="module")
+def outcomes(
+    exports: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, dict[str, str]]:
+    functions = [str(DETECTOR), str(TRACKER), *map(str, exports.values())]
+    seen = inner_run(tmp_path_factory.mktemp("sdk-samples"), functions)
+    # parameters go to every cvat-sdk function of a session (a module without create()
+    # refuses them, as cvat-cli does), so the factory gets a session of its own
+    factory = inner_run(
+        tmp_path_factory.mktemp("sdk-factory"),
+        ["haar_factory:create"],
+        "--function-parameter",
+        "default_threshold=float:0.6",
+    )
+    return {**seen, **factory}
+
+
+def _checks(items: dict[str, str]) -> set[str]:
+    return {name.split("[")[0] for name in items}
+
+
+@pytest.mark.parametrize(
+    "function", ["haar_faces", "template_matching", "haar_export", "tracker_export", "haar_factory"]
+)
+def test_passes_its_suite(outcomes: dict[str, dict[str, str]], function: str) -> None:
+    items = outcomes[function]
+    bad = {item: seen for item, seen in items.items() if seen not in ("passed", "skipped")}
+    assert not bad, items
+    assert {"lint", "starts", "accuracy", "robustness", "concurrency"} <= _checks(items)
+    assert items["accuracy"] == "passed"
+
+
+def test_the_sdk_checks_run_on_sdk_modules_only(outcomes: dict[str, dict[str, str]]) -> None:
+    assert SDK_DETECTOR_CHECKS | {"sdk_reads_threshold"} <= _checks(outcomes["haar_faces"])
+    assert {"sdk_module", "sdk_track"} <= _checks(outcomes["template_matching"])
+    assert outcomes["haar_faces"]["sdk_answer[astronaut]"] == "passed"
+    assert outcomes["haar_faces"]["sdk_threshold[astronaut]"] == "passed"
+    assert outcomes["template_matching"]["sdk_track[cat-eye-and-nose]"] == "passed"
+    # the exports are plain Nuclio functions: the Nuclio threshold checks, no SDK ones
+    assert "threshold_monotone" in _checks(outcomes["haar_export"])
+    assert outcomes["haar_export"]["threshold_monotone[astronaut]"] == "passed"
+    assert not {c for c in _checks(outcomes["haar_export"]) if c.startswith("sdk_")}
+
+
+def test_exports_lint_clean(exports: dict[str, Path]) -> None:
+    for directory in exports.values():
+        assert lint_directory(directory) == [], directory
+        files = {p.name for p in directory.iterdir()}
+        assert {"cvat-fn.yaml", "function.yaml", "main.py"} < files, files
+
+
+def test_export_refuses_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["export-nuclio", str(tmp_path / "missing.py"), str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err.strip().endswith("missing.py: no such file")
+    broken = ROOT / "tests/sdk_functions/broken_duplicate_ids/broken_duplicate_ids.py"
+    assert main(["export-nuclio", str(broken), str(tmp_path / "out")]) == 2
+    first = capsys.readouterr().err.splitlines()[0]
+    assert first.endswith("BadFunctionError: label person has same ID as another label (0)")
+    assert main(["export-nuclio", str(DETECTOR), str(tmp_path / "out"), "-p", "x=list:1"]) == 2
+    assert "unsupported parameter type 'list'" in capsys.readouterr().err
+    assert main(["export-nuclio", str(DETECTOR), str(tmp_path / "out")]) == 0
+    assert main(["export-nuclio", str(DETECTOR), str(tmp_path / "out")]) == 2
+    assert "function.yaml exists (use --force" in capsys.readouterr().err
