@@ -29,6 +29,17 @@ def _attributes(owner: Any) -> list[dict[str, Any]]:
     ]
 
 
+def skeleton_svg(names: list[str]) -> str:
+    """A skeleton's drawing for CVAT when the SDK spec has none: its points in a row, in
+    the form CVAT's own skeleton functions use (element nodes numbered from 1)."""
+    step = 100 / (len(names) + 1)
+    return "".join(
+        f'<circle r="0.75" cx="{step * (i + 1):.2f}" cy="50" data-type="element node"'
+        f' data-element-id="{i + 1}" data-node-id="{i + 1}" data-label-name="{name}"></circle>'
+        for i, name in enumerate(names)
+    )
+
+
 def cvat_labels(spec: Any) -> list[dict[str, Any]]:
     """The SDK labels as CVAT's Nuclio ``spec`` annotation lists them."""
     labels = []
@@ -45,6 +56,9 @@ def cvat_labels(spec: Any) -> list[dict[str, Any]]:
                 {"id": s.id, "name": s.name, "type": "points", "attributes": _attributes(s)}
                 for s in sublabels
             ]
+            item["svg"] = getattr(label, "svg", None) or skeleton_svg(
+                [s.name for s in sublabels]
+            )
         labels.append(item)
     return labels
 

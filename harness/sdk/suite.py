@@ -11,7 +11,6 @@ cvat-fn.yaml is read from beside the module.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
@@ -22,6 +21,7 @@ import pytest
 from harness.checks import CheckFailed
 from harness.config import ConfigError, load_config
 from harness.defaults import default_fixtures
+from harness.runners.scratch import ScratchDir
 from harness.sdk import checks
 from harness.sdk.export import FunctionRef, SdkError, describe, write_function_dir
 from harness.suite import CheckItem, FunctionSuite, FunctionUnderTest, Options, _override
@@ -36,8 +36,8 @@ class SdkFunctionUnderTest(FunctionUnderTest):
         self.ref = ref
         self.info: dict[str, Any] = {}
         self.sdk_problem: str | None = None
-        self._scratch = tempfile.TemporaryDirectory(prefix="cvat-fn-sdk-")
-        directory = Path(self._scratch.name) / ref.name
+        self._scratch = ScratchDir("cvat-fn-sdk-")  # swept by the next run if this is killed
+        directory = self._scratch.path / ref.name
         try:
             self.info = describe(ref)
             write_function_dir(ref, directory, self.info, harness=True)
@@ -58,7 +58,7 @@ class SdkFunctionUnderTest(FunctionUnderTest):
         _override(self.config.budgets, options.budgets, "budget")
         _override(self.config.minimums, options.minimums, "minimum")
         if not self.config.fixtures:
-            self.config.fixtures = default_fixtures(self.kind, Path(self._tmp.name))
+            self.config.fixtures = default_fixtures(self.kind, self._tmp.path)
 
     def probes(self) -> checks.SdkProbes:
         if self._probes is None:
@@ -69,7 +69,7 @@ class SdkFunctionUnderTest(FunctionUnderTest):
         try:
             super().stop()
         finally:
-            self._scratch.cleanup()
+            self._scratch.remove()
 
 
 class SdkFunctionSuite(FunctionSuite):
