@@ -21,6 +21,11 @@ import pytest
 pytest.importorskip("cvat_sdk")
 
 FUNCTIONS = Path(__file__).parent / "sdk_functions"
+# Latency is the benchmarks' business: on a loaded machine only a stuck function fails these.
+RELAXED = [
+    *("--budget", "p50_ms=20000", "--budget", "p95_ms=30000", "--budget", "p99_ms=30000"),
+    *("--budget", "first_request_s=60"),
+]
 
 
 @dataclass(frozen=True)
@@ -96,7 +101,7 @@ def inner(tmp_path_factory: pytest.TempPathFactory) -> InnerRun:
     for case in [*CASES, Case("ignores_threshold", "", ())]:
         args += ["--function", str(FUNCTIONS / case.function / f"{case.function}.py")]
     command = [sys.executable, "-m", "pytest", *args, "-p", "no:cacheprovider"]
-    command += ["--cvat-fn-examples", "3", f"--junitxml={xml}", "-W", "always"]
+    command += ["--cvat-fn-examples", "3", f"--junitxml={xml}", "-W", "always", *RELAXED]
     result = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=600)
     outcomes: dict[str, dict[str, str]] = defaultdict(dict)
     failures: dict[str, dict[str, str]] = defaultdict(dict)

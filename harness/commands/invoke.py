@@ -83,6 +83,15 @@ def register(sub: SubParsers) -> None:
         "kind, labels and shape types",
     )
     which.add_argument(
+        "-p",
+        "--function-parameter",
+        action="append",
+        default=[],
+        metavar="NAME=TYPE:VALUE",
+        help="for a cvat-sdk --function (func.py, module:create): a create() parameter, as"
+        " cvat-cli's -p",
+    )
+    which.add_argument(
         "--url", help="call a function already running there (cvat-fn serve prints one)"
     )
     which.add_argument(
@@ -403,6 +412,35 @@ def check_options(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    scratch = _sdk_function(args)  # a cvat-sdk module: run from a scratch directory
+    try:
+        return _run(args)
+    finally:
+        if scratch is not None:
+            scratch.remove()
+
+
+def _sdk_function(args: argparse.Namespace) -> Any:
+    """``--function func.py`` (or ``module:create``): point args.function at a scratch Nuclio
+    directory that runs it (harness/sdk); returns the ScratchDir, or None."""
+    from harness.sdk import looks_like_sdk_ref, require_sdk
+
+    if args.function is None or not looks_like_sdk_ref(args.function):
+        return None
+    try:
+        require_sdk()
+        from harness.sdk.export import SdkError, scratch_function
+
+        args.function, scratch = scratch_function(args.function, args.function_parameter)
+    except (ImportError, SdkError) as exc:
+        message = f"--function {str(exc).splitlines()[0]}"
+        if args.json:
+            print(json.dumps(failure_json(None, args, message), indent=2))
+        raise UsageError(message) from None
+    return scratch
+
+
+def _run(args: argparse.Namespace) -> int:
     target: Target | None = None
     try:
         check_options(args)

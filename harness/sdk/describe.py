@@ -56,9 +56,7 @@ def cvat_labels(spec: Any) -> list[dict[str, Any]]:
                 {"id": s.id, "name": s.name, "type": "points", "attributes": _attributes(s)}
                 for s in sublabels
             ]
-            item["svg"] = getattr(label, "svg", None) or skeleton_svg(
-                [s.name for s in sublabels]
-            )
+            item["svg"] = getattr(label, "svg", None) or skeleton_svg([s.name for s in sublabels])
         labels.append(item)
     return labels
 

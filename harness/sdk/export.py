@@ -217,10 +217,17 @@ def _rebase_config(source: Path, target_dir: Path) -> None:
 
 
 def write_function_dir(
-    ref: FunctionRef, outdir: Path, info: dict[str, Any] | None = None, *, harness: bool
+    ref: FunctionRef,
+    outdir: Path,
+    info: dict[str, Any] | None = None,
+    *,
+    harness: bool,
+    in_place: bool | None = None,
 ) -> Path:
-    """Write the Nuclio function directory; returns it. ``harness`` points at the module in
-    place and answers cvat-fn's probes; otherwise the module is copied in for deployment."""
+    """Write the Nuclio function directory; returns it. ``harness`` answers cvat-fn's probes
+    and drops (with a log line) what the SDK would refuse; ``in_place`` (default: as
+    ``harness``) points at the module where it lies instead of copying it in to deploy."""
+    in_place = harness if in_place is None else in_place
     info = info or describe(ref)
     if info["kind"] == "interactor":
         raise SdkError(f"{ref.text}: interaction functions cannot be exported yet")
@@ -232,8 +239,9 @@ def write_function_dir(
     }
     requirements: list[str] = []
     if harness:
-        env[nuclio_main.ENV_FUNCTION] = str(source) if ref.text.endswith(".py") else ref.text
         env[nuclio_main.ENV_HARNESS] = "1"
+    if in_place:
+        env[nuclio_main.ENV_FUNCTION] = str(source) if ref.text.endswith(".py") else ref.text
         env[nuclio_main.ENV_SYS_PATH] = str(ref.cwd)
     else:
         if source is None or source.name == "__init__.py" or source.suffix != ".py":
@@ -248,3 +256,21 @@ def write_function_dir(
     shutil.copy2(nuclio_main.__file__, outdir / "main.py")
     _write_yaml(outdir / "function.yaml", function_yaml(ref, info, env, requirements))
     return outdir
+
+
+def scratch_function(text: str, params: list[str]) -> tuple[Path, Any]:
+    """A scratch Nuclio directory running the module in place, answering as an exported
+    function would (for cvat-fn invoke and serve); returns it and its ScratchDir to remove."""
+    from harness.runners.scratch import ScratchDir
+
+    ref = FunctionRef(text, parse_params(params))
+    info = describe(ref)
+    scratch = ScratchDir("cvat-fn-sdk-")
+    try:
+        directory = write_function_dir(
+            ref, scratch.path / ref.name, info, harness=False, in_place=True
+        )
+    except BaseException:
+        scratch.remove()
+        raise
+    return directory, scratch
