@@ -378,7 +378,7 @@ def _check_runtime(lint: _Linter, spec: dict[str, Any]) -> None:
     elif version == "3.6":
         lint.error(
             "spec.runtime",
-            "python:3.6 is refused by Nuclio since 1.11 (the Nuclio CVAT ships): use"
+            "python:3.6 is refused by Nuclio since 1.12.7 (runtime.go, nuclio PR #3040): use"
             " python:3.9 or newer",
         )
     elif version in ("3.7", "3.8"):

@@ -13,6 +13,7 @@ import pytest
 
 from harness.checks.target import Target
 from harness.client import FunctionClient, Invocation
+from harness.cvat.findings import parse_version
 from harness.runners import RUNTIMES
 from harness.runners.options import add_runner_options, runner_kwargs
 from harness.spec import find_function_yaml
@@ -110,6 +111,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="for a cvat-sdk --function (module.py or module:create): a create() parameter,"
         " as cvat-cli's -p (TYPE int, float, str or bool); repeatable",
     )
+    group.addoption(
+        "--cvat-version",
+        metavar="X.Y",
+        help="judge answers as this CVAT release does (default: cvat-fn.yaml's cvat_version,"
+        " else the newest the harness knows)",
+    )
     group.addoption("--cvat-fn-json", metavar="PATH", help="write the suite's JSON report here")
     group.addoption("--cvat-fn-html", metavar="PATH", help="write the suite's HTML report here")
 
@@ -135,6 +142,16 @@ def _pairs(values: list[str], option: str) -> dict[str, float]:
     return result
 
 
+def _cvat_version(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        parse_version(value)
+    except ValueError as exc:
+        raise pytest.UsageError(f"--cvat-version: {exc}") from None
+    return value
+
+
 def pytest_configure(config: pytest.Config) -> None:
     directories = config.getoption("function")
     remote = not directories and bool(config.getoption("nuclio_dashboard"))
@@ -152,6 +169,7 @@ def pytest_configure(config: pytest.Config) -> None:
         budgets=_pairs(config.getoption("budget"), "--budget"),
         minimums=_pairs(config.getoption("minimum"), "--minimum"),
         dataset=_dataset_options(config),
+        cvat_version=_cvat_version(config.getoption("cvat_version")),
     )
     functions: dict[Path, FunctionUnderTest] = {}
     paths = []

@@ -40,6 +40,7 @@ class Options:
     minimums: dict[str, float] = field(default_factory=dict)
     dataset: Any = None
     """``--dataset``: a harness.eval.check.DatasetOptions, or None."""
+    cvat_version: str | None = None  # --cvat-version, over cvat-fn.yaml's
 
 
 class FunctionUnderTest:
@@ -71,6 +72,8 @@ class FunctionUnderTest:
             return
         _override(self.config.budgets, options.budgets, "budget")
         _override(self.config.minimums, options.minimums, "minimum")
+        if options.cvat_version:
+            self.config.cvat_version = options.cvat_version
         if not self.config.fixtures:
             self.config.fixtures = default_fixtures(self.kind, self._tmp.path)
 
