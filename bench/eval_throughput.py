@@ -76,6 +76,36 @@ def peak_memory_mb(function: Path, export: Path, report: Path) -> float:
         tracemalloc.stop()
 
 
+def bare_client(function: Path, export: Path, workers: int) -> float:
+    """Frames/s of the same requests sent by a bare loop (one requests.Session per thread, no
+    dataset, no scoring): what the machine and the runtime allow, eval aside."""
+    import base64
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests
+
+    from harness.runners.process import ProcessRunner
+
+    frames = sorted((export / "images" / "default").glob("*.jpg"))
+    bodies = [{"image": base64.b64encode(f.read_bytes()).decode()} for f in frames]
+    with ProcessRunner().start(function) as running:
+        sessions = [requests.Session() for _ in range(workers)]
+
+        def send(n: int) -> None:
+            sessions[n % workers].post(running.url, json=bodies[n], timeout=60).raise_for_status()
+
+        started = time.monotonic()
+        with ThreadPoolExecutor(workers) as pool:
+            lanes = [
+                pool.submit(lambda lane=lane: [send(n) for n in range(lane, len(bodies), workers)])
+                for lane in range(workers)
+            ]
+            for lane in lanes:
+                lane.result()  # an HTTP error ends the benchmark
+        return len(bodies) / (time.monotonic() - started)
+
+
 def measure(function: Path, export: Path, report: Path, workers: int) -> float:
     """Frames per second of the run (images sent over the time they took, start excluded)."""
     result = run_eval(
@@ -110,7 +140,7 @@ def main() -> None:
         for workers in (1, 2, 4):
             function = function_copy(root, workers, args.cost_ms)
             rate = measure(function, export, root / f"r{workers}", workers)
-            rows.append((workers, rate, workers / cost))
+            rows.append((workers, rate, workers / cost, bare_client(function, export, workers)))
         overhead = []
         function = function_copy(root, 1, args.cost_ms)
         for name in ("1080p", "4K"):
@@ -126,9 +156,12 @@ def main() -> None:
             memory.append((count, peak_memory_mb(function, export, root / f"m{count}")))
             shutil.rmtree(export)
     print(f"\nmodel cost {args.cost_ms:g} ms per frame; {args.frames} frames of 640x480 per run")
-    print(f"{'numWorkers':>10} {'frames/s':>9} {'limit':>7} {'ratio':>7}")
-    for workers, rate, limit in rows:
-        print(f"{workers:>10} {rate:>9.2f} {limit:>7.1f} {rate / limit:>7.1%}")
+    print(f"{'numWorkers':>10} {'frames/s':>9} {'limit':>7} {'ratio':>7}   bare client (ratio)")
+    for workers, rate, limit, bare in rows:
+        print(
+            f"{workers:>10} {rate:>9.2f} {limit:>7.1f} {rate / limit:>7.1%}"
+            f"   {bare:.2f} ({bare / limit:.1%})"
+        )
     print("\nper-frame overhead beyond the model's cost, numWorkers 1:")
     for name, extra, mb in overhead:
         print(f"  {name:<6} {extra * 1000:7.1f} ms per frame ({mb:.2f} MB JPEG),"
