@@ -208,7 +208,7 @@ def test_minimum_fails_naming_metric_and_values(
         (["--dataset", str(COCO_EXPORT), "--minimum", "mAP=0.3"], "--minimum mAP: no such"),
         (["--dataset", str(COCO_EXPORT), "--minimum", "map"], "expected NAME=NUMBER"),
         (["--dataset", str(COCO_EXPORT), "--baseline", "missing.json"], "no such file"),
-        (["--dataset", str(COCO_EXPORT), "--runtime", "url"], "needs --function-url"),
+        (["--dataset", str(COCO_EXPORT), "--runtime", "url"], "needs --function-url URL, or"),
         (["--dataset", str(COCO_EXPORT), "--runtime", "nuctl"], "--runtime nuctl"),
     ],
 )
@@ -425,3 +425,27 @@ def test_a_function_that_does_not_start_fails_the_run(
     assert code == 1
     assert "the function did not start" in err and "model.xml is missing" in err
     assert not (tmp_path / "eval.json").exists()
+
+
+def test_eval_through_nuclios_dashboard(
+    first_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A deployed function reached as CVAT reaches it: POST /api/function_invocations on the
+    dashboard (a STAND-IN, tests/nuclio_dashboard.py: Nuclio cannot run here) in front of the
+    face detector running under the harness; every image goes through it."""
+    from harness.runners.process import ProcessRunner
+    from tests.nuclio_dashboard import Deployed, stand_in_dashboard
+
+    with ProcessRunner().start(FACES) as running:
+        deployed = {"faces": Deployed(FACES, running.url)}
+        with stand_in_dashboard(deployed) as dashboard:
+            report = tmp_path / "report"
+            code, _, err = run_eval(
+                capsys, "--dataset", str(CVAT_EXPORT), "--report-dir", str(report),
+                "--threshold", THRESHOLD, "--runtime", "url", "--nuclio-dashboard",
+                dashboard.url, "--function-name", "faces",
+            )  # fmt: skip
+            invocations = [r for r in dashboard.requests if r[0] == "POST"]
+    assert code == 0, err
+    assert len(invocations) == 12
+    assert read(report)["metrics"] == read(first_run)["metrics"]

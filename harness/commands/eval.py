@@ -26,6 +26,8 @@ examples:
   cvat-fn eval ./my_model --dataset task_export.zip --report-dir out
   cvat-fn eval ./my_model --dataset export/ --baseline last/eval.json --max-drop ap50=0.01
   cvat-fn eval ./my_model --dataset export/ --runtime url --function-url http://10.0.0.5:8080
+  cvat-fn eval ./my_model --dataset export/ --runtime url --nuclio-dashboard http://nuclio:8070 \
+      --function-name my-model       # through Nuclio's dashboard, as CVAT calls it
 
 exit status: 0 when everything holds; 1 when a minimum is missed, a metric dropped more than
 allowed, an image failed or the function did not start; 2 on bad input.
@@ -50,6 +52,14 @@ def register(sub: SubParsers) -> None:
     )
     p.add_argument("--runtime", choices=RUNTIMES, default="process")
     p.add_argument("--function-url", metavar="URL", help="with --runtime url")
+    p.add_argument(
+        "--nuclio-dashboard",
+        metavar="URL",
+        help="with --runtime url and --function-name: call the deployed function through Nuclio's"
+        " dashboard, as CVAT does",
+    )
+    p.add_argument("--function-name", metavar="NAME", help="with --nuclio-dashboard")
+    p.add_argument("--namespace", default="nuclio", help="with --nuclio-dashboard")
     p.add_argument("--base-image", metavar="IMAGE", help="with --runtime docker")
     p.add_argument(
         "--threshold", type=float, metavar="T", help="sent with every image (default: none"
@@ -94,8 +104,6 @@ def run(args: argparse.Namespace) -> int:
     from harness.spec import SpecError
 
     try:
-        if args.runtime == "url" and not args.function_url:
-            raise UsageError("--runtime url needs --function-url URL")
         options = EvalOptions(
             function_dir=Path(args.directory),
             dataset=args.dataset,
@@ -103,6 +111,9 @@ def run(args: argparse.Namespace) -> int:
             runtime=args.runtime,
             url=args.function_url,
             base_image=args.base_image,
+            dashboard=args.nuclio_dashboard,
+            function_name=args.function_name,
+            namespace=args.namespace,
             threshold=args.threshold,
             concurrency=args.concurrency,
             resume=args.resume,

@@ -34,6 +34,9 @@ class EvalOptions:
     runtime: str = "process"
     url: str | None = None
     base_image: str | None = None
+    dashboard: str | None = None
+    function_name: str | None = None
+    namespace: str = "nuclio"
     threshold: float | None = None
     concurrency: int | None = None
     resume: bool = False
@@ -95,7 +98,14 @@ def run_eval(options: EvalOptions) -> EvalResult:
     with open_dataset(options.dataset) as dataset:
         labels = LabelMap.between(dataset.labels, spec.label_names)
         check_options(skeleton(labels.matched), options.minimums, baseline, options.max_drop)
-        runner = make_runner(options.runtime, url=options.url, base_image=options.base_image)
+        runner = make_runner(
+            options.runtime,
+            url=options.url,
+            base_image=options.base_image,
+            dashboard=options.dashboard,
+            function_name=options.function_name,
+            namespace=options.namespace,
+        )
         _say(f"{dataset.path}: {dataset.format}, {len(dataset)} image(s)")
         if labels.dataset_only or labels.function_only:
             _say(
