@@ -44,6 +44,8 @@ class TruthShape:
     bbox: list[float]
     segmentation: Any = None
     occluded: bool = False
+    crowd: bool = False
+    """COCO's ``iscrowd`` (CVAT's COCO export sets it on masks): matches are not counted."""
 
 
 @dataclass
@@ -195,4 +197,5 @@ def _truth(ann: Any, labels: list[str], types: Any, size: tuple[int, int]) -> Tr
         from harness.eval.metrics import encode_mask
 
         segmentation = encode_mask(ann.image, size)
-    return TruthShape(label, bbox, segmentation, occluded)
+    crowd = bool(ann.attributes.get("is_crowd", False))
+    return TruthShape(label, bbox, segmentation, occluded, crowd)

@@ -135,7 +135,7 @@ def coco_dicts(
                 "category_id": category[truth.label],
                 "bbox": [x, y, w, h],
                 "area": w * h,
-                "iscrowd": 0,
+                "iscrowd": int(truth.crowd),
             }
             gt["annotations"].append(ann)
             if truth.segmentation is not None:
