@@ -210,6 +210,7 @@ def test_minimum_fails_naming_metric_and_values(
         (["--dataset", str(COCO_EXPORT), "--baseline", "missing.json"], "no such file"),
         (["--dataset", str(COCO_EXPORT), "--runtime", "url"], "needs --function-url URL, or"),
         (["--dataset", str(COCO_EXPORT), "--runtime", "nuctl"], "--runtime nuctl"),
+        (["--dataset", str(COCO_EXPORT), "--concurrency", "0"], "must be at least 1"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(

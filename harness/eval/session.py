@@ -87,12 +87,13 @@ def run_eval(options: EvalOptions) -> EvalResult:
     spec: FunctionSpec = load_spec(options.function_dir)
     if spec.kind not in (None, "detector"):
         raise GateInputError(
-            f"{spec.path}: a {spec.kind}; cvat-fn eval scores detectors (CVAT's auto-annotation)"
+            f"{spec.path}: type {spec.kind!r}; cvat-fn eval scores detectors (CVAT's"
+            " auto-annotation)"
         )
     baseline = read_baseline(options.baseline) if options.baseline else None
     if options.max_drop and baseline is None:
         raise GateInputError("--max-drop needs --baseline OLD/eval.json")
-    concurrency = options.concurrency or spec.num_workers
+    concurrency = spec.num_workers if options.concurrency is None else options.concurrency
     if concurrency < 1:
         raise GateInputError(f"--concurrency {concurrency}: must be at least 1")
     with open_dataset(options.dataset) as dataset:
