@@ -61,7 +61,8 @@ def test_a_new_repository_passes_lint_the_suite_and_its_own_tests(
 
     junit = tmp_path / "junit.xml"
     suite = run(sys.executable, "-m", "pytest", "--function", ".", "tests", "-q",
-                "-p", "no:cacheprovider", f"--junitxml={junit}", cwd=repo)  # fmt: skip
+                "-p", "no:cacheprovider", "--cvat-fn-examples=3", f"--junitxml={junit}",
+                cwd=repo)  # fmt: skip
     assert suite.returncode == 0, suite.stdout[-4000:]
     results = outcomes(junit)
     own = {name: o for name, o in results.items() if name.startswith("tests.test_model::")}
@@ -77,7 +78,8 @@ def test_a_missing_weights_file_stops_the_function_and_is_named(tmp_path: Path) 
     (repo / "weights" / "grabcut.json").unlink()
     junit = tmp_path / "junit.xml"
     suite = run(sys.executable, "-m", "pytest", "--function", ".", "-q",
-                "-p", "no:cacheprovider", f"--junitxml={junit}", cwd=repo)  # fmt: skip
+                "-p", "no:cacheprovider", "--cvat-fn-examples=3", f"--junitxml={junit}",
+                cwd=repo)  # fmt: skip
     assert suite.returncode == 1
     assert outcomes(junit)["m::starts"] == "failure"
     assert "weights file" in suite.stdout and "grabcut.json is missing" in suite.stdout
