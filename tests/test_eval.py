@@ -450,3 +450,22 @@ def test_eval_through_nuclios_dashboard(
     assert code == 0, err
     assert len(invocations) == 12
     assert read(report)["metrics"] == read(first_run)["metrics"]
+
+
+def test_without_max_drop_any_headline_metric_may_drop_by_0005() -> None:
+    from harness.eval.gate import verdict
+
+    new = {"map": 0.5, "ap50": 0.7, "ap75": 0.4, "precision": 0.8, "recall": 0.6}
+
+    def reasons(**old: float) -> list[str]:
+        baseline = {**new, **old}
+        return verdict(new, failed_images=0, images=1, minimums={}, baseline=baseline,
+                       max_drop={})  # fmt: skip
+
+    assert reasons() == []
+    assert reasons(recall=0.604) == []
+    assert reasons(recall=0.606) == [
+        "recall dropped from 0.6060 (baseline) to 0.6000, more than the 0.005 allowed"
+    ]
+    assert len(reasons(map=0.6, ap75=0.5)) == 2
+    assert reasons(map=0.4) == []  # better than the baseline
