@@ -73,9 +73,19 @@ CASES = [
         ("not robust: the function failed on a frame CVAT can send", "expected a colour frame"),
     ),
     Case(
+        "broken_exit_on_grey",
+        "robustness",
+        ("not robust: the function failed on a frame CVAT can send",),
+    ),
+    Case(
         "broken_tracker_type",
         "sdk_track[cat-eye-and-nose]",
         ("function output shape of type 'polygon', but original shape was of type 'rectangle'",),
+    ),
+    Case(
+        "broken_crash_on_load",
+        "sdk_module",
+        ("loading crashed the process (killed by SIGSEGV)",),
     ),
     Case(
         "broken_duplicate_ids",
@@ -98,7 +108,8 @@ def inner(tmp_path_factory: pytest.TempPathFactory) -> InnerRun:
     workdir = tmp_path_factory.mktemp("sdk-catches")
     xml = workdir / "sdk.xml"
     args = []
-    for case in [*CASES, Case("ignores_threshold", "", ())]:
+    extra = [Case("ignores_threshold", "", ()), Case("broken_interactor_polygon", "", ())]
+    for case in [*CASES, *extra]:
         args += ["--function", str(FUNCTIONS / case.function / f"{case.function}.py")]
     command = [sys.executable, "-m", "pytest", *args, "-p", "no:cacheprovider"]
     command += ["--cvat-fn-examples", "3", f"--junitxml={xml}", "-W", "always", *RELAXED]
@@ -131,6 +142,7 @@ def test_caught_by_exactly_its_check(inner: InnerRun, case: Case) -> None:
 
 def test_a_spec_the_sdk_refuses_stops_the_suite_before_anything_runs(inner: InnerRun) -> None:
     assert set(inner.outcomes["broken_duplicate_ids"]) == {"sdk_module"}
+    assert set(inner.outcomes["broken_crash_on_load"]) == {"sdk_module"}  # pytest went on
 
 
 def test_ignoring_conf_threshold_is_a_warning_not_a_failure(inner: InnerRun) -> None:
@@ -139,3 +151,13 @@ def test_ignoring_conf_threshold_is_a_warning_not_a_failure(inner: InnerRun) -> 
     assert not {i for i, seen in outcomes.items() if seen in ("failure", "error")}, outcomes
     assert "SdkWarning: detect() never read context.conf_threshold" in inner.stdout
     assert inner.stdout.count("never read context.conf_threshold") == 1  # only that function
+
+
+def test_an_interactor_answering_no_mask_fails_sdk_interact(inner: InnerRun) -> None:
+    """The SDK takes a polygon from an interaction function; CVAT's UI shows only masks.
+    Accuracy, expecting the mask, sees the same defect from CVAT's side."""
+    outcomes = inner.outcomes["broken_interactor_polygon"]
+    failed = {item for item, seen in outcomes.items() if seen in ("failure", "error")}
+    assert failed == {"sdk_interact[astronaut-mission-patch]", "accuracy"}, outcomes
+    message = inner.failures["broken_interactor_polygon"]["sdk_interact[astronaut-mission-patch]"]
+    assert "no mask among the 1 shape(s) (polygon): CVAT's UI shows only masks" in message

@@ -22,6 +22,7 @@ from harness.lint import lint_directory  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 DETECTOR = ROOT / "sample_functions/sdk_face_detector/haar_faces.py"
 TRACKER = ROOT / "sample_functions/sdk_template_tracker/template_matching.py"
+INTERACTOR = ROOT / "sample_functions/sdk_grabcut/grabcut.py"
 FACTORY = ROOT / "tests/sdk_functions/factory"
 # Latency is the benchmarks' business (bench/): on a loaded CI machine only a stuck function
 # may fail these budgets.
@@ -36,7 +37,12 @@ SDK_DETECTOR_CHECKS = {"sdk_module", "sdk_answer", "sdk_mask_to_poly", "sdk_thre
 def exports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("exports")
     result = {}
-    for name, module in (("haar_export", DETECTOR), ("tracker_export", TRACKER)):
+    modules = (
+        ("haar_export", DETECTOR),
+        ("tracker_export", TRACKER),
+        ("grabcut_export", INTERACTOR),
+    )
+    for name, module in modules:
         assert main(["export-nuclio", str(module), str(out / name)]) == 0
         result[name] = out / name
     return result
@@ -68,7 +74,7 @@ def inner_run(workdir: Path, functions: list[str], *extra: str) -> dict[str, dic
 def outcomes(
     exports: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, dict[str, str]]:
-    functions = [str(DETECTOR), str(TRACKER), *map(str, exports.values())]
+    functions = [str(DETECTOR), str(TRACKER), str(INTERACTOR), *map(str, exports.values())]
     seen = inner_run(tmp_path_factory.mktemp("sdk-samples"), functions)
     # parameters go to every cvat-sdk function of a session (a module without create()
     # refuses them, as cvat-cli does), so the factory gets a session of its own
@@ -86,7 +92,11 @@ def _checks(items: dict[str, str]) -> set[str]:
 
 
 @pytest.mark.parametrize(
-    "function", ["haar_faces", "template_matching", "haar_export", "tracker_export", "haar_factory"]
+    "function",
+    [
+        *("haar_faces", "template_matching", "grabcut", "haar_factory"),
+        *("haar_export", "tracker_export", "grabcut_export"),
+    ],
 )
 def test_passes_its_suite(outcomes: dict[str, dict[str, str]], function: str) -> None:
     items = outcomes[function]
@@ -99,6 +109,8 @@ def test_passes_its_suite(outcomes: dict[str, dict[str, str]], function: str) ->
 def test_the_sdk_checks_run_on_sdk_modules_only(outcomes: dict[str, dict[str, str]]) -> None:
     assert SDK_DETECTOR_CHECKS | {"sdk_reads_threshold"} <= _checks(outcomes["haar_faces"])
     assert {"sdk_module", "sdk_track"} <= _checks(outcomes["template_matching"])
+    assert {"sdk_module", "sdk_interact"} <= _checks(outcomes["grabcut"])
+    assert outcomes["grabcut"]["sdk_interact[rocket-with-box]"] == "passed"
     assert outcomes["haar_faces"]["sdk_answer[astronaut]"] == "passed"
     assert outcomes["haar_faces"]["sdk_threshold[astronaut]"] == "passed"
     assert outcomes["template_matching"]["sdk_track[cat-eye-and-nose]"] == "passed"

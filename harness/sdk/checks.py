@@ -228,3 +228,38 @@ def _check_other_size(probes: SdkProbes, fixture: Fixture, states: list[Any]) ->
             "a frame of another size was not refused as cvat-cli's agent refuses it"
             f" ({SIZE_MISMATCH!r})\n{probe.describe()}"
         )
+
+
+def check_interaction(probes: SdkProbes, fixture: Fixture) -> None:
+    """detect() answers InteractionResultShape objects, and masks among them when it answers
+    anything: CVAT's UI ignores every other shape type (cvat_sdk interface.py
+    ``InteractionResultShape``), so a polygon-only answer shows the user nothing."""
+    body: dict[str, Any] = {
+        "image": encode_image(fixture.image),
+        "pos_points": fixture.pos_points,
+        "neg_points": fixture.neg_points,
+        "obj_bbox": fixture.obj_bbox,
+        PROBE_KEY: {},
+    }
+    sent = f"{fixture.image.name}, pos {fixture.pos_points}, neg {fixture.neg_points}"
+    probe = probes.post(body, sent + f", box {fixture.obj_bbox}")
+    if probe.status != 200 or not isinstance(probe.body, dict):
+        raise CheckFailed("detect() failed on a probe request\n" + probe.describe())
+    shapes, types = probe.body["shapes"], probe.body["types"]
+    for i, name in enumerate(types):
+        if name != "InteractionResultShape":
+            raise CheckFailed(
+                f"[{i}] function output an object of type {name!r} (expected"
+                f" 'InteractionResultShape')\n{probe.describe()}"
+            )
+    kinds = [s.get("type") for s in shapes]
+    if shapes and "mask" not in kinds:
+        raise CheckFailed(
+            f"no mask among the {len(shapes)} shape(s) ({', '.join(map(str, kinds))}): CVAT's UI"
+            f" shows only masks from an interaction function\n{probe.describe()}"
+        )
+    if any(k != "mask" for k in kinds):
+        warnings.warn(
+            SdkWarning(f"{fixture.name}: CVAT's UI ignores the non-mask shapes in {kinds}"),
+            stacklevel=1,
+        )

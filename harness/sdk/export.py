@@ -14,6 +14,7 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -108,9 +109,10 @@ def describe(ref: FunctionRef) -> dict[str, Any]:
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     if proc.returncode != 0 or not lines:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-20:]
-        raise SdkError(
-            f"{ref.text}: loading crashed (exit code {proc.returncode})\n" + "\n".join(tail)
-        )
+        how = f"exit code {proc.returncode}"
+        if proc.returncode < 0:
+            how = f"killed by {signal.Signals(-proc.returncode).name}"
+        raise SdkError(f"{ref.text}: loading crashed the process ({how})\n" + "\n".join(tail))
     result: dict[str, Any] = json.loads(lines[-1])
     if "error" in result:
         raise SdkError(f"{ref.text}: {result['error']}\n{result.get('traceback', '')}".rstrip())
@@ -141,6 +143,17 @@ def function_yaml(
     }
     if kind == "tracker":
         annotations["supported_shape_types"] = ",".join(info["supported_shape_types"])
+    if kind == "interactor":
+        # as cvat-cli's agent publishes them (agent_driver_interaction.py
+        # get_remote_function_fields); CVAT reads the box flags with bool(): absent is false
+        rules = info["interaction"]
+        annotations["min_pos_points"] = str(rules["min_pos_points"])
+        neg = rules["min_neg_points"]
+        annotations["min_neg_points"] = "-1" if neg is None else str(neg)
+        if rules["min_bounding_boxes"] == 1:
+            annotations["startswith_box"] = "true"
+        elif rules["min_bounding_boxes"] == 0:
+            annotations["startswith_box_optional"] = "true"
     pip = " ".join(f'"{r}"' for r in [f"cvat-sdk=={sdk_version()}", "pillow", *requirements])
     return {
         "metadata": {"name": f"cvat-sdk-{name}", "namespace": "cvat", "annotations": annotations},
@@ -229,8 +242,6 @@ def write_function_dir(
     ``harness``) points at the module where it lies instead of copying it in to deploy."""
     in_place = harness if in_place is None else in_place
     info = info or describe(ref)
-    if info["kind"] == "interactor":
-        raise SdkError(f"{ref.text}: interaction functions cannot be exported yet")
     outdir.mkdir(parents=True, exist_ok=True)
     source = ref.path
     env = {

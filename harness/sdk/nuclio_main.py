@@ -156,6 +156,27 @@ class TrackingContext(cvataa.TrackingFunctionContext):
     pass
 
 
+class InteractionContext(cvataa.InteractionFunctionContext):
+    pass
+
+
+class Prompts(cvataa.InteractionPrompts):
+    def __init__(self, pos: Any, neg: Any, box: Any) -> None:
+        self._pos, self._neg, self._box = pos, neg, box
+
+    @property
+    def pos_points(self) -> Any:
+        return self._pos
+
+    @property
+    def neg_points(self) -> Any:
+        return self._neg
+
+    @property
+    def bounding_box(self) -> Any:
+        return self._box
+
+
 class ShapeContext(cvataa.TrackingFunctionShapeContext):
     def __init__(self, original_shape_type: str) -> None:
         self._type = original_shape_type
@@ -318,8 +339,6 @@ def init_context(context: Any) -> None:
     here = os.path.dirname(os.path.abspath(__file__))
     function = load_function(ref, params, here, register=True)
     kind = function_kind(function)
-    if kind == "interactor":
-        raise RuntimeError("interaction functions are not served by this adapter yet")
     context.user_data.function = function
     context.user_data.kind = kind
     context.user_data.harness = os.environ.get(ENV_HARNESS) == "1"
@@ -343,6 +362,8 @@ def handler(context: Any, event: Any) -> Any:
         probe = None
     if context.user_data.kind == "detector":
         return _respond(context, detect(context, body, probe))
+    if context.user_data.kind == "interactor":
+        return _respond(context, interact(context, body, probe))
     return _respond(context, track(context, body, probe))
 
 
@@ -434,3 +455,42 @@ def track(context: Any, body: dict[str, Any], probe: dict[str, Any] | None) -> A
     if legacy:
         out_shapes = [s["points"] if isinstance(s, dict) else s for s in out_shapes]
     return {"shapes": out_shapes, "states": out_states}
+
+
+def _pairs(value: Any) -> tuple[tuple[float, float], ...]:
+    return tuple((float(p[0]), float(p[1])) for p in value or ())
+
+
+def prompts_from(body: dict[str, Any], spec: Any) -> Prompts:
+    """CVAT's interactor request as the SDK's prompts, refused as the agent refuses them
+    (cvat-cli ``agent_driver_interaction.py`` ``_calculate_result_for_interact_ar``)."""
+    pos, neg = _pairs(body.get("pos_points")), _pairs(body.get("neg_points"))
+    box = _pairs(body.get("obj_bbox")) or None
+    if len(pos) < spec.min_pos_points:
+        raise ValueError("not enough positive points")
+    if spec.min_neg_points is None:
+        if neg:
+            raise ValueError("negative points are not supported")
+    elif len(neg) < spec.min_neg_points:
+        raise ValueError("not enough negative points")
+    if spec.min_bounding_boxes is None and box is not None:
+        raise ValueError("bounding boxes are not supported")
+    if spec.min_bounding_boxes == 1 and box is None:
+        raise ValueError("a bounding box is required")
+    return Prompts(pos, neg, None if box is None else (box[0], box[1]))
+
+
+def interact(context: Any, body: dict[str, Any], probe: dict[str, Any] | None) -> Any:
+    """CVAT 2.73's interactor answer: ``{"shapes": [{"type", "points"}]}``, a mask's points
+    being run lengths and its box, as the SDK's InteractionResultShape already holds them."""
+    function = context.user_data.function
+    image = read_image(body.get("image"))
+    prompts = prompts_from(body, function.spec)
+    sdk_context = InteractionContext()
+    pp_image = image
+    if hasattr(function, "preprocess_image"):
+        pp_image = function.preprocess_image(sdk_context, image)
+    shapes = list(function.detect(sdk_context, pp_image, prompts))
+    if probe is not None:
+        return {"shapes": [dump(s) for s in shapes], "types": [type(s).__name__ for s in shapes]}
+    return {"shapes": [{"type": s.type, "points": [float(v) for v in s.points]} for s in shapes]}

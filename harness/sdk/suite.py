@@ -40,7 +40,9 @@ class SdkFunctionUnderTest(FunctionUnderTest):
         directory = self._scratch.path / ref.name
         try:
             self.info = describe(ref)
-            write_function_dir(ref, directory, self.info, harness=True)
+            # on the host the module runs where it lies; in a container it is copied in
+            in_place = options.runtime == "process"
+            write_function_dir(ref, directory, self.info, harness=True, in_place=in_place)
         except SdkError as exc:
             self.sdk_problem = str(exc)
             directory.mkdir(parents=True, exist_ok=True)
@@ -114,6 +116,11 @@ class SdkFunctionSuite(FunctionSuite):
                 "sdk_reads_threshold",
                 partial(_run, checks.check_reads_threshold, probes, fut.config.fixtures),
             )
+        elif fut.kind == "interactor":
+            for fx in fut.config.fixtures:
+                yield self._item(
+                    "sdk_interact", partial(_run, checks.check_interaction, probes, fx), fx.name
+                )
         elif fut.kind == "tracker":
             supported = list(fut.info.get("supported_shape_types") or ["rectangle"])
             for fx in fut.config.fixtures:
