@@ -270,12 +270,22 @@ def test_async_init_context_and_handler_are_awaited(request):
 
 
 def test_a_nearly_timed_out_event_does_not_cut_the_next_one_short(start, tmp_path):
-    # 4 s leaves a busy machine room for the 24 MiB event itself (about 2 s in a container)
+    # The event after one that answered 0.03 s before its deadline must get its own full
+    # eventTimeout. On a busy machine the near miss may miss (408, worker restarted): then it
+    # is tried again; what is checked is every big event that follows a near miss.
     fn = start(copy_function(tmp_path, "echo", trigger={"numWorkers": 1}, eventTimeout="4s"))
-    for _ in range(2):
-        assert requests.get(fn.url + "/sleep", params={"s": "3.97"}, timeout=10).status_code == 200
+    near_misses = 0
+    for _ in range(6):
+        sleep = requests.get(fn.url + "/sleep", params={"s": "3.97"}, timeout=30)
+        if sleep.status_code != 200:
+            assert sleep.status_code == 408, sleep.text
+            continue
+        near_misses += 1
         big = requests.post(fn.url + "/event", data=b"x" * (24 << 20), timeout=30)
         assert big.status_code == 200, big.text
+        if near_misses == 2:
+            break
+    assert near_misses, "no event answered just inside its eventTimeout"
 
 
 def test_malformed_content_length_is_400_not_a_dropped_connection(echo):
