@@ -5,6 +5,7 @@ function does not start, one traceback per distinct failure, a hint for a missin
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -175,6 +176,34 @@ def test_missing_module_under_the_process_runner_hints_at_docker(tmp_path: Path)
     assert len(hint) == 1, done.stderr
     assert "No module named 'cvat_fn_no_such_module'" in hint[0]
     assert "current Python environment" in hint[0] and "--runtime docker" in hint[0]
+
+
+def test_a_relative_pythonpath_reaches_the_workers(tmp_path: Path) -> None:
+    # PYTHONPATH=lib cvat-fn invoke ...: as for python itself, relative to where it was typed,
+    # although the workers run in the function's directory.
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "shared_model.py").write_text("BOXES = [[1, 2, 30, 40]]\n")
+    main_py = """\
+        import json
+
+        import shared_model
+
+
+        def handler(context, event):
+            shapes = [{"label": "thing", "type": "rectangle", "points": box, "confidence": "1"}
+                      for box in shared_model.BOXES]
+            return context.Response(body=json.dumps(shapes), content_type="application/json",
+                                     status_code=200)
+        """
+    function = write_function(tmp_path / "uses_lib", main_py)
+    env = dict(child_env(), PYTHONPATH=os.pathsep.join(["lib", child_env()["PYTHONPATH"]]))
+    done = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "invoke", str(ASTRONAUT), "--function",
+         str(function), "--json"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["requests"][0]["shapes"][0]["points"] == [1, 2, 30, 40]
 
 
 def test_no_hint_without_a_missing_module() -> None:

@@ -146,9 +146,10 @@ class ProcessRunner(Runner):
 
 
 def _package_root_and(environ: dict[str, str] | os._Environ[str]) -> list[str]:
-    """PYTHONPATH that finds this harness package first, installed or not."""
+    """PYTHONPATH that finds this harness package first, installed or not. Relative entries
+    are made absolute: workers run in the function's directory, not in this one."""
     root = str(Path(__file__).resolve().parents[2])
-    rest = [p for p in environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    rest = [os.path.abspath(p) for p in environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     return [root, *rest]
 
 
