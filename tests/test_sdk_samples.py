@@ -169,3 +169,20 @@ def test_invoke_runs_an_sdk_module_as_its_export_would() -> None:
         f"cvat-fn invoke: --function {refused}: BadFunctionError: label person has same ID"
         " as another label (0)"
     ]
+
+
+def test_the_gate_takes_an_sdk_module(tmp_path: Path) -> None:
+    """cvat-fn test FUNC.py: the same suite, its exit code and reports (only sdk_module is
+    selected here, so nothing is started; the suite's runs are above)."""
+
+    def gate(module: Path, report: str) -> tuple[int, str]:
+        command = [sys.executable, "-m", "harness.cli", "test", str(module)]
+        command += ["--report-dir", str(tmp_path / report), "-k", "sdk_module"]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+        return done.returncode, (tmp_path / report / "junit.xml").read_text()
+
+    code, junit = gate(DETECTOR, "good")
+    assert code == 0 and 'name="sdk_module"' in junit and "<failure" not in junit
+    refused = ROOT / "tests/sdk_functions/broken_duplicate_ids/broken_duplicate_ids.py"
+    code, junit = gate(refused, "refused")
+    assert code == 1 and "label person has same ID as another label (0)" in junit

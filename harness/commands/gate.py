@@ -162,7 +162,7 @@ def pytest_arguments(args: argparse.Namespace) -> list[str]:
         "--cvat-fn-json", str(report / "report.json"),
         "--cvat-fn-html", str(report / "report.html"),
         "-p", "no:cacheprovider",
-        "--rootdir", str(Path(args.directory).resolve()),
+        "--rootdir", str(_rootdir(args.directory)),
         "-q", "-rfE",
     ]  # fmt: skip
     if args.base_image:
@@ -172,11 +172,23 @@ def pytest_arguments(args: argparse.Namespace) -> list[str]:
     return command + list(args.pytest_args or [])
 
 
+def _rootdir(directory: str | Path) -> Path:
+    """The function's directory: DIR itself, or the folder of a function.yaml or a cvat-sdk
+    module given as a file; the current one for a module given by name."""
+    path = Path(directory).resolve()
+    if path.is_file():
+        return path.parent
+    return path if path.exists() else Path.cwd()
+
+
 def run(args: argparse.Namespace) -> int:
     import pytest
 
+    from harness.sdk import looks_like_sdk_ref  # a cvat-sdk module (harness/sdk)
+
     try:
-        find_function_yaml(Path(args.directory))
+        if not looks_like_sdk_ref(str(args.directory)):
+            find_function_yaml(Path(args.directory))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     args.report_dir.mkdir(parents=True, exist_ok=True)
