@@ -186,3 +186,43 @@ def test_the_gate_takes_an_sdk_module(tmp_path: Path) -> None:
     refused = ROOT / "tests/sdk_functions/broken_duplicate_ids/broken_duplicate_ids.py"
     code, junit = gate(refused, "refused")
     assert code == 1 and "label person has same ID as another label (0)" in junit
+
+
+def _sigint_default() -> None:
+    """Ctrl-C must reach serve even when the tests run in a background job."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def test_serve_runs_an_sdk_module_until_ctrl_c(tmp_path: Path) -> None:
+    import signal
+
+    scratch_root = tmp_path / "tmp"
+    scratch_root.mkdir()
+    env = dict(os.environ, TMPDIR=str(scratch_root))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness.cli", "serve", str(DETECTOR)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=_sigint_default,
+    )
+    try:
+        assert proc.stdout is not None
+        url, example = proc.stdout.readline().strip(), proc.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:"), proc.stderr.read() if proc.stderr else ""
+        assert example.endswith(f"--url {url} --function {DETECTOR}")
+        assert len(list(scratch_root.glob("cvat-fn-sdk-*"))) == 1
+        astronaut = str(ROOT / "fixtures/images/astronaut.jpg")
+        done = _invoke(astronaut, "--url", url, "--function", str(DETECTOR))
+        assert done.returncode == 0, done.stderr
+        assert "face   rectangle       0.988  [176, 65, 272, 161]" in done.stdout
+    finally:
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(60)
+    assert code == 0
+    assert list(scratch_root.glob("cvat-fn-sdk-*")) == []

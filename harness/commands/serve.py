@@ -12,7 +12,7 @@ import socket
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from harness.commands import UsageError, fail, guarded
 from harness.logformat import format_line
@@ -61,16 +61,24 @@ def register(sub: SubParsers) -> None:
     p.add_argument(
         "--base-image", metavar="IMAGE", help="with --runtime docker: replace build.baseImage"
     )
+    p.add_argument(
+        "-p",
+        "--function-parameter",
+        action="append",
+        default=[],
+        metavar="NAME=TYPE:VALUE",
+        help="for a cvat-sdk DIR (func.py, module:create): a create() parameter, as cvat-cli's -p",
+    )
     add_start_options(p.add_argument)
     p.set_defaults(run=guarded("serve", run))
 
 
-def example(spec: FunctionSpec, url: str) -> str:
+def example(spec: FunctionSpec, url: str, module: str | None = None) -> str:
     kind = spec.kind or "detector"
     args = EXAMPLE_ARGS.get(kind, "IMAGE")
     directory = spec.directory
     try:
-        shown = str(directory.relative_to(Path.cwd())) or "."
+        shown = module or str(directory.relative_to(Path.cwd())) or "."
     except ValueError:
         shown = str(directory)
     return f"cvat-fn invoke {args} --url {url} --function {shlex.quote(shown)}"
@@ -87,6 +95,35 @@ def check_port_free(port: int) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    scratch = _sdk_function(args)  # a cvat-sdk module: served from a scratch directory
+    try:
+        return _run(args)
+    finally:
+        if scratch is not None:
+            scratch.remove()
+
+
+def _sdk_function(args: argparse.Namespace) -> Any:
+    """DIR given as ``func.py`` or ``module:create`` (harness/sdk): point it at a scratch
+    Nuclio directory running the module; the example names the module. The ScratchDir or
+    None."""
+    from harness.sdk import looks_like_sdk_ref, require_sdk
+
+    args.shown = None
+    if not looks_like_sdk_ref(str(args.directory)):
+        return None
+    try:
+        require_sdk()
+        from harness.sdk.export import SdkError, scratch_function
+
+        args.shown = str(args.directory)
+        args.directory, scratch = scratch_function(args.shown, args.function_parameter)
+    except (ImportError, SdkError) as exc:
+        raise UsageError(str(exc).splitlines()[0]) from None
+    return scratch
+
+
+def _run(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port {args.port}: not a TCP port (1-65535, or 0 for a free one)")
     if args.port:
@@ -115,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
             return 1
         running = started
         print(running.url, flush=True)
-        print(f"try: {example(spec, running.url)}", flush=True)
+        print(f"try: {example(spec, running.url, args.shown)}", flush=True)
         stream()
         print(
             f"cvat-fn serve: ready in {running.ready_seconds:.2f} s; Ctrl-C stops it",
