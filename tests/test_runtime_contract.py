@@ -27,11 +27,12 @@ def event_of(fn: RunningFunction, **kwargs: Any) -> dict[str, Any]:
     return result
 
 
-def wait_for_output(fn: RunningFunction, text: str, timeout: float = 10) -> None:
-    """Wait until the function's captured output shows ``text`` (a container's arrives late)."""
+def wait_for_output(fn: RunningFunction, text: str, times: int = 1, timeout: float = 10) -> None:
+    """Wait until the function's captured output shows ``text`` at least ``times`` times (a
+    container's output arrives late)."""
     deadline = time.monotonic() + timeout
-    while text not in fn.logs.text():
-        assert time.monotonic() < deadline, f"{text!r} never appeared in the output"
+    while fn.logs.text().count(text) < times:
+        assert time.monotonic() < deadline, f"{text!r} did not appear {times} time(s)"
         time.sleep(0.05)
 
 
@@ -58,6 +59,7 @@ def test_init_context_runs_once_per_worker_before_ready(echo):
     seen = [event_of(fn, json={}) for _ in range(12)]
     assert all(s["inits"] == 1 for s in seen)
     assert {s["worker_id"] for s in seen} <= {"0", "1"}
+    wait_for_output(fn, "init_context ran", times=2)
     lines = fn.logs.text()
     assert lines.count("init_context ran") == 2
     assert lines.index("init_context ran") < lines.index("function ready")
@@ -132,6 +134,7 @@ def test_event_timeout_answers_408_and_restarts_the_worker(start, tmp_path):
     assert response.json() == {"error": "handler timed out"}
     after = event_of(fn, json={})  # waits for the fresh worker (availability timeout)
     assert after["pid"] != before["pid"]
+    wait_for_output(fn, "init_context ran", times=2)
     assert fn.logs.text().count("init_context ran") == 2
 
 
@@ -307,7 +310,7 @@ def test_a_worker_that_cannot_be_restarted_turns_ready_off(start):
     while requests.get(health + "/ready", timeout=5).status_code == 200:
         assert time.monotonic() < deadline, "still ready with no worker left"
         time.sleep(0.2)
-    assert "worker restart 3/3 failed" in fn.logs.text()
+    wait_for_output(fn, "worker restart 3/3 failed")
     if hasattr(fn, "proc"):  # on the host the marker sits in /tmp: leave nothing behind
         Path(tempfile.gettempdir(), f"cvat-fn-restart-fails-{fn.proc.pid}").unlink()
 
