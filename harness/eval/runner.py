@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import queue
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -151,9 +150,10 @@ def run_images(
     concurrency: int,
     answers_path: Path,
     resume: bool,
-    progress: Callable[[Answer], None] = lambda answer: None,
-) -> Iterator[tuple[DatasetImage, Answer]]:
-    """Each image with its answer, in the order answers arrive (reused ones first)."""
+    on_answer: Callable[[DatasetImage, Answer], None],
+) -> None:
+    """Send every image not answered before; ``on_answer`` gets each image with its answer,
+    reused ones first, then as answers arrive (one call at a time, from the sending threads)."""
     earlier = load_answers(answers_path) if resume else {}
     reused: list[tuple[DatasetImage, Answer]] = []
     todo: list[tuple[DatasetImage, str]] = []
@@ -164,20 +164,12 @@ def run_images(
         else:
             todo.append((image, key))
     log = AnswerLog(answers_path, [answer for _, answer in reused])
-    # Each sender pulls the next image itself, so no hand-off through this thread sits between
-    # one answer and the next request; this thread only collects (a bounded queue).
+    # Each sender pulls the next image and handles its answer itself: no hand-off to another
+    # thread sits between one answer and the next request.
     source = iter(todo)
-    source_lock = threading.Lock()
-    results: queue.Queue[tuple[DatasetImage, Answer] | None] = queue.Queue(2 * concurrency)
+    source_lock, deliver_lock = threading.Lock(), threading.Lock()
     stop = threading.Event()
-
-    def put(item: tuple[DatasetImage, Answer] | None) -> None:
-        while not stop.is_set():
-            try:
-                results.put(item, timeout=0.2)
-                return
-            except queue.Full:
-                continue
+    failures: list[BaseException] = []
 
     def sender() -> None:
         try:
@@ -195,9 +187,12 @@ def run_images(
                 except Exception as exc:  # an unreadable image, say: recorded, go on
                     answer = Answer(image.name, key, error=f"{type(exc).__name__}: {exc}")
                 log.write(answer)
-                put((image, answer))
-        finally:
-            put(None)
+                with deliver_lock:
+                    if not stop.is_set():
+                        on_answer(image, answer)
+        except BaseException as exc:  # a bug here must not vanish with its thread
+            failures.append(exc)
+            stop.set()
 
     senders = [
         threading.Thread(target=sender, name=f"cvat-fn-eval-{n}", daemon=True)
@@ -206,18 +201,14 @@ def run_images(
     try:
         for image, answer in reused:
             answer.name = image.name
-            progress(answer)
-            yield image, answer
+            on_answer(image, answer)
         for thread in senders:
             thread.start()
-        running = len(senders)
-        while running:
-            item = results.get()
-            if item is None:
-                running -= 1
-                continue
-            progress(item[1])
-            yield item
+        for thread in senders:
+            while thread.is_alive():
+                thread.join(0.5)  # with a timeout, so Ctrl-C reaches this thread
+        if failures:
+            raise failures[0]
     finally:
         stop.set()  # senders stop taking images; one in flight ends with its request
         log.close()

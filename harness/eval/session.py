@@ -15,7 +15,7 @@ from typing import Any
 from harness.client import DEFAULT_TIMEOUT_S, FunctionClient
 from harness.cvat import CVAT_VERSION
 from harness.eval import GateInputError
-from harness.eval.dataset import open_dataset
+from harness.eval.dataset import DatasetImage, open_dataset
 from harness.eval.gate import check_options, read_baseline, skeleton, verdict
 from harness.eval.metrics import Evaluation, LabelMap, Scored, evaluate, label_counts
 from harness.eval.runner import ANSWERS_FILE, Answer, function_version, run_images
@@ -135,7 +135,12 @@ def run_eval(options: EvalOptions) -> EvalResult:
                     timeout=options.timeout,
                 )
 
-            for image, answer in run_images(
+            def on_answer(image: DatasetImage, answer: Answer) -> None:
+                answers[image.name] = answer
+                scored.append(Scored(image, answer.shape_objects(), failed=bool(answer.error)))
+                step(answer)
+
+            run_images(
                 dataset.images,
                 make_client,
                 version=version,
@@ -143,10 +148,8 @@ def run_eval(options: EvalOptions) -> EvalResult:
                 concurrency=concurrency,
                 answers_path=options.report_dir / ANSWERS_FILE,
                 resume=options.resume,
-                progress=step,
-            ):
-                answers[image.name] = answer
-                scored.append(Scored(image, answer.shape_objects(), failed=bool(answer.error)))
+                on_answer=on_answer,
+            )
             elapsed = time.monotonic() - run_started  # the images only, not stopping
         finally:
             close()
