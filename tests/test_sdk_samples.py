@@ -226,3 +226,17 @@ def test_serve_runs_an_sdk_module_until_ctrl_c(tmp_path: Path) -> None:
         code = proc.wait(60)
     assert code == 0
     assert list(scratch_root.glob("cvat-fn-sdk-*")) == []
+
+
+def test_the_export_builds_on_a_python_cvat_sdk_supports(exports: dict[str, Path]) -> None:
+    """function.yaml's runtime satisfies cvat-sdk's Requires-Python, and its base image's
+    python3 is that version (Debian 12: 3.11); ubuntu:22.04's 3.10 would fail the pip step."""
+    from importlib.metadata import metadata
+
+    import yaml
+    from packaging.specifiers import SpecifierSet
+
+    data = yaml.safe_load((exports["haar_export"] / "function.yaml").read_text())
+    runtime = data["spec"]["runtime"].partition(":")[2]
+    assert runtime in SpecifierSet(metadata("cvat-sdk")["Requires-Python"])
+    assert data["spec"]["build"]["baseImage"] == "debian:bookworm-slim" and runtime == "3.11"

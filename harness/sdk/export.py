@@ -27,6 +27,10 @@ from harness.config import CONFIG_NAME
 from harness.sdk import nuclio_main
 
 DESCRIBE_TIMEOUT_S = 120.0
+# cvat-sdk 2.80 requires Python >= 3.11 (its Requires-Python), so not CVAT's usual ubuntu:22.04
+# (3.10): Debian 12's python3 is 3.11, the newest Nuclio runtime (builder.go supports 3.9-3.11).
+RUNTIME_PYTHON = "3.11"
+BASE_IMAGE = "debian:bookworm-slim"
 
 
 class SdkError(ValueError):
@@ -159,13 +163,13 @@ def function_yaml(
         "metadata": {"name": f"cvat-sdk-{name}", "namespace": "cvat", "annotations": annotations},
         "spec": {
             "description": f"cvat-sdk {kind} function {ref.name}, exported by cvat-fn",
-            "runtime": "python:3.10",
+            "runtime": f"python:{RUNTIME_PYTHON}",
             "handler": "main:handler",
             "eventTimeout": "30s",
             "env": [{"name": k, "value": v} for k, v in env.items()],
             "build": {
                 "image": f"cvat.sdk.{name}",
-                "baseImage": "ubuntu:22.04",
+                "baseImage": BASE_IMAGE,
                 "directives": {
                     "preCopy": [
                         {"kind": "ENV", "value": "DEBIAN_FRONTEND=noninteractive"},
