@@ -21,6 +21,7 @@ from harness.client import FunctionClient, Invocation
 from harness.cvat import errors
 from harness.cvat.shapes import Shape
 from harness.eval.dataset import DatasetImage
+from harness.runners import cleanup
 
 ANSWERS_FILE = "answers.jsonl"
 
@@ -198,6 +199,9 @@ def run_images(
         threading.Thread(target=sender, name=f"cvat-fn-eval-{n}", daemon=True)
         for n in range(min(concurrency, len(todo)))
     ]
+    # On Ctrl-C or SIGTERM this runs before the function is stopped (newest first), so the
+    # senders do not run through the remaining images against a function that is gone.
+    token = cleanup.register(stop.set)
     try:
         for image, answer in reused:
             answer.name = image.name
@@ -211,4 +215,5 @@ def run_images(
             raise failures[0]
     finally:
         stop.set()  # senders stop taking images; one in flight ends with its request
+        cleanup.unregister(token)
         log.close()
