@@ -178,14 +178,20 @@ def test_commands_replace_directives_and_split_at_postcopy(tmp_path: Path) -> No
     assert "echo ignored" not in dockerfile
 
 
+def _ours(client: Any) -> set[str]:
+    """This run's containers only: other runs on the same engine come and go meanwhile."""
+    session = f"{labels.SESSION}={labels.session_id()}"
+    return {c.id for c in client.containers.list(all=True, filters={"label": session})}
+
+
 def test_init_failure_raises_start_error_with_logs(runner: DockerRunner, client: Any) -> None:
-    before = {c.id for c in client.containers.list(all=True)}
+    before = _ours(client)
     with pytest.raises(StartError) as failure:
         runner.start(FUNCTIONS / "init_fails", readiness_timeout=60)
     message = str(failure.value)
     assert "before it was ready" in message
     assert "model.xml is missing from the function directory" in message
-    leftover = {c.id for c in client.containers.list(all=True)} - before
+    leftover = _ours(client) - before
     assert not leftover
 
 
@@ -203,11 +209,11 @@ def test_gpu_limit_without_gpu_runtime_is_a_clear_error(runner: DockerRunner, cl
         pytest.skip("this engine has an NVIDIA runtime")
     spec = load_spec(ECHO)
     spec.resources = {"limits": {"nvidia.com/gpu": 1}}
-    before = {c.id for c in client.containers.list(all=True)}
+    before = _ours(client)
     with pytest.raises(StartError, match="nvidia.com/gpu") as failure:
         runner.start(ECHO, spec)
     assert "GPU" in str(failure.value)
-    assert {c.id for c in client.containers.list(all=True)} == before
+    assert _ours(client) == before
 
 
 def test_build_output_reports_steps(client: Any, tmp_path: Path) -> None:
