@@ -456,3 +456,23 @@ def test_a_check_not_in_the_suite_leaves_its_codes_to_schema() -> None:
 def test_interactor_mask_too_big_is_a_coordinates_finding() -> None:
     found = validate("interactor", {"mask": [[1] * 5] * 2}, image_size=(4, 4), cvat_version="2.50")
     assert [f.code for f in found if f.severity == "error"] == ["coord.outside"]
+
+
+def test_every_code_a_rule_gives_is_registered() -> None:
+    # codes are what checks select by: a rule may not invent one in passing
+    import re
+    from pathlib import Path
+
+    from harness.cvat.findings import CODES
+
+    source = Path(__file__).parents[1] / "harness"
+    used = {
+        m
+        for f in source.rglob("*.py")
+        for m in re.findall(
+            r'"((?:attr|skeleton|label|coord|shape|response)\.[a-z-]+)"', f.read_text()
+        )
+    }
+    assert used - set(CODES) == set()
+    for rule in RULES.values():
+        assert rule.code in CODES or rule.code.endswith(".schema"), rule.code

@@ -17,6 +17,28 @@ INTERACTOR_SHAPES_SINCE = (2, 58)
 PR #10329, merged 2026-03-04). The release number is inferred from the merge date: the sources
 checked do not record it. Before it, ``{"mask": 2-D array}`` was the current answer."""
 
+CODES: dict[str, str] = {
+    "response.form": "the answer's top-level form (a list of shapes, an object, ...)",
+    "label.unknown": "a shape's label is not among the function's: CVAT drops the shape",
+    "label.type": "a shape's type differs from its label's declared type",
+    "coord.outside": "a point or mask lies outside the image",
+    "attr.form": "an attribute that is not a {name, value} object",
+    "attr.unknown": "an attribute the label does not declare: CVAT drops it",
+    "attr.value": "a value CVAT's check for the attribute's input type refuses or bends",
+    "attr.value-type": "a value that is not text",
+    "attr.range": "a number outside its declared [min, max]",
+    "shape.group": "group_id",
+    "shape.outside": "outside",
+    "shape.rotation": "rotation",
+    "skeleton.elements": "a skeleton's elements missing or malformed",
+    "skeleton.elements-on-non-skeleton": "elements on a shape or label that is no skeleton",
+    "skeleton.label-type": "a skeleton shape for a label that is no skeleton",
+    "skeleton.unknown-element": "an element that is not a sublabel: CVAT drops it",
+    "skeleton.missing-element": "a sublabel without an element: CVAT adds it outside",
+    "skeleton.all-outside": "no element left inside: CVAT drops the skeleton",
+}
+"""Every code a rule names; ``<kind>.schema`` (``detector.schema``, ...) for the rest."""
+
 Severity = Literal["error", "loss", "warning"]
 """``error``: CVAT fails the request (an auto-annotation job stops there); ``loss``: CVAT
 takes the answer but drops or alters part of it without a word ("CVAT will drop this shape:
