@@ -51,8 +51,9 @@ def resettle(config: pytest.Config) -> None:
         _warn(
             config,
             directories,
-            f"pytest read {old_ini or 'no ini file'} before this was settled, not {ini or 'none'}"
-            " (addopts, pythonpath and minversion come from the one read first)",
+            f"pytest read {old_ini or 'no ini file'} (found from DIR) before cvat-fn could"
+            f" settle it; --function=DIR reads {ini or 'no ini file'} instead, and addopts,"
+            " pythonpath and minversion come from the one read first",
         )
 
 
