@@ -46,7 +46,8 @@ class Options:
 class FunctionUnderTest:
     """One ``--function`` directory across the session."""
 
-    def __init__(self, directory: Path, options: Options) -> None:
+    def __init__(self, directory: Path, options: Options, config_from: Path | None = None) -> None:
+        """``config_from``: where cvat-fn.yaml is read (default: the function directory)."""
         self.given = directory.resolve()  # the directory, or a function*.yaml in it
         self.directory = function_directory(self.given)
         self.options = options
@@ -66,7 +67,7 @@ class FunctionUnderTest:
             self.problem = str(exc)
             return
         try:
-            self.config = load_config(self.directory)
+            self.config = load_config(config_from or self.directory)
         except ConfigError as exc:
             self.problem = str(exc)
             return

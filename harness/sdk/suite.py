@@ -19,12 +19,10 @@ from typing import Any
 import pytest
 
 from harness.checks import CheckFailed
-from harness.config import ConfigError, load_config
-from harness.defaults import default_fixtures
 from harness.runners.scratch import ScratchDir
 from harness.sdk import checks
 from harness.sdk.export import FunctionRef, SdkError, describe, write_function_dir
-from harness.suite import CheckItem, FunctionSuite, FunctionUnderTest, Options, _override
+from harness.suite import CheckItem, FunctionSuite, FunctionUnderTest, Options
 
 REPLACED = ("threshold", "threshold_monotone")
 
@@ -46,21 +44,9 @@ class SdkFunctionUnderTest(FunctionUnderTest):
         except SdkError as exc:
             self.sdk_problem = str(exc)
             directory.mkdir(parents=True, exist_ok=True)
-        super().__init__(directory, options)
+        super().__init__(directory, options, config_from=ref.directory)
         self.name = ref.name
         self._probes: checks.SdkProbes | None = None
-        if self.sdk_problem:
-            return
-        self.problem = None
-        try:
-            self.config = load_config(ref.directory)
-        except ConfigError as exc:
-            self.problem = str(exc)
-            return
-        _override(self.config.budgets, options.budgets, "budget")
-        _override(self.config.minimums, options.minimums, "minimum")
-        if not self.config.fixtures:
-            self.config.fixtures = default_fixtures(self.kind, self._tmp.path)
 
     def probes(self) -> checks.SdkProbes:
         if self._probes is None:
