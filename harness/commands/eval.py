@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from harness.client import DEFAULT_TIMEOUT_S
 from harness.commands import UsageError, fail
 from harness.runners import RUNTIMES, RunnerUnavailable, StartError
+from harness.runners.options import add_reach_options
 
 if TYPE_CHECKING:
     from harness.commands import SubParsers
@@ -52,14 +53,7 @@ def register(sub: SubParsers) -> None:
     )
     p.add_argument("--runtime", choices=RUNTIMES, default="process")
     p.add_argument("--function-url", metavar="URL", help="with --runtime url")
-    p.add_argument(
-        "--nuclio-dashboard",
-        metavar="URL",
-        help="with --runtime url and --function-name: call the deployed function through Nuclio's"
-        " dashboard, as CVAT does",
-    )
-    p.add_argument("--function-name", metavar="NAME", help="with --nuclio-dashboard")
-    p.add_argument("--namespace", default="nuclio", help="with --nuclio-dashboard")
+    add_reach_options(p.add_argument)
     p.add_argument("--base-image", metavar="IMAGE", help="with --runtime docker")
     p.add_argument(
         "--threshold", type=float, metavar="T", help="sent with every image (default: none"

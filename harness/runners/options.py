@@ -1,4 +1,4 @@
-"""The runner options every entry point shares (pytest, invoke, serve; test passes them on),
+"""The runner options every entry point shares (pytest, invoke, serve, eval; test passes them on),
 declared once so their names and help read the same everywhere."""
 
 from __future__ import annotations
