@@ -27,7 +27,7 @@ examples:
   cvat-fn eval ./my_model --dataset task_export.zip --report-dir out
   cvat-fn eval ./my_model --dataset export/ --baseline last/eval.json --max-drop ap50=0.01
   cvat-fn eval ./my_model --dataset export/ --runtime url --function-url http://10.0.0.5:8080
-  cvat-fn eval ./my_model --dataset export/ --runtime url --nuclio-dashboard http://nuclio:8070 \
+  cvat-fn eval ./my_model --dataset export/ --runtime url --nuclio-dashboard http://nuclio:8070 \\
       --function-name my-model       # through Nuclio's dashboard, as CVAT calls it
 
 exit status: 0 when everything holds; 1 when a minimum is missed, a metric dropped more than
