@@ -148,6 +148,20 @@ def test_export_refuses_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "function.yaml exists (use --force" in capsys.readouterr().err
 
 
+def test_invoke_and_serve_without_cvat_sdk_name_the_extra(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """cvat-sdk hidden, as on a machine without the sdk extra: one line, exit 2."""
+    from harness.sdk import EXTRA_HINT
+
+    for name in ("cvat_sdk", "cvat_sdk.auto_annotation"):
+        monkeypatch.setitem(sys.modules, name, None)
+    assert main(["serve", str(DETECTOR)]) == 2
+    assert capsys.readouterr().err.splitlines() == [f"cvat-fn serve: {EXTRA_HINT}"]
+    assert main(["invoke", "x.jpg", "--function", str(DETECTOR)]) == 2
+    assert capsys.readouterr().err.splitlines() == [f"cvat-fn invoke: --function {EXTRA_HINT}"]
+
+
 def _invoke(*args: str) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "harness.cli", "invoke", *args]
     return subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT)

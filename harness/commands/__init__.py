@@ -11,7 +11,8 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from harness.client import ImageError
 from harness.spec import SpecError
@@ -40,6 +41,24 @@ def guarded(command: str, run: Command) -> Command:
             return 2
 
     return wrapper
+
+
+def sdk_scratch(text: str, params: list[str], option: str = "") -> tuple[Path, Any]:
+    """A cvat-sdk module (``func.py``, ``module:create``) as a scratch Nuclio directory that
+    runs it (harness/sdk), for invoke and serve: the directory and its ScratchDir to remove.
+    No cvat-sdk, or a module that does not load: a UsageError of one line after ``option``."""
+    from harness.sdk import require_sdk
+
+    try:
+        require_sdk()
+    except ImportError as exc:
+        raise UsageError(f"{option}{exc}") from None
+    from harness.sdk.export import SdkError, scratch_function
+
+    try:
+        return scratch_function(text, params)
+    except (ImportError, SdkError) as exc:
+        raise UsageError(f"{option}{str(exc).splitlines()[0]}") from None
 
 
 def register_all(sub: SubParsers) -> None:

@@ -24,7 +24,7 @@ from harness.client import (
     Invocation,
     format_log,
 )
-from harness.commands import UsageError, fail, guarded
+from harness.commands import UsageError, fail, guarded, sdk_scratch
 from harness.commands.invoke_plan import (
     Plan,
     Target,
@@ -423,20 +423,16 @@ def run(args: argparse.Namespace) -> int:
 def _sdk_function(args: argparse.Namespace) -> Any:
     """``--function func.py`` (or ``module:create``): point args.function at a scratch Nuclio
     directory that runs it (harness/sdk); returns the ScratchDir, or None."""
-    from harness.sdk import looks_like_sdk_ref, require_sdk
+    from harness.sdk import looks_like_sdk_ref
 
     if args.function is None or not looks_like_sdk_ref(args.function):
         return None
     try:
-        require_sdk()
-        from harness.sdk.export import SdkError, scratch_function
-
-        args.function, scratch = scratch_function(args.function, args.function_parameter)
-    except (ImportError, SdkError) as exc:
-        message = f"--function {str(exc).splitlines()[0]}"
+        args.function, scratch = sdk_scratch(args.function, args.function_parameter, "--function ")
+    except UsageError as exc:
         if args.json:
-            print(json.dumps(failure_json(None, args, message), indent=2))
-        raise UsageError(message) from None
+            print(json.dumps(failure_json(None, args, str(exc)), indent=2))
+        raise
     return scratch
 
 

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.commands import UsageError, fail, guarded
+from harness.commands import UsageError, fail, guarded, sdk_scratch
 from harness.logformat import format_line
 from harness.runners import RunningFunction, make_runner
 from harness.runners.base import StartError
@@ -107,19 +107,13 @@ def _sdk_function(args: argparse.Namespace) -> Any:
     """DIR given as ``func.py`` or ``module:create`` (harness/sdk): point it at a scratch
     Nuclio directory running the module; the example names the module. The ScratchDir or
     None."""
-    from harness.sdk import looks_like_sdk_ref, require_sdk
+    from harness.sdk import looks_like_sdk_ref
 
     args.shown = None
     if not looks_like_sdk_ref(str(args.directory)):
         return None
-    try:
-        require_sdk()
-        from harness.sdk.export import SdkError, scratch_function
-
-        args.shown = str(args.directory)
-        args.directory, scratch = scratch_function(args.shown, args.function_parameter)
-    except (ImportError, SdkError) as exc:
-        raise UsageError(str(exc).splitlines()[0]) from None
+    args.shown = str(args.directory)
+    args.directory, scratch = sdk_scratch(args.shown, args.function_parameter)
     return scratch
 
 
