@@ -16,6 +16,7 @@ from harness.client import FunctionClient, Invocation
 from harness.cvat.findings import parse_version
 from harness.runners import RUNTIMES
 from harness.runners.options import add_runner_options, runner_kwargs
+from harness.sdk import add_parameter_option
 from harness.spec import find_function_yaml
 from harness.suite import CheckItem, FunctionSuite, FunctionUnderTest, Options
 
@@ -103,13 +104,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="DIR",
         help="with --dataset: where eval.json and eval.html go (default: ./cvat-fn-eval)",
     )
-    group.addoption(
-        "--function-parameter",
-        action="append",
-        default=[],
-        metavar="NAME=TYPE:VALUE",
-        help="for a cvat-sdk --function (module.py or module:create): a create() parameter,"
-        " as cvat-cli's -p (TYPE int, float, str or bool); repeatable",
+    add_parameter_option(
+        group.addoption, given="for a cvat-sdk --function (module.py or module:create): "
     )
     group.addoption(
         "--cvat-version",

@@ -38,6 +38,7 @@ from harness.runners import make_runner
 from harness.runners.base import RunningFunction, StartError
 from harness.runners.options import add_start_options, runner_kwargs
 from harness.scenario import states_to_continue
+from harness.sdk import add_parameter_option
 from harness.spec import SpecError
 from harness.table import matches_table, shapes_table
 
@@ -82,14 +83,8 @@ def register(sub: SubParsers) -> None:
         help="function directory (default: the current one); with --url only read for its "
         "kind, labels and shape types",
     )
-    which.add_argument(
-        "-p",
-        "--function-parameter",
-        action="append",
-        default=[],
-        metavar="NAME=TYPE:VALUE",
-        help="for a cvat-sdk --function (func.py, module:create): a create() parameter, as"
-        " cvat-cli's -p",
+    add_parameter_option(
+        which.add_argument, "-p", given="for a cvat-sdk --function (func.py, module:create): "
     )
     which.add_argument(
         "--url", help="call a function already running there (cvat-fn serve prints one)"

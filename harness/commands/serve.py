@@ -19,6 +19,7 @@ from harness.logformat import format_line
 from harness.runners import RunningFunction, make_runner
 from harness.runners.base import StartError
 from harness.runners.options import add_start_options, runner_kwargs
+from harness.sdk import add_parameter_option
 from harness.spec import FunctionSpec, load_spec
 
 if TYPE_CHECKING:
@@ -61,13 +62,8 @@ def register(sub: SubParsers) -> None:
     p.add_argument(
         "--base-image", metavar="IMAGE", help="with --runtime docker: replace build.baseImage"
     )
-    p.add_argument(
-        "-p",
-        "--function-parameter",
-        action="append",
-        default=[],
-        metavar="NAME=TYPE:VALUE",
-        help="for a cvat-sdk DIR (func.py, module:create): a create() parameter, as cvat-cli's -p",
+    add_parameter_option(
+        p.add_argument, "-p", given="for a cvat-sdk DIR (func.py, module:create): "
     )
     add_start_options(p.add_argument)
     p.set_defaults(run=guarded("serve", run))

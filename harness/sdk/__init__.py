@@ -9,7 +9,9 @@ and adds the SDK's own rules (:mod:`harness.sdk.rules`) as extra checks.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 _MODULE = re.compile(r"^[A-Za-z_][\w.]*(:create)?$")
 EXTRA_HINT = "cvat-sdk functions need cvat-fn's sdk extra: pip install 'cvat-fn[sdk]'"
@@ -29,3 +31,18 @@ def require_sdk() -> None:
         import cvat_sdk.auto_annotation  # noqa: F401
     except ImportError:
         raise ImportError(EXTRA_HINT) from None
+
+
+def add_parameter_option(add: Callable[..., Any], *flags: str, given: str = "") -> None:
+    """``--function-parameter NAME=TYPE:VALUE`` (cvat-cli's ``-p``), declared once for
+    export-nuclio, invoke, serve and pytest; ``add`` is add_argument or pytest's addoption,
+    ``flags`` any short form, ``given`` what the parameter goes to."""
+    add(
+        *flags,
+        "--function-parameter",
+        action="append",
+        default=[],
+        metavar="NAME=TYPE:VALUE",
+        help=f"{given}a create() parameter, as cvat-cli's -p (TYPE int, float, str or bool);"
+        " repeatable",
+    )

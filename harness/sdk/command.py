@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from harness.sdk import add_parameter_option
+
 if TYPE_CHECKING:
     from harness.commands import SubParsers
 
@@ -35,14 +37,7 @@ def register(sub: SubParsers) -> None:
     )
     p.add_argument("function", metavar="FUNC", help="path/to/func.py (a single-file module)")
     p.add_argument("outdir", metavar="OUTDIR", help="directory to write (made if missing)")
-    p.add_argument(
-        "-p",
-        "--function-parameter",
-        action="append",
-        default=[],
-        metavar="NAME=TYPE:VALUE",
-        help="a create() parameter, as cvat-cli's -p (TYPE int, float, str or bool)",
-    )
+    add_parameter_option(p.add_argument, "-p")
     p.add_argument(
         "--force", action="store_true", help="overwrite an OUTDIR that already has function.yaml"
     )
