@@ -23,8 +23,8 @@ from pathlib import Path
 
 import nuclio_sdk
 
-from harness.plot import percentile
 from harness.runners.process import ProcessRunner
+from harness.stats import percentile
 
 NOOP = Path(__file__).resolve().parent / "noop"
 PEER = Path(__file__).resolve().parent / "peer"

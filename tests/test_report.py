@@ -19,7 +19,7 @@ from harness.client import Invocation
 from harness.cvat.findings import Finding
 from harness.cvat.shapes import MASK_RLE, Shape, bitmap_to_rle
 from harness.draw import EXPECTED_COLOR, label_color
-from harness.plot import BAR, PERCENTILES, latency_histogram, percentile
+from harness.plot import BAR, PERCENTILES, latency_histogram
 from harness.report import (
     CheckResult,
     FixtureResult,
@@ -29,6 +29,7 @@ from harness.report import (
     write_html,
     write_json,
 )
+from harness.stats import percentile
 
 ROOT = Path(__file__).resolve().parent.parent
 ASTRONAUT = ROOT / "fixtures" / "images" / "astronaut.jpg"
