@@ -21,7 +21,6 @@ import numpy as np
 from harness.cvat.shapes import Shape
 from harness.eval.dataset import DatasetImage
 
-SCORED_TYPES = ("rectangle", "polygon", "mask", "ellipse")
 IOU_50 = 0  # index of IoU 0.5 in COCOeval's iouThrs
 AREA_ALL = 0
 MAX_DETS = -1  # COCOeval's largest maxDets (100)
