@@ -19,7 +19,6 @@ class DatasetOptions:
     minimums: dict[str, float] = field(default_factory=dict)
     baseline: Path | None = None
     max_drop: dict[str, float] = field(default_factory=dict)
-    threshold: float | None = None
 
 
 def check_dataset(target: Target, options: DatasetOptions) -> dict:
@@ -37,7 +36,6 @@ def check_dataset(target: Target, options: DatasetOptions) -> dict:
                 report_dir=options.report_dir,
                 runtime="url",
                 url=target.url,
-                threshold=options.threshold,
                 minimums=options.minimums,
                 baseline=options.baseline,
                 max_drop=options.max_drop,
