@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 import yaml
 
+from harness.cvat.attributes import INPUT_TYPES
 from harness.spec import (
     HANDLER_RE,
     SpecError,
@@ -111,7 +112,6 @@ INT_ANNOTATIONS = {"version": "1", "min_pos_points": "1", "min_neg_points": "-1"
 """Annotations CVAT reads with ``int()`` for every function, and their defaults
 (views.py ``LambdaFunction.__init__``)."""
 BOOL_ANNOTATIONS = ("startswith_box", "startswith_box_optional")
-INPUT_TYPES = ("number", "checkbox", "text", "select", "radio")
 
 
 def _check_annotations(lint: _Linter, meta: dict[str, Any]) -> None:
