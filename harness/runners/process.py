@@ -95,7 +95,7 @@ class ProcessRunner(Runner):
             "--ports-file", ports_path, "--parent-pid", str(os.getpid()),
             "--remove-on-exit", workdir,
         ]  # fmt: skip
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(_package_root_and(os.environ)))
+        env = dict(os.environ, PYTHONPATH=harness_pythonpath(os.environ))
         if self.wrapper:
             env[WRAPPER_ENV] = str(self.wrapper)
         started = time.monotonic()
@@ -145,12 +145,13 @@ class ProcessRunner(Runner):
         return running
 
 
-def _package_root_and(environ: dict[str, str] | os._Environ[str]) -> list[str]:
-    """PYTHONPATH that finds this harness package first, installed or not. Relative entries
-    are made absolute: workers run in the function's directory, not in this one."""
+def harness_pythonpath(environ: dict[str, str] | os._Environ[str]) -> str:
+    """PYTHONPATH for a child Python that finds this harness package first, installed or not.
+    Relative entries are made absolute: workers run in the function's directory, not in this
+    one."""
     root = str(Path(__file__).resolve().parents[2])
     rest = [os.path.abspath(p) for p in environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-    return [root, *rest]
+    return os.pathsep.join([root, *rest])
 
 
 def _ended(proc: subprocess.Popen[bytes]) -> str | None:

@@ -96,8 +96,9 @@ def describe(ref: FunctionRef) -> dict[str, Any]:
     SdkError with the SDK's own message when loading fails."""
     if ref.text.endswith(".py") and not (ref.path and ref.path.is_file()):
         raise SdkError(f"{ref.text}: no such file")
-    root = str(Path(__file__).resolve().parents[2])
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]))
+    from harness.runners.process import harness_pythonpath
+
+    env = dict(os.environ, PYTHONPATH=harness_pythonpath(os.environ))
     try:
         proc = subprocess.run(
             [sys.executable, "-m", "harness.sdk.describe", ref.text, json.dumps(ref.params)],
