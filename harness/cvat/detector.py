@@ -33,7 +33,7 @@ SHAPE_TYPES = (
     "tag",
 )
 POINT_RULES: dict[str, tuple[int | None, int]] = {
-    # type: (exact count or None, minimum count of an even-length list)
+    # shape type: (exact count or None, minimum count of an even-length list)
     "rectangle": (4, 4),
     "ellipse": (4, 4),
     "cuboid": (16, 16),
