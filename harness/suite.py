@@ -200,15 +200,15 @@ class FunctionSuite(pytest.File):
 
     fut: FunctionUnderTest
 
+    def _item(self, check: str, run: Callable[[], Any], fixture: str | None = None) -> CheckItem:
+        name = f"{check}[{fixture}]" if fixture else check
+        return CheckItem.from_parent(
+            self, name=name, fut=self.fut, check=check, fixture=fixture, run=run
+        )
+
     def collect(self) -> Iterator[CheckItem]:
         fut = self.fut
-
-        def item(check: str, run: Callable[[], Any], fixture: str | None = None) -> CheckItem:
-            name = f"{check}[{fixture}]" if fixture else check
-            return CheckItem.from_parent(
-                self, name=name, fut=fut, check=check, fixture=fixture, run=run
-            )
-
+        item = self._item
         yield item("lint", lambda: _lint(fut))
         if fut.problem or fut.config is None:
             yield item("config", lambda: _raise(fut.problem or "no configuration"))

@@ -65,12 +65,6 @@ class SdkFunctionSuite(FunctionSuite):
 
     fut: SdkFunctionUnderTest
 
-    def _item(self, check: str, run: Callable[[], Any], fixture: str | None = None) -> CheckItem:
-        name = f"{check}[{fixture}]" if fixture else check
-        return CheckItem.from_parent(
-            self, name=name, fut=self.fut, check=check, fixture=fixture, run=run
-        )
-
     def collect(self) -> Iterator[CheckItem]:
         fut = self.fut
         yield self._item("sdk_module", partial(_module, fut))
