@@ -31,3 +31,19 @@ def test_an_unreadable_version_is_a_usage_error(pytester: pytest.Pytester) -> No
     result = pytester.runpytest("--function", str(BROKEN), "--cvat-version", "latest")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--cvat-version: 'latest' is not a CVAT version*"])
+
+
+def test_the_stated_version_reaches_a_cvat_sdk_module() -> None:
+    """--cvat-version overrides the cvat-fn.yaml beside a cvat-sdk module, as beside a
+    function.yaml (harness.suite.FunctionUnderTest reads it for both)."""
+    pytest.importorskip("cvat_sdk")
+    from harness.sdk.suite import make_function
+    from harness.suite import Options
+
+    module = Path(__file__).parents[1] / "sample_functions/sdk_face_detector/haar_faces.py"
+    _, fut = make_function(str(module), {}, Options(cvat_version="2.60"))
+    try:
+        assert fut.sdk_problem is None and fut.problem is None
+        assert fut.config is not None and fut.config.cvat_version == "2.60"
+    finally:
+        fut.stop()
