@@ -130,6 +130,13 @@ class FunctionUnderTest:
         )
         return self._target
 
+    def starts(self) -> Target:
+        """The starts check: fails with the start error even when a test of the author's
+        (through the cvat_function fixture) tried to start the function first."""
+        if self.start_error is not None:
+            raise CheckFailed(f"the function did not start:\n{self.start_error}")
+        return self.target()
+
     @property
     def running(self) -> RunningFunction | None:
         return self._running
@@ -213,7 +220,7 @@ class FunctionSuite(pytest.File):
         if fut.problem or fut.config is None:
             yield item("config", lambda: _raise(fut.problem or "no configuration"))
             return
-        yield item("starts", fut.target)
+        yield item("starts", fut.starts)
         yield item("latency", lambda: check_ready(fut.target()), "ready")
         yield item("latency", lambda: check_first_request(fut.target()), "first_request")
         examples = fut.options.examples

@@ -72,12 +72,17 @@ def test_a_new_repository_passes_lint_the_suite_and_its_own_tests(
     assert "failure" not in built_in.values() and "error" not in built_in.values()
 
 
-def test_a_missing_weights_file_stops_the_function_and_is_named(tmp_path: Path) -> None:
+# With the repository's own tests too (as its test.yml runs them), one of those may be the first
+# to start the function: the starts check must still fail, not skip.
+@pytest.mark.parametrize("own_tests", [[], ["tests"]], ids=["suite", "suite-and-own-tests"])
+def test_a_missing_weights_file_stops_the_function_and_is_named(
+    tmp_path: Path, own_tests: list[str]
+) -> None:
     repo = tmp_path / "m"
     assert cvat_fn("new", str(repo), "--kind", "interactor").returncode == 0
     (repo / "weights" / "grabcut.json").unlink()
     junit = tmp_path / "junit.xml"
-    suite = run(sys.executable, "-m", "pytest", "--function", ".", "-q",
+    suite = run(sys.executable, "-m", "pytest", "--function", ".", *own_tests, "-q",
                 "-p", "no:cacheprovider", "--cvat-fn-examples=3", f"--junitxml={junit}",
                 cwd=repo)  # fmt: skip
     assert suite.returncode == 1

