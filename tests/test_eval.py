@@ -307,9 +307,13 @@ def test_pytest_dataset_item(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(  # the item's id, then the reason
         ["face_detector::accuracy?dataset?: on *map 0.*", "map is *below the minimum 0.99"]
     )
-    result = pytester.runpytest_subprocess(*args, "--dataset-minimum", "recall=0.1")
+    result = pytester.runpytest_subprocess(
+        *args, "--dataset-minimum", "recall=0.1", "--cvat-version", "2.60"
+    )
     result.assert_outcomes(passed=1)
-    assert json.loads((pytester.path / "ev" / "eval.json").read_text())["images"] == 12
+    doc = json.loads((pytester.path / "ev" / "eval.json").read_text())
+    assert doc["images"] == 12
+    assert doc["cvat_version"] == "2.60"  # the suite's stated CVAT version judges eval's answers
 
 
 def test_polygons_and_masks_scored_as_segm_like_pycocotools(tmp_path: Path) -> None:

@@ -36,6 +36,7 @@ def check_dataset(target: Target, options: DatasetOptions) -> dict:
                 report_dir=options.report_dir,
                 runtime="url",
                 url=target.url,
+                cvat_version=target.config.cvat_version,
                 minimums=options.minimums,
                 baseline=options.baseline,
                 max_drop=options.max_drop,

@@ -222,6 +222,7 @@ def _document(
         },
         "not_scored": evaluation.not_scored,
         "threshold": options.threshold,
+        "cvat_version": options.cvat_version,  # the CVAT release the answers were judged for
         "concurrency": concurrency,
         "sent": sum(1 for a in ordered if not a.reused),
         "reused": sum(1 for a in ordered if a.reused),
