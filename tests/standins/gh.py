@@ -125,7 +125,7 @@ def _fields(requested: str, row: dict) -> list[str] | None:
     fields = [f for f in requested.split(",") if f]
     unknown = [f for f in fields if f not in row]
     if unknown or not fields:
-        print(f"Unknown JSON field: {unknown[0] if unknown else requested!r}", file=sys.stderr)
+        print(f'Unknown JSON field: "{unknown[0] if unknown else requested}"', file=sys.stderr)
         print("Available fields:\n  " + "\n  ".join(sorted(row)), file=sys.stderr)
         return None
     return fields
