@@ -133,22 +133,3 @@ def test_kill_9_of_the_runner_ends_the_function_soon(pytester):
     assert wait_gone(started, 10) == set()
     # and the runner's scratch directory goes with the processor
     assert not workdir.exists()
-
-
-def test_kill_9_of_the_processor_leaves_no_worker_directory(tmp_path):
-    """The workers' socket directories live in the runner's scratch directory, so a processor
-    killed with kill -9 (no cleanup of its own runs) leaves nothing once the runner stops."""
-    from harness.runners.process import ProcessRunner
-
-    running = ProcessRunner().start(FUNCTIONS / "echo")
-    try:
-        workers = {p for p in descendants(running.proc.pid) if alive(p)}
-        sockets = [Path(running.workdir) / d for d in os.listdir(running.workdir)]
-        assert len([d for d in sockets if d.name.startswith("cvat-fn-w")]) == 2, sockets
-        os.kill(running.proc.pid, signal.SIGKILL)
-        running.proc.wait(10)
-    finally:
-        running.stop()
-    assert not Path(running.workdir).exists()
-    for pid in workers:  # orphaned workers see their sockets close and end
-        assert wait_gone({pid}, 10) == set()

@@ -305,8 +305,6 @@ def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
     with open(args.config, encoding="utf-8") as handle:
         config = json.load(handle)
-    if args.remove_on_exit:
-        config.setdefault("scratch_dir", args.remove_on_exit)
     out = Output()
     processor = Processor(config, out)
     trigger = TriggerServer((args.host, args.port), TriggerHandler, processor)

@@ -44,11 +44,7 @@ class Worker:
         self._env = env
         self._sink = sink
         self._buf = bytearray()
-        # inside the runner's scratch directory when there is one, so a processor killed with
-        # kill -9 leaves its workers' sockets where the runner's cleanup removes them
-        self._dir = tempfile.mkdtemp(
-            prefix="cvat-fn-w{}-".format(index), dir=config.get("scratch_dir") or None
-        )
+        self._dir = tempfile.mkdtemp(prefix="cvat-fn-w{}-".format(index))
         self._path = os.path.join(self._dir, "event.sock")
         self._control_path = os.path.join(self._dir, "control.sock")
         self.proc: Optional[subprocess.Popen] = None
