@@ -13,15 +13,26 @@ from harness.spec import SpecError
 
 
 def cmd_lint(args: argparse.Namespace) -> int:
+    """Each path on its own, a total when there are several (``cvat-fn lint
+    serverless/**/function*.yaml``); exit 1 when any has an error."""
     from harness.lint import lint_directory
 
-    findings = lint_directory(Path(args.directory), import_handler=args.import_handler)
-    for finding in findings:
-        print(finding)
-    errors = sum(f.severity == "error" for f in findings)
-    warnings = len(findings) - errors
-    print(f"{args.directory}: {errors} error(s), {warnings} warning(s)", file=sys.stderr)
-    return 1 if errors else 0
+    total_errors = total_warnings = 0
+    paths = args.paths or ["."]
+    for given in paths:
+        findings = lint_directory(Path(given), import_handler=args.import_handler)
+        for finding in findings:
+            print(finding if len(paths) == 1 else f"{given}: {finding}")
+        errors = sum(f.severity == "error" for f in findings)
+        total_errors += errors
+        total_warnings += len(findings) - errors
+        print(f"{given}: {errors} error(s), {len(findings) - errors} warning(s)", file=sys.stderr)
+    if len(paths) > 1:
+        print(
+            f"{len(paths)} functions: {total_errors} error(s), {total_warnings} warning(s)",
+            file=sys.stderr,
+        )
+    return 1 if total_errors else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,10 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     lint = sub.add_parser("lint", help="check function.yaml and the handler without running them")
     lint.add_argument(
-        "directory",
-        nargs="?",
-        default=".",
-        help="the function's directory, or one of its function*.yaml files (default: .)",
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="a function's directory or one of its function*.yaml files; several may be given"
+        " (default: .)",
     )
     lint.add_argument(
         "--import",

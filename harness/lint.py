@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import yaml
 
-from harness.cvat.attributes import INPUT_TYPES
+from harness.cvat.attributes import INPUT_TYPES, number_bounds
 from harness.spec import (
     HANDLER_RE,
     SpecError,
@@ -114,6 +114,38 @@ INT_ANNOTATIONS = {"version": "1", "min_pos_points": "1", "min_neg_points": "-1"
 BOOL_ANNOTATIONS = ("startswith_box", "startswith_box_optional")
 
 
+SHAPE_TYPES = (
+    "rectangle",
+    "polygon",
+    "polyline",
+    "points",
+    "ellipse",
+    "cuboid",
+    "mask",
+    "skeleton",
+)
+"""cvat/apps/engine/models.py ``ShapeType``."""
+
+
+def _check_shape_types(lint: _Linter, field: str, annotations: dict[str, Any], kind: Any) -> None:
+    """views.py ``LambdaFunction.__init__`` (since 2.40): the comma-separated list, stripped;
+    an empty one is ``InvalidFunctionMetadataError`` (the function is left out of CVAT's list).
+    ``prepare_shape`` compares each tracked shape's type with it, so an unknown name never
+    matches; only trackers read it."""
+    names = [n.strip() for n in str(annotations.get("supported_shape_types") or "").split(",")]
+    names = [n for n in names if n]
+    if not names:
+        lint.error(
+            field, "empty: CVAT leaves a function with no supported shape types out of its list"
+        )
+        return
+    for name in names:
+        if name not in SHAPE_TYPES:
+            lint.warn(field, f"{name!r} is not a CVAT shape type ({', '.join(SHAPE_TYPES)})")
+    if kind != "tracker":
+        lint.warn(field, "only trackers use it: CVAT ignores it for a " + str(kind))
+
+
 def _check_annotations(lint: _Linter, meta: dict[str, Any]) -> None:
     """CVAT's ``LambdaFunction.__init__`` (cvat-ai/cvat ``lambda_manager/views.py``) reads
     these for every function in its list. Nuclio's config loader (sigs.k8s.io/yaml into
@@ -152,6 +184,8 @@ def _check_annotations(lint: _Linter, meta: dict[str, Any]) -> None:
                 f"{value!r} reads as true: CVAT takes bool() of the text, true for any"
                 " non-empty string; leave the annotation out for false",
             )
+    if "supported_shape_types" in annotations:
+        _check_shape_types(lint, f"{where}.supported_shape_types", annotations, kind)
     text = annotations.get("spec")
     if text is None:
         if kind == "detector":
@@ -194,8 +228,15 @@ def _check_attribute_specs(lint: _Linter, field: str, where: str, attributes: An
         values = attr.get("values")
         if "values" in attr and not isinstance(values, list):
             lint.error(field, f"{at}: values must be a list of strings, got {values!r}")
-        elif input_type == "number" and isinstance(values, list) and len(values) != 3:
-            lint.warn(field, f"{at}: a number's values are [min, max, step], got {values!r}")
+        elif input_type == "number" and isinstance(values, list):
+            bounds = number_bounds(values)
+            if bounds is None or bounds[2] == 0:
+                lint.error(
+                    field,
+                    f"{at}: a number's values are three whole numbers [min, max, step], step not"
+                    f" 0, got {values!r}: CVAT reads them with int() and fails every answer that"
+                    " sends this attribute (views.py check_attr_value, since 2.35)",
+                )
 
 
 def _check_label_list(lint: _Linter, field: str, labels: list[Any], prefix: str) -> None:
@@ -362,13 +403,17 @@ def _check_handler(
     )
 
 
-SUPPORTED_PYTHON = ("3.9", "3.10", "3.11")
-"""nuclio/nuclio ``pkg/processor/build/builder.go`` (``initializeSupportedRuntimes``)."""
+SUPPORTED_PYTHON = ("3.9", "3.10", "3.11", "3.12")
+"""nuclio/nuclio ``pkg/processor/build/builder.go`` (``initializeSupportedRuntimes``) at 1.14.1,
+and python:3.12 added by nuclio PR #3551 (March 2025): the Nuclio CVAT 2.73 ships is 1.16.3
+(cvat-ai/cvat v2.73.0 ``components/serverless/docker-compose.serverless.yml``)."""
 
 
 def _check_runtime(lint: _Linter, spec: dict[str, Any]) -> None:
-    """nuclio ``pkg/processor/build/runtime/python/runtime.go``
-    (``GetProcessorDockerfileInfo``): python:3.6 is refused, 3.7 and 3.8 are deprecated."""
+    """nuclio ``pkg/processor/build/runtime/python/runtime.go`` (``GetProcessorDockerfileInfo``):
+    python:3.6 is refused; 3.7 and 3.8 only log a warning there, but since 1.14.1 (nuclio PR
+    #3431) the onbuild image has no wheels for them (``docker/onbuild/Dockerfile`` copies
+    py3.9-whl to py3.11-whl only), so the build fails, as cvat-ai/cvat issue #9592 reports."""
     runtime = str(spec.get("runtime") or "")
     name, _, version = runtime.partition(":")
     if not runtime:
@@ -379,18 +424,25 @@ def _check_runtime(lint: _Linter, spec: dict[str, Any]) -> None:
         lint.error(
             "spec.runtime",
             "python:3.6 is refused by Nuclio since 1.12.7 (runtime.go, nuclio PR #3040): use"
-            " python:3.9 or newer",
+            " python:3.10 or newer",
         )
     elif version in ("3.7", "3.8"):
+        lint.error(
+            "spec.runtime",
+            f"python:{version} no longer builds: since Nuclio 1.14.1 (nuclio PR #3431) the"
+            f" onbuild image carries no Python {version} wheels, and CVAT 2.73 ships Nuclio"
+            " 1.16.3: use python:3.10 or newer",
+        )
+    elif version == "3.9":
         lint.warn(
             "spec.runtime",
-            f"python:{version} is deprecated by Nuclio and will be refused: use python:3.9 or"
-            " newer",
+            "python:3.9 is past its end of life and removed from Nuclio's development branch"
+            " (nuclio PR #3941): use python:3.10 or newer",
         )
     elif version and version not in SUPPORTED_PYTHON:
         lint.warn(
             "spec.runtime",
-            f"python:{version} is not among the Python runtimes Nuclio 1.14 builds"
+            f"python:{version} is not among the Python runtimes Nuclio builds"
             f" ({', '.join('python:' + v for v in SUPPORTED_PYTHON)})",
         )
     timeout = spec.get("eventTimeout")

@@ -2,10 +2,12 @@
 function declares: one violating answer per rule, its verdict (error: CVAT fails the
 request; loss: CVAT drops or alters it silently; warning), its stable code and its words.
 
-Sources, cvat-ai/cvat at commit e4c12a27d40622723d680945366574a233491add (the newest
-``lambda_manager/views.py`` readable here; the rules hold for CVAT 2.73, the default):
-VIEWS = ``cvat/apps/lambda_manager/views.py``; SERIALIZERS = ``cvat/apps/engine/serializers.py``.
-Each case names the function it follows.
+Sources, cvat-ai/cvat v2.73.0 (commit 7972cb4f2ad87c5f46fb081d4b33bb0f265ce06f, "Prepare
+release v2.73.0"; CVAT 2.73 is the default version): VIEWS = ``cvat/apps/lambda_manager/views.py``
+(``LambdaFunction.invoke`` with ``check_attr_value`` / ``transform_attributes``,
+``DetectionResultConverter._parse_anno``); SERIALIZERS = ``cvat/apps/engine/serializers.py``.
+Each case names the function it follows. Where an older release judged differently, the
+older verdict is tested with ``cvat_version`` set to it.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ SPEC = json.dumps(
             "type": "rectangle",
             "attributes": [
                 {"name": "age", "input_type": "number", "values": ["0", "150", "1"]},
+                {"name": "size", "input_type": "number", "values": ["0", "100", "5"]},
+                {"name": "score", "input_type": "number", "values": ["0", "1", "0.1"]},
+                {"name": "flat", "input_type": "number", "values": ["0", "10", "0"]},
                 {"name": "gender", "input_type": "select", "values": ["female", "male"]},
                 {
                     "name": "emotion",
@@ -161,31 +166,71 @@ RULES: dict[str, Rule] = {
         "[0].attributes[0].value",
         "attr.value",
         "CVAT will drop this attribute: age='33.5'",
-        "VIEWS check_attr_value: value.isnumeric()",
+        "VIEWS check_attr_value: int(value) raises ValueError, returns False",
     ),
     "attr-number-negative": Rule(
         [face(("age", "-1"))],
         "loss",
         "[0].attributes[0].value",
-        "attr.value",
-        "no sign",
-        "VIEWS check_attr_value: value.isnumeric()",
+        "attr.range",
+        "CVAT will drop this attribute: age='-1': outside the declared 0..150",
+        "VIEWS check_attr_value: min_value <= value_num <= max_value",
     ),
-    "attr-number-not-text": Rule(
-        [face(("age", 33))],
+    "attr-number-null": Rule(
+        [face(("age", None))],
         "error",
         "[0].attributes[0].value",
         "attr.value-type",
-        "calls value.isnumeric()",
-        "VIEWS check_attr_value",
+        "raises TypeError",
+        "VIEWS check_attr_value: int(None) raises TypeError, which is not caught",
+    ),
+    "attr-number-not-text": Rule(
+        [face(("age", 33))],
+        "warning",
+        "[0].attributes[0].value",
+        "attr.value-type",
+        "CVAT stores str(value) ('33')",
+        "VIEWS check_attr_value: int(33); SERIALIZERS AttributeValSerializer: str(value)",
     ),
     "attr-number-range": Rule(
         [face(("age", "200"))],
-        "warning",
+        "loss",
         "[0].attributes[0].value",
         "attr.range",
-        "outside the declared range 0..150",
-        "VIEWS check_attr_value: no range test",
+        "outside the declared 0..150",
+        "VIEWS check_attr_value: min_value <= value_num <= max_value",
+    ),
+    "attr-number-step": Rule(
+        [face(("size", "7"))],
+        "loss",
+        "[0].attributes[0].value",
+        "attr.range",
+        "not on the declared step 5 from 0",
+        "VIEWS check_attr_value: (value_num - min_value) % step == 0",
+    ),
+    "attr-number-values-not-whole": Rule(
+        [face(("score", "1"))],
+        "error",
+        "[0].attributes[0].value",
+        "attr.spec",
+        "three whole numbers",
+        'VIEWS check_attr_value: map(int, db_attr["values"].split("\\n")) raises ValueError',
+    ),
+    "attr-number-step-zero": Rule(
+        [face(("flat", "3"))],
+        "error",
+        "[0].attributes[0].value",
+        "attr.spec",
+        "step 0",
+        "VIEWS check_attr_value: (value_num - min_value) % 0 raises ZeroDivisionError",
+    ),
+    "attr-text-too-long": Rule(
+        [face(("note", "x" * 4097))],
+        "error",
+        "[0].attributes[0].value",
+        "attr.value",
+        "at most 4096",
+        "SERIALIZERS AttributeValSerializer: CharField(max_length=4096), raise_exception=True",
     ),
     "attr-checkbox": Rule(
         [face(("glasses", "True"))],
@@ -411,12 +456,26 @@ def test_rule(name: str) -> None:
     assert hits[0].cvat_version == "2.73"
 
 
-def test_the_older_version_gives_the_same_detector_verdicts() -> None:
-    # the detector path is the same in 2.73 and the newest views.py readable: --cvat-version
-    # 2.73 reaches these verdicts
-    for name in ("attr-number-decimal", "skeleton-unknown-element", "label-undeclared"):
-        found = judge(RULES[name].answer, cvat_version="2.73")
-        assert found and all(f.cvat_version == "2.73" for f in found)
+@pytest.mark.parametrize(
+    ("value", "severity", "code", "words"),
+    [
+        ("33.5", "loss", "attr.value", "str.isnumeric()"),
+        ("-1", "loss", "attr.value", "no sign"),
+        (33, "error", "attr.value-type", "calls value.isnumeric()"),
+        ("200", "warning", "attr.range", "stores it unchecked"),
+    ],
+)
+def test_number_attributes_before_2_35(value: Any, severity: str, code: str, words: str) -> None:
+    # VIEWS check_attr_value before cvat-ai/cvat PR #9285 (commit 7dfd71fc5, first in v2.35.0):
+    # `return value.isnumeric()`, no range test
+    (found,) = judge([face(("age", value))], cvat_version="2.34")
+    assert (found.severity, found.code) == (severity, code), str(found)
+    assert words in found.message and found.cvat_version == "2.34"
+
+
+def test_number_attributes_clean_in_both_versions() -> None:
+    for version in ("2.34", "2.73"):
+        assert judge([face(("age", "35"), ("size", "10"))], cvat_version=version) == []
 
 
 def test_a_dropped_shape_is_not_judged_further() -> None:

@@ -1,9 +1,10 @@
 """cvat-fn lint reads function.yaml as CVAT's ``LambdaFunction`` and Nuclio's config loader
 do: one function.yaml per defect, its verdict and its place.
 
-Sources: cvat-ai/cvat ``cvat/apps/lambda_manager/views.py`` at commit e4c12a27d406
-(``LambdaFunction.__init__`` and its ``parse_labels`` / ``parse_attributes``); nuclio/nuclio
-at 1.14.1+ (``pkg/processor/build/runtime/python/runtime.go`` ``GetProcessorDockerfileInfo``,
+Sources: cvat-ai/cvat v2.73.0 ``cvat/apps/lambda_manager/views.py`` (``LambdaFunction.__init__``
+and its ``parse_labels`` / ``parse_attributes``; ``invoke.check_attr_value`` for number values);
+nuclio/nuclio at 1.14.1 (``pkg/processor/build/runtime/python/runtime.go``
+``GetProcessorDockerfileInfo``, ``pkg/processor/build/runtime/python/docker/onbuild/Dockerfile``,
 ``pkg/functionconfig/reader.go`` ``validateConfigurationFileFunctionConfig``,
 ``pkg/functionconfig/types.go`` ``Meta.Annotations map[string]string``,
 ``pkg/platform/abstract/platform.go`` ``enrichTriggers``).
@@ -70,7 +71,12 @@ SKELETON = {
 CASES = {
     # (mutation, severity, field, words)
     "python-3.6": (spec(runtime="python:3.6"), "error", "spec.runtime", "refused by Nuclio"),
-    "python-3.8": (spec(runtime="python:3.8"), "warning", "spec.runtime", "deprecated"),
+    # runtime.go only warns for 3.7 / 3.8, but the onbuild Dockerfile has no wheels for them
+    # since nuclio PR #3431 (1.14.1), so the build fails (cvat-ai/cvat issue #9592)
+    "python-3.7": (spec(runtime="python:3.7"), "error", "spec.runtime", "no longer builds"),
+    "python-3.8": (spec(runtime="python:3.8"), "error", "spec.runtime", "no longer builds"),
+    "python-3.9": (spec(runtime="python:3.9"), "warning", "spec.runtime", "nuclio PR #3941"),
+    "python-3.13": (spec(runtime="python:3.13"), "warning", "spec.runtime", "not among"),
     "no-description": (drop_description, "error", "spec.description", "function list fails"),
     "empty-description": (spec(description=""), "error", "spec.description", "missing or empty"),
     "attribute-without-input-type": (
@@ -90,6 +96,44 @@ CASES = {
         "error",
         "metadata.annotations.spec",
         "duplicate attribute name 'age'",
+    ),
+    # check_attr_value: map(int, db_attr["values"].split("\n")), then % step
+    "number-values-not-whole": (
+        labels({"id": 0, "name": "face", "attributes": [{**ATTR, "values": ["0", "1", "0.1"]}]}),
+        "error",
+        "metadata.annotations.spec",
+        "three whole numbers",
+    ),
+    "number-values-two": (
+        labels({"id": 0, "name": "face", "attributes": [{**ATTR, "values": ["0", "10"]}]}),
+        "error",
+        "metadata.annotations.spec",
+        "three whole numbers",
+    ),
+    "number-step-zero": (
+        labels({"id": 0, "name": "face", "attributes": [{**ATTR, "values": ["0", "10", "0"]}]}),
+        "error",
+        "metadata.annotations.spec",
+        "step not 0",
+    ),
+    # LambdaFunction.__init__ (since 2.40): supported_shape_types split on commas
+    "shape-types-empty": (
+        annotate(type="tracker", supported_shape_types=" , "),
+        "error",
+        "metadata.annotations.supported_shape_types",
+        "out of its list",
+    ),
+    "shape-types-unknown": (
+        annotate(type="tracker", supported_shape_types="rectangle, box"),
+        "warning",
+        "metadata.annotations.supported_shape_types",
+        "'box' is not a CVAT shape type",
+    ),
+    "shape-types-on-a-detector": (
+        annotate(supported_shape_types="rectangle"),
+        "warning",
+        "metadata.annotations.supported_shape_types",
+        "only trackers",
     ),
     "attribute-input-type-unknown": (
         labels({"id": 0, "name": "face", "attributes": [{**ATTR, "input_type": "slider"}]}),
@@ -161,6 +205,11 @@ def test_defect(tmp_path: Path, name: str) -> None:
     assert hits[0].line is not None, "the finding has no line"
 
 
+@pytest.mark.parametrize("version", ["3.10", "3.11", "3.12"])
+def test_current_python_runtimes_are_quiet(tmp_path: Path, version: str) -> None:
+    assert lint_directory(function(tmp_path, spec(runtime=f"python:{version}"))) == []
+
+
 def test_unquoted_numbers_in_annotations_are_read_as_text(tmp_path: Path) -> None:
     # CVAT's own SAM function.yaml writes `version: 2` and `min_pos_points: 1` unquoted
     path = function(tmp_path, annotate(version=2, min_pos_points=1, min_neg_points=0))
@@ -217,3 +266,26 @@ def test_any_file_name_is_linted_as_given(tmp_path: Path) -> None:
     )
     assert done.returncode == 1
     assert done.stdout.startswith("function-gpu.yaml:")
+
+
+def test_lint_takes_several_paths_and_totals_them(tmp_path: Path) -> None:
+    # the form used to sweep a CVAT checkout: cvat-fn lint serverless/**/function*.yaml
+    (tmp_path / "good").mkdir()
+    (tmp_path / "bad").mkdir()
+    good = function(tmp_path / "good", lambda d: None)
+    bad = function(tmp_path / "bad", spec(runtime="python:3.8"))
+    done = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "lint", str(good), str(bad)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 1, done.stderr
+    assert done.stdout.startswith(f"{bad}: function.yaml:") and "no longer builds" in done.stdout
+    assert f"{good}: 0 error(s), 0 warning(s)" in done.stderr
+    assert "2 functions: 1 error(s), 0 warning(s)" in done.stderr
+    only_good = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "lint", str(good), str(good)],
+        capture_output=True,
+        text=True,
+    )
+    assert only_good.returncode == 0, only_good.stderr

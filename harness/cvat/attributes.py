@@ -7,14 +7,18 @@ undeclared one is dropped without a word. Its value is then tested against the t
 attribute, assumed here to be the one the function declares (the usual task made from the
 function's labels):
 
-- ``number``: ``value.isnumeric()``: whole, non-negative digits only ("3.5", "-1" dropped);
+- ``number``: since 2.35 ``int(value)`` (a ValueError drops it: "3.5"; any other exception
+  fails the request), then ``min <= n <= max`` and ``(n - min) % step == 0`` with the
+  attribute's values read as ``map(int, values.split("\n"))`` (values that are not three
+  whole numbers fail every answer that sends the attribute); before 2.35
+  ``value.isnumeric()``: whole, non-negative digits only, no range test;
 - ``checkbox``: exactly ``"true"`` or ``"false"``;
 - ``text``: anything;
 - ``select`` / ``radio``: ``value in db_attr["values"]``, where ``values`` is the database
   column, the values joined by newlines: a substring test, so "ca" passes for "cat";
 - any other input type: dropped.
 
-A value that is not a string breaks ``isnumeric()`` / ``in`` and fails the request; a missing
+A select/radio value that is not a string breaks ``in`` and fails the request; a missing
 ``name`` or ``value`` fails it too (``KeyError``). What survives is stored as text
 (``engine/serializers.py``, ``AttributeValSerializer.to_internal_value``: ``str(value)``).
 """
@@ -24,9 +28,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from harness.cvat.findings import Collector
+from harness.cvat.findings import NUMBER_BY_INT_SINCE, Collector
 
 INPUT_TYPES = ("number", "checkbox", "text", "select", "radio")
+MAX_VALUE_LENGTH = 4096
+"""engine/serializers.py ``AttributeValSerializer.value``: ``CharField(max_length=4096)``;
+since 2.35 a detector's answer passes that serializer with ``raise_exception=True``."""
 
 
 def describe(value: Any) -> str:
@@ -44,6 +51,100 @@ def _number_range(values: Any) -> tuple[float, float] | None:
     return low, high
 
 
+def number_bounds(values: Any) -> tuple[int, int, int] | None:
+    """``map(int, db_attr["values"].split("\n"))`` unpacked into min, max, step."""
+    joined = "\n".join(str(v) for v in values) if isinstance(values, list) else str(values)
+    try:
+        low, high, step = map(int, joined.split("\n"))
+    except ValueError:
+        return None
+    return low, high, step
+
+
+def _check_number(c: Collector, where: str, name: str, value: Any, values: Any) -> None:
+    """views.py ``check_attr_value`` since 2.35 (see the module docstring)."""
+    drop = f"CVAT will drop this attribute: {name}="
+    bounds = number_bounds(values)
+    if bounds is None:
+        c.error(
+            where,
+            f"the attribute {name!r} declares values {values!r}: CVAT reads a number"
+            " attribute's values as three whole numbers (min, max, step) and fails the"
+            " request on anything else",
+            "attr.spec",
+        )
+        return
+    low, high, step = bounds
+    try:
+        number = int(value)
+    except ValueError:
+        c.loss(
+            where,
+            f"{drop}{describe(value)}: CVAT keeps a number attribute only when int(value)"
+            ' reads it (a whole number: "3", "-1"; not "3.5")',
+            "attr.value",
+        )
+        return
+    except Exception as exc:  # what int() raises on it, CVAT raises too
+        c.error(
+            where,
+            f"{describe(value)}: CVAT calls int(value) on it, which raises"
+            f' {type(exc).__name__}, and fails the request; send the number as text ("3")',
+            "attr.value-type",
+        )
+        return
+    if step == 0:
+        c.error(
+            where,
+            f"the attribute {name!r} declares step 0: CVAT computes (n - min) % step and"
+            " fails the request",
+            "attr.spec",
+        )
+    elif not low <= number <= high:
+        c.loss(where, f"{drop}{describe(value)}: outside the declared {low}..{high}", "attr.range")
+    elif (number - low) % step:
+        c.loss(
+            where,
+            f"{drop}{describe(value)}: not on the declared step {step} from {low}",
+            "attr.range",
+        )
+    elif not isinstance(value, str):
+        c.warn(
+            where,
+            f"{describe(value)} passes int() but CVAT stores str(value) ({str(value)!r});"
+            " send the number as text",
+            "attr.value-type",
+        )
+
+
+def _check_number_before_2_35(c: Collector, where: str, name: str, value: Any, values: Any) -> None:
+    """views.py ``check_attr_value`` before 2.35: ``value.isnumeric()``, no range test."""
+    drop = f"CVAT will drop this attribute: {name}="
+    if not isinstance(value, str):
+        c.error(
+            where,
+            f"{describe(value)} is not text: CVAT calls value.isnumeric() on it and fails"
+            ' the request; send the number as a string ("3")',
+            "attr.value-type",
+        )
+    elif not value.isnumeric():
+        c.loss(
+            where,
+            f"{drop}{value!r}: CVAT keeps a number attribute only when str.isnumeric()"
+            " holds (whole, non-negative digits: no sign, no decimal point)",
+            "attr.value",
+        )
+    else:
+        bounds = _number_range(values)
+        if bounds is not None and not bounds[0] <= float(value) <= bounds[1]:
+            c.warn(
+                where,
+                f"{name}={value!r} lies outside the declared range"
+                f" {bounds[0]:g}..{bounds[1]:g}: CVAT stores it unchecked",
+                "attr.range",
+            )
+
+
 def _check_value(
     c: Collector, where: str, name: str, value: Any, declared: Mapping[str, Any]
 ) -> None:
@@ -51,29 +152,10 @@ def _check_value(
     values = declared.get("values") or []
     drop = f"CVAT will drop this attribute: {name}="
     if input_type == "number":
-        if not isinstance(value, str):
-            c.error(
-                where,
-                f"{describe(value)} is not text: CVAT calls value.isnumeric() on it and fails"
-                ' the request; send the number as a string ("3")',
-                "attr.value-type",
-            )
-        elif not value.isnumeric():
-            c.loss(
-                where,
-                f"{drop}{value!r}: CVAT keeps a number attribute only when str.isnumeric()"
-                " holds (whole, non-negative digits: no sign, no decimal point)",
-                "attr.value",
-            )
+        if c.version >= NUMBER_BY_INT_SINCE:
+            _check_number(c, where, name, value, values)
         else:
-            bounds = _number_range(values)
-            if bounds is not None and not bounds[0] <= float(value) <= bounds[1]:
-                c.warn(
-                    where,
-                    f"{name}={value!r} lies outside the declared range"
-                    f" {bounds[0]:g}..{bounds[1]:g}: CVAT stores it unchecked",
-                    "attr.range",
-                )
+            _check_number_before_2_35(c, where, name, value, values)
     elif input_type == "checkbox":
         if value not in ("true", "false"):
             c.loss(
@@ -82,7 +164,14 @@ def _check_value(
                 "attr.value",
             )
     elif input_type == "text":
-        if not isinstance(value, str):
+        if c.version >= NUMBER_BY_INT_SINCE and len(str(value)) > MAX_VALUE_LENGTH:
+            c.error(
+                where,
+                f"{len(str(value))} characters: CVAT's AttributeValSerializer takes at most"
+                f" {MAX_VALUE_LENGTH} and fails the request",
+                "attr.value",
+            )
+        elif not isinstance(value, str):
             c.warn(where, f"{describe(value)} is stored as its text", "attr.value-type")
     elif input_type in ("select", "radio"):
         joined = "\n".join(str(v) for v in values)

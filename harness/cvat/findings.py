@@ -9,13 +9,19 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 CVAT_VERSION = "2.73"
-"""The CVAT release validated against by default (cvat-ai/cvat: lambda_manager/views.py,
-cvat-core/src/lambda-manager.ts and rle-utils.ts as of that release)."""
+"""The CVAT release validated against by default: cvat-ai/cvat v2.73.0 ("Prepare release
+v2.73.0", commit 7972cb4f2ad8): ``cvat/apps/lambda_manager/views.py``,
+``cvat/apps/engine/serializers.py``, ``cvat-core/src/lambda-manager.ts`` at that release."""
 
-INTERACTOR_SHAPES_SINCE = (2, 58)
+NUMBER_BY_INT_SINCE = (2, 35)
+"""First release whose ``check_attr_value`` reads a number attribute with ``int(value)`` and
+tests it against the attribute's ``min``, ``max`` and ``step`` (cvat-ai/cvat PR #9285, commit
+7dfd71fc5, first in v2.35.0). Before it: ``value.isnumeric()``, no range test."""
+
+INTERACTOR_SHAPES_SINCE = (2, 60)
 """First release whose UI takes an interactor's ``{"shapes": [...]}`` answer (cvat-ai/cvat
-PR #10329, merged 2026-03-04). The release number is inferred from the merge date: the sources
-checked do not record it. Before it, ``{"mask": 2-D array}`` was the current answer."""
+PR #10329, "Updated interaction pipeline", commit 69425c66c, first in v2.60.0). Before it,
+``{"mask": 2-D array}`` was the current answer."""
 
 CODES: dict[str, str] = {
     "response.form": "the answer's top-level form (a list of shapes, an object, ...)",
@@ -26,7 +32,8 @@ CODES: dict[str, str] = {
     "attr.unknown": "an attribute the label does not declare: CVAT drops it",
     "attr.value": "a value CVAT's check for the attribute's input type refuses or bends",
     "attr.value-type": "a value that is not text",
-    "attr.range": "a number outside its declared [min, max]",
+    "attr.range": "a number outside its declared [min, max] or off its step",
+    "attr.spec": "a declared attribute CVAT cannot check a value against (number values)",
     "shape.group": "group_id",
     "shape.outside": "outside",
     "shape.rotation": "rotation",

@@ -1,6 +1,6 @@
 """Broken on purpose: each face gets an age of "34.5". The spec declares ``age`` a number,
-and CVAT keeps a number attribute only when ``value.isnumeric()`` holds, so the age is
-dropped silently (the smile, a checkbox sent as "false", is kept).
+and CVAT keeps a number attribute only when ``int(value)`` reads it (``value.isnumeric()``
+before 2.35), so the age is dropped silently (the smile, a checkbox sent as "false", is kept).
 
 Built on the face detector sample's model (face_base.py); tests/test_suite_catches.py checks
 that the suite's attributes check, and only it, fails on this function.
