@@ -144,6 +144,9 @@ def _check_shape_types(lint: _Linter, field: str, annotations: dict[str, Any], k
             lint.warn(field, f"{name!r} is not a CVAT shape type ({', '.join(SHAPE_TYPES)})")
     if kind != "tracker":
         lint.warn(field, "only trackers use it: CVAT ignores it for a " + str(kind))
+    elif "rectangle" not in names:
+        # cvat-ui tools-control.tsx: trackers.filter(t => t.supportedShapeTypes.includes(RECTANGLE))
+        lint.warn(field, "without rectangle the tracker does not appear in CVAT's AI tools (2.73)")
 
 
 def _check_annotations(lint: _Linter, meta: dict[str, Any]) -> None:
@@ -154,6 +157,16 @@ def _check_annotations(lint: _Linter, meta: dict[str, Any]) -> None:
     annotations = _section(meta, "annotations")
     where = "metadata.annotations"
     kind = annotations.get("type")
+    if not annotations:
+        # Nuclio's Meta.Annotations is `omitempty`; views.py reads
+        # data["metadata"]["annotations"] unguarded, and that KeyError is not the
+        # InvalidFunctionMetadataError that LambdaGateway.list skips
+        lint.error(
+            where,
+            "missing: Nuclio then leaves it out of the function, and CVAT's whole function"
+            " list fails on it (not just this function)",
+        )
+        return
     if kind is None:
         lint.error(
             f"{where}.type", f"missing: CVAT skips a function without one ({', '.join(KINDS)})"
@@ -177,17 +190,24 @@ def _check_annotations(lint: _Linter, meta: dict[str, Any]) -> None:
                 " number",
             )
     for key in BOOL_ANNOTATIONS:
+        # Nuclio's loader (sigs.k8s.io/yaml into map[string]string) turns an unquoted
+        # false / no / off / 0 into the text "false" / "0", and CVAT takes bool() of it
         value = annotations.get(key)
-        if isinstance(value, str) and value.strip().lower() in ("false", "0", "no", "off"):
+        meant_false = value is False or (not isinstance(value, bool) and value == 0)
+        if meant_false or (
+            isinstance(value, str) and value.strip().lower() in ("false", "0", "no", "off")
+        ):
+            shown = str(value).lower() if isinstance(value, bool) else repr(value)
             lint.warn(
                 f"{where}.{key}",
-                f"{value!r} reads as true: CVAT takes bool() of the text, true for any"
-                " non-empty string; leave the annotation out for false",
+                f"{shown} reads as true: Nuclio passes annotations to CVAT as text and CVAT"
+                " takes bool() of it, true for any non-empty text; leave the annotation out"
+                " for false",
             )
     if "supported_shape_types" in annotations:
         _check_shape_types(lint, f"{where}.supported_shape_types", annotations, kind)
     text = annotations.get("spec")
-    if text is None:
+    if not text:  # views.py: json.loads(meta_anno.get("spec") or "[]")
         if kind == "detector":
             lint.warn(f"{where}.spec", "missing: the function declares no labels")
         return
@@ -227,7 +247,11 @@ def _check_attribute_specs(lint: _Linter, field: str, where: str, attributes: An
             )
         values = attr.get("values")
         if "values" in attr and not isinstance(values, list):
-            lint.error(field, f"{at}: values must be a list of strings, got {values!r}")
+            lint.warn(
+                field,
+                f"{at}: values should be a list of strings, got {values!r}: CVAT lists the"
+                " function, but a task label made from it gets no proper values",
+            )
         elif input_type == "number" and isinstance(values, list):
             bounds = number_bounds(values)
             if bounds is None or bounds[2] == 0:
@@ -247,18 +271,29 @@ def _check_label_list(lint: _Linter, field: str, labels: list[Any], prefix: str)
         if not isinstance(label, dict):
             lint.error(field, f"{where}: a label must be an object, got {label!r}")
             continue
+        # views.py parse_labels: label["name"] (KeyError), then a set of the names (TypeError
+        # for a list or object); only InvalidFunctionMetadataError skips one function, any
+        # other exception breaks CVAT's whole function list
         name = label.get("name")
-        if not isinstance(name, str) or not name.strip():
-            lint.error(field, f"{where}: label without a name")
+        if "name" not in label:
+            lint.error(field, f"{where}: label without a name: CVAT's function list fails")
+        elif isinstance(name, list | dict):
+            lint.error(field, f"{where}: name {name!r} is not text: CVAT's function list fails")
+        elif not isinstance(name, str) or not name.strip():
+            lint.warn(
+                field,
+                f"{where}: name {name!r}: CVAT lists it, but a task label needs a non-empty name",
+            )
         elif name in names:
             lint.error(field, f"{where}: duplicate label name {name!r} (also [{names[name]}])")
         else:
             names[name] = i
-        if "id" in label:
+        if "id" in label and isinstance(label["id"], int | str):
             if label["id"] in ids:
-                lint.error(
+                lint.warn(
                     field,
-                    f"{where}: duplicate label id {label['id']!r} (also [{ids[label['id']]}])",
+                    f"{where}: duplicate label id {label['id']!r} (also [{ids[label['id']]}]):"
+                    " CVAT never reads ids, but a main.py that maps class ids to labels does",
                 )
             else:
                 ids[label["id"]] = i

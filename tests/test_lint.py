@@ -131,7 +131,7 @@ def test_invalid_label_json_names_line_column_and_trailing_comma(tmp_path):
             lambda d: d["metadata"]["annotations"].update(
                 spec=json.dumps([{"id": 0, "name": "face"}, {"id": 0, "name": "car"}])
             ),
-            "metadata.annotations.spec: [1]: duplicate label id 0 (also [0])",
+            "metadata.annotations.spec: warning: [1]: duplicate label id 0 (also [0]): CVAT never",
         ),
         (
             lambda d: d["metadata"]["annotations"].update(

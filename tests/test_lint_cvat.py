@@ -135,6 +135,53 @@ CASES = {
         "metadata.annotations.supported_shape_types",
         "only trackers",
     ),
+    # sigs.k8s.io/yaml turns an unquoted false into the text "false"; bool("false") is True
+    "startswith-box-unquoted-false": (
+        annotate(startswith_box=False),
+        "warning",
+        "metadata.annotations.startswith_box",
+        "false reads as true",
+    ),
+    # cvat-ui tools-control.tsx: trackers without rectangle are filtered out of AI tools
+    "shape-types-without-rectangle": (
+        annotate(type="tracker", supported_shape_types="polygon,mask"),
+        "warning",
+        "metadata.annotations.supported_shape_types",
+        "does not appear",
+    ),
+    # views.py parse_labels: label["name"] KeyError / unhashable name in a set
+    "label-without-name-key": (
+        labels({"id": 0, "type": "rectangle"}),
+        "error",
+        "metadata.annotations.spec",
+        "label without a name",
+    ),
+    "label-name-a-list": (
+        labels({"id": 0, "name": ["face"]}),
+        "error",
+        "metadata.annotations.spec",
+        "is not text",
+    ),
+    "label-name-empty": (
+        labels({"id": 0, "name": ""}),
+        "warning",
+        "metadata.annotations.spec",
+        "needs a non-empty name",
+    ),
+    "attribute-values-not-a-list": (
+        labels(
+            {"id": 0, "name": "face", "attributes": [{**ATTR, "input_type": "text", "values": "x"}]}
+        ),
+        "warning",
+        "metadata.annotations.spec",
+        "should be a list of strings",
+    ),
+    "no-annotations": (
+        lambda d: d["metadata"].pop("annotations"),
+        "error",
+        "metadata.annotations",
+        "whole function list fails",
+    ),
     "attribute-input-type-unknown": (
         labels({"id": 0, "name": "face", "attributes": [{**ATTR, "input_type": "slider"}]}),
         "warning",
@@ -208,6 +255,12 @@ def test_defect(tmp_path: Path, name: str) -> None:
 @pytest.mark.parametrize("version", ["3.10", "3.11", "3.12"])
 def test_current_python_runtimes_are_quiet(tmp_path: Path, version: str) -> None:
     assert lint_directory(function(tmp_path, spec(runtime=f"python:{version}"))) == []
+
+
+def test_an_empty_spec_is_no_labels(tmp_path: Path) -> None:
+    # views.py: json.loads(meta_anno.get("spec") or "[]") -- an interactor needs no labels
+    path = function(tmp_path, annotate(type="interactor", spec=""))
+    assert lint_directory(path) == []
 
 
 def test_unquoted_numbers_in_annotations_are_read_as_text(tmp_path: Path) -> None:
