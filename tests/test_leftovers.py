@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -226,3 +227,76 @@ def test_the_reaper_keeps_a_container_of_another_namespace(
     finally:
         with contextlib.suppress(docker.errors.APIError):
             theirs.remove(force=True)
+
+
+# --- the workers' socket directories --------------------------------------------------------
+
+HOLD_A_PROCESSOR = """
+import sys, time
+from harness.runners.process import ProcessRunner
+running = ProcessRunner().start(sys.argv[1])
+print("processor", running.proc.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def start_processor(tmp: Path, cwd: Path) -> tuple[subprocess.Popen[str], int]:
+    child = start([sys.executable, "-c", HOLD_A_PROCESSOR, str(ECHO)], tmp, cwd)
+    assert child.stdout is not None
+    for line in child.stdout:
+        if line.startswith("processor "):
+            return child, int(line.split()[1])
+    pytest.fail("the child ended before its processor was ready")
+
+
+def socket_dirs(tmp: Path) -> list[Path]:
+    return sorted(tmp.glob("cvat-fn-w*"))
+
+
+def test_a_processor_killed_with_kill_9_leaves_socket_dirs_the_next_one_sweeps(
+    tmp_path: Path,
+) -> None:
+    # harness/runtime/sockdirs.py: the echo function has two workers, one directory each
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    child, processor = start_processor(tmp, tmp_path)
+    try:
+        left = socket_dirs(tmp)
+        assert len(left) == 2, left
+        os.kill(processor, signal.SIGKILL)
+    finally:
+        child.terminate()
+        child.communicate(timeout=30)
+    assert socket_dirs(tmp) == left, "kill -9 cannot be caught: the directories stay"
+
+    child, _ = start_processor(tmp, tmp_path)
+    try:
+        now = socket_dirs(tmp)
+        assert len(now) == 2 and not set(now) & set(left), (left, now)
+    finally:
+        child.terminate()
+        child.communicate(timeout=30)
+    assert socket_dirs(tmp) == []  # a processor that stops removes its own
+
+
+def test_the_socket_dir_sweep_removes_only_dead_owners(tmp_path: Path) -> None:
+    from harness.runtime import sockdirs
+
+    namespace = os.readlink("/proc/self/ns/pid")
+
+    def owned(name: str, owner: str | None) -> Path:
+        path = tmp_path / name
+        path.mkdir()
+        if owner is not None:
+            (path / sockdirs.OWNER_FILE).write_text(owner)
+        return path
+
+    gone = owned("cvat-fn-w0-dead", f"{dead_pid()} - {namespace}")
+    kept = [
+        owned("cvat-fn-w0-live", f"{os.getpid()} - {namespace}"),
+        owned("cvat-fn-w0-other-ns", f"{dead_pid()} - pid:[1]"),
+        owned("cvat-fn-w0-no-owner", None),
+        owned("cvat-fn-other", f"{dead_pid()} - {namespace}"),
+    ]
+    assert sockdirs.sweep(str(tmp_path)) == [str(gone)]
+    assert not gone.exists() and all(path.exists() for path in kept)

@@ -9,12 +9,13 @@ import queue
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import msgpack
+
+from . import sockdirs
 
 RESTART_ATTEMPTS = 3
 WRAPPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "wrapper.py")
@@ -44,7 +45,7 @@ class Worker:
         self._env = env
         self._sink = sink
         self._buf = bytearray()
-        self._dir = tempfile.mkdtemp(prefix="cvat-fn-w{}-".format(index))
+        self._dir = sockdirs.make(index)
         self._path = os.path.join(self._dir, "event.sock")
         self._control_path = os.path.join(self._dir, "control.sock")
         self.proc: Optional[subprocess.Popen] = None
@@ -187,11 +188,7 @@ class Worker:
         for conn in (self.conn, self.control):
             if conn:
                 conn.close()
-        for path in (self._path, self._control_path):
-            with contextlib.suppress(OSError):
-                os.unlink(path)
-        with contextlib.suppress(OSError):
-            os.rmdir(self._dir)
+        sockdirs.remove(self._dir)
 
 
 class Pool:
@@ -210,6 +207,7 @@ class Pool:
     def start(self) -> None:
         """Start every worker in parallel; raise WorkerDied if any fails to initialise."""
         count = max(1, int(self._config.get("num_workers") or 1))
+        sockdirs.sweep()  # what a processor killed with kill -9 left
         workers = [Worker(i, self._config, self._env, self._sink) for i in range(count)]
         self._all.extend(workers)
         errors: List[BaseException] = []
