@@ -108,6 +108,8 @@ def test_both_formats_give_pycocotools_metrics(
     cvat, coco = read(first_run), read(report)
     assert cvat["dataset"]["format"] == "CVAT for images 1.1"
     assert coco["dataset"]["format"] == "COCO 1.0"
+    # the same task in either format is the same data to a gate
+    assert cvat["dataset"]["fingerprint"] == coco["dataset"]["fingerprint"]
     assert coco["reused"] == 12 and coco["sent"] == 0  # answers keyed by image content
 
     evaluator, detections = pycocotools_direct(cvat)
@@ -185,6 +187,37 @@ def test_baseline_with_higher_ap50_fails_naming_it(
     assert code == 0
     code, _, _ = run_eval(capsys, *args, "--resume", "--baseline", str(first_run / "eval.json"))
     assert code == 0
+
+
+def test_a_baseline_of_other_data_is_not_compared(
+    first_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # eval.json records the dataset's fingerprint: a drop is only a drop on the same data
+    old = read(first_run)
+    other = json.loads(json.dumps(old))
+    other["metrics"]["ap50"] = old["metrics"]["ap50"] + 0.05
+    other["dataset"]["fingerprint"] = "0123456789abcdef"
+    baseline = tmp_path / "old" / "eval.json"
+    baseline.parent.mkdir()
+    baseline.write_text(json.dumps(other))
+    report = reuse(first_run, tmp_path)
+    args = ["--dataset", str(CVAT_EXPORT), "--report-dir", str(report), "--threshold", THRESHOLD]
+    code, _, err = run_eval(
+        capsys, *args, "--resume", "--baseline", str(baseline), "--max-drop", "ap50=0.01"
+    )
+    assert code == 0, err
+    assert "was measured on other data (dataset 0123456789abcdef" in err
+    assert read(report)["baseline"] == {"path": str(baseline), "compared": False}
+    # minimums still hold
+    code, _, err = run_eval(
+        capsys, *args, "--resume", "--baseline", str(baseline), "--minimum", "ap50=0.99"
+    )
+    assert code == 1 and "ap50 is" in err
+    # a baseline without a fingerprint (an older eval.json) is compared as before
+    del other["dataset"]["fingerprint"]
+    baseline.write_text(json.dumps(other))
+    code, _, err = run_eval(capsys, *args, "--resume", "--baseline", str(baseline))
+    assert code == 1 and "ap50 dropped from" in err
 
 
 def test_minimum_fails_naming_metric_and_values(

@@ -75,7 +75,7 @@ def _check_names(names: Sequence[str], metrics: Mapping[str, Any], option: str) 
 
 
 def read_baseline(path: Path) -> dict[str, Any]:
-    """The ``metrics`` of an earlier eval.json."""
+    """The ``metrics`` of an earlier eval.json (see :func:`baseline_dataset` for its data)."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -86,6 +86,18 @@ def read_baseline(path: Path) -> dict[str, Any]:
     if not isinstance(metrics, dict):
         raise GateInputError(f"--baseline {path}: no 'metrics' object; is it an eval.json?")
     return metrics
+
+
+def baseline_dataset(path: Path) -> str | None:
+    """The dataset fingerprint an earlier eval.json records; None for one that records none
+    (written before fingerprints), which is then compared as before."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    dataset = data.get("dataset") if isinstance(data, dict) else None
+    value = dataset.get("fingerprint") if isinstance(dataset, dict) else None
+    return value if isinstance(value, str) else None
 
 
 def check_options(

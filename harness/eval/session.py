@@ -15,8 +15,14 @@ from typing import Any
 from harness.client import DEFAULT_TIMEOUT_S, FunctionClient
 from harness.cvat import CVAT_VERSION
 from harness.eval import GateInputError
-from harness.eval.dataset import DatasetImage, open_dataset
-from harness.eval.gate import check_options, read_baseline, skeleton, verdict
+from harness.eval.dataset import DatasetImage, fingerprint, open_dataset
+from harness.eval.gate import (
+    baseline_dataset,
+    check_options,
+    read_baseline,
+    skeleton,
+    verdict,
+)
 from harness.eval.metrics import Evaluation, LabelMap, Scored, evaluate, label_counts
 from harness.eval.runner import ANSWERS_FILE, Answer, function_version, run_images
 from harness.runners import make_runner
@@ -108,6 +114,8 @@ def run_eval(options: EvalOptions) -> EvalResult:
             namespace=options.namespace,
         )
         _say(f"{dataset.path}: {dataset.format}, {len(dataset)} image(s)")
+        data_id = fingerprint(dataset)
+        compared = _compare_with_baseline(options, data_id) if baseline is not None else None
         if labels.dataset_only or labels.function_only:
             _say(
                 f"labels scored: {', '.join(labels.matched) or 'none'}; only in the dataset:"
@@ -165,13 +173,16 @@ def run_eval(options: EvalOptions) -> EvalResult:
             failed_images=len(failed),
             images=len(scored),
             minimums=minimums,
-            baseline=baseline,
-            max_drop=max_drop,
+            baseline=baseline if compared else None,
+            max_drop=max_drop if compared else {},
         )
         document = _document(
             options, spec, version, dataset.format, labels, label_counts(dataset.images),
             evaluation, answers, concurrency, elapsed, time.monotonic() - started, reasons,
         )  # fmt: skip
+        document["dataset"]["fingerprint"] = data_id
+        if options.baseline is not None:
+            document["baseline"] = {"path": str(options.baseline), "compared": bool(compared)}
         written = [options.report_dir / "eval.json", log_path]
         written[0].write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
         if options.html:
@@ -181,6 +192,20 @@ def run_eval(options: EvalOptions) -> EvalResult:
                 write_html(document, evaluation, scored, options.report_dir / "eval.html")
             )
     return EvalResult(document, reasons, written)
+
+
+def _compare_with_baseline(options: EvalOptions, data_id: str) -> bool:
+    """Drops are measured only against a baseline of the same data: one whose eval.json
+    records another dataset fingerprint says so and is not compared (minimums still hold)."""
+    assert options.baseline is not None
+    recorded = baseline_dataset(options.baseline)
+    if recorded is None or recorded == data_id:
+        return True
+    _say(
+        f"baseline {options.baseline} was measured on other data (dataset {recorded}, now"
+        f" {data_id}): drops are not compared; this run's eval.json is a baseline for the next"
+    )
+    return False
 
 
 def _document(
