@@ -14,6 +14,7 @@ from typing import Any, Literal
 import yaml
 
 from harness.cvat.attributes import INPUT_TYPES, number_bounds
+from harness.cvat.detector import SHAPE_TYPES as DETECTOR_TYPES
 from harness.spec import (
     HANDLER_RE,
     SpecError,
@@ -114,17 +115,8 @@ INT_ANNOTATIONS = {"version": "1", "min_pos_points": "1", "min_neg_points": "-1"
 BOOL_ANNOTATIONS = ("startswith_box", "startswith_box_optional")
 
 
-SHAPE_TYPES = (
-    "rectangle",
-    "polygon",
-    "polyline",
-    "points",
-    "ellipse",
-    "cuboid",
-    "mask",
-    "skeleton",
-)
-"""cvat/apps/engine/models.py ``ShapeType``."""
+SHAPE_TYPES = tuple(t for t in DETECTOR_TYPES if t != "tag")
+"""cvat/apps/engine/models.py ``ShapeType``: what a tracker may declare."""
 
 
 def _check_shape_types(lint: _Linter, field: str, annotations: dict[str, Any], kind: Any) -> None:

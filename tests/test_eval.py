@@ -163,15 +163,24 @@ def test_zip_export_reads_like_the_folder(
     assert not list(scratch_root.glob(SCRATCH_PREFIX + "*"))  # unpacked there, then removed
 
 
+def better_baseline(
+    doc: dict[str, Any], tmp_path: Path, **dataset: str
+) -> tuple[Path, dict[str, Any]]:
+    """An eval.json like ``doc`` with ap50 0.05 higher (and ``dataset`` fields changed)."""
+    better = json.loads(json.dumps(doc))
+    better["metrics"]["ap50"] = doc["metrics"]["ap50"] + 0.05
+    better["dataset"].update(dataset)
+    baseline = tmp_path / "old" / "eval.json"
+    baseline.parent.mkdir()
+    baseline.write_text(json.dumps(better))
+    return baseline, better
+
+
 def test_baseline_with_higher_ap50_fails_naming_it(
     first_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     old = read(first_run)
-    better = json.loads(json.dumps(old))
-    better["metrics"]["ap50"] = old["metrics"]["ap50"] + 0.05
-    baseline = tmp_path / "old" / "eval.json"
-    baseline.parent.mkdir()
-    baseline.write_text(json.dumps(better))
+    baseline, better = better_baseline(old, tmp_path)
     report = reuse(first_run, tmp_path)
     args = ["--dataset", str(CVAT_EXPORT), "--report-dir", str(report), "--threshold", THRESHOLD]
     code, _, err = run_eval(capsys, *args, "--resume", "--baseline", str(baseline))
@@ -193,13 +202,7 @@ def test_a_baseline_of_other_data_is_not_compared(
     first_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # eval.json records the dataset's fingerprint: a drop is only a drop on the same data
-    old = read(first_run)
-    other = json.loads(json.dumps(old))
-    other["metrics"]["ap50"] = old["metrics"]["ap50"] + 0.05
-    other["dataset"]["fingerprint"] = "0123456789abcdef"
-    baseline = tmp_path / "old" / "eval.json"
-    baseline.parent.mkdir()
-    baseline.write_text(json.dumps(other))
+    baseline, other = better_baseline(read(first_run), tmp_path, fingerprint="0123456789abcdef")
     report = reuse(first_run, tmp_path)
     args = ["--dataset", str(CVAT_EXPORT), "--report-dir", str(report), "--threshold", THRESHOLD]
     code, _, err = run_eval(
