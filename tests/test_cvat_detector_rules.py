@@ -100,6 +100,11 @@ def test_every_other_field_form_is_clean() -> None:
         {"label": "road", "type": "mask", "mask": [0, 1, 1, 0, 5, 5, 6, 6]},
         {"label": "face", "type": "rectangle", "points": [50, 50, 80, 90], "rotation": 359.5},
         {"label": "face", "type": "tag", "attributes": {}},
+        {"label": "face", "type": "tag", "attributes": ""},
+        {"label": "face", "type": "tag", "attributes": []},
+        # a boolean mask's tolist(): mask_to_rle reads it as 0/1
+        {"label": "road", "type": "mask", "mask": [False, True, True, False, 5, 5, 6, 6]},
+        {**FACE, "group_id": 3, "outside": False, "occluded": False},
     ]
     assert judge(answer) == []
 
@@ -232,6 +237,46 @@ RULES: dict[str, Rule] = {
         "at most 4096",
         "SERIALIZERS AttributeValSerializer: CharField(max_length=4096), raise_exception=True",
     ),
+    "attr-text-nul": Rule(
+        [face(("note", "a\x00b"))],
+        "error",
+        "[0].attributes[0].value",
+        "attr.value",
+        "NUL character",
+        "SERIALIZERS AttributeValSerializer.value: CharField, ProhibitNullCharactersValidator",
+    ),
+    "attr-text-surrogate": Rule(
+        [face(("note", "a\ud800"))],
+        "error",
+        "[0].attributes[0].value",
+        "attr.value",
+        "lone surrogate U+D800",
+        "SERIALIZERS AttributeValSerializer.value: CharField, ProhibitSurrogateCharactersValidator",
+    ),
+    "attr-text-trimmed": Rule(
+        [face(("note", "  hi \n"))],
+        "loss",
+        "[0].attributes[0].value",
+        "attr.value",
+        "CVAT will store this attribute trimmed: note='  hi \\n' is stored as 'hi'",
+        "SERIALIZERS AttributeValSerializer.value: CharField(trim_whitespace=True)",
+    ),
+    "attr-text-long-until-trimmed": Rule(
+        [face(("note", "x" * 4096 + "   "))],
+        "loss",
+        "[0].attributes[0].value",
+        "attr.value",
+        "CVAT will store this attribute trimmed",
+        "SERIALIZERS AttributeValSerializer.value: trimmed, then max_length=4096",
+    ),
+    "attr-number-spaces": Rule(
+        [face(("age", " 35 "))],
+        "warning",
+        "[0].attributes[0].value",
+        "attr.value",
+        "is stored as '35'",
+        "VIEWS check_attr_value: int(' 35 '); SERIALIZERS CharField trims it",
+    ),
     "attr-checkbox": Rule(
         [face(("glasses", "True"))],
         "loss",
@@ -324,11 +369,99 @@ RULES: dict[str, Rule] = {
     ),
     "rotation-text": Rule(
         [{**FACE, "rotation": "90"}],
+        "warning",
+        "[0].rotation",
+        "shape.rotation",
+        "read as 90 degrees",
+        "SERIALIZERS ShapeSerializer.rotation: FloatField reads float('90')",
+    ),
+    "rotation-not-a-number": Rule(
+        [{**FACE, "rotation": "ninety"}],
         "error",
         "[0].rotation",
         "shape.rotation",
-        "degrees",
-        "SERIALIZERS ShapeSerializer.rotation",
+        "must be a number of degrees",
+        "SERIALIZERS ShapeSerializer.rotation: FloatField, float('ninety') fails",
+    ),
+    "rotation-null": Rule(
+        [{**FACE, "rotation": None}],
+        "error",
+        "[0].rotation",
+        "shape.rotation",
+        "must be a number of degrees",
+        "VIEWS _parse_anno: anno.get('rotation', 0); FloatField refuses null",
+    ),
+    "group-id-text": Rule(
+        [{**FACE, "group_id": "3"}],
+        "warning",
+        "[0].group_id",
+        "shape.group",
+        "read as 3",
+        "SERIALIZERS AnnotationSerializer.group: IntegerField reads int('3')",
+    ),
+    "group-id-fraction": Rule(
+        [{**FACE, "group_id": 2.5}],
+        "error",
+        "[0].group_id",
+        "shape.group",
+        "non-negative integer",
+        "SERIALIZERS AnnotationSerializer.group: IntegerField, int('2.5') fails",
+    ),
+    "group-key": Rule(
+        [{**FACE, "group": 2}],
+        "loss",
+        "[0].group",
+        "shape.group",
+        "CVAT will drop this group (a number (2)): CVAT reads group_id",
+        "VIEWS _parse_anno: anno['group_id'] if 'group_id' in anno else None",
+    ),
+    "group-id-on-tag": Rule(
+        [{"label": "face", "type": "tag", "group_id": -1}],
+        "loss",
+        "[0].group_id",
+        "shape.group",
+        "CVAT will drop this group_id: it keeps no group for tags",
+        "VIEWS _parse_anno: a tag's group is None",
+    ),
+    "occluded": Rule(
+        [{**FACE, "occluded": True}],
+        "loss",
+        "[0].occluded",
+        "shape.occluded",
+        "CVAT will drop this occluded",
+        "VIEWS _parse_anno: 'occluded': False",
+    ),
+    "rectangle-inverted": Rule(
+        [{**FACE, "points": [110, 220, 10, 20]}],
+        "warning",
+        "[0].points",
+        "shape.points",
+        "stores the corners as sent",
+        "SERIALIZERS ShapeSerializer.validate: only num_points == 4",
+    ),
+    "rectangle-count": Rule(
+        [{**FACE, "points": [1, 2, 3]}],
+        "error",
+        "[0].points",
+        "shape.points",
+        "a rectangle needs 4 numbers, got 3: CVAT's serializer refuses it",
+        "SERIALIZERS ShapeSerializer.validate: bad_num_points_unless(num_points == 4)",
+    ),
+    "mask-bitmap-length": Rule(
+        [{"label": "road", "type": "mask", "mask": [1, 0, 1, 0, 0, 1, 1]}],
+        "loss",
+        "[0].mask",
+        "mask.geometry",
+        "CVAT will store this mask wrong: the bitmap has 3 values but the box is 2x2 = 4",
+        "VIEWS _parse_anno: mask_to_rle(bitmap) + box, never compared",
+    ),
+    "mask-box-fraction": Rule(
+        [{"label": "road", "type": "mask", "mask": [1, 0, 0, 0.5, 0]}],
+        "loss",
+        "[0].mask",
+        "mask.geometry",
+        "CVAT will store this mask misplaced",
+        "VIEWS _parse_anno: box copied as sent; SERIALIZERS OptimizedFloatListField takes floats",
     ),
     "rotation-on-polygon": Rule(
         [{"label": "road", "type": "polygon", "points": [1, 1, 9, 1, 9, 9], "rotation": 30}],
@@ -337,6 +470,22 @@ RULES: dict[str, Rule] = {
         "shape.rotation",
         "CVAT will drop this rotation",
         "VIEWS parse_anno: rotation only for rectangle, ellipse",
+    ),
+    "outside-on-tag": Rule(
+        [{"label": "face", "type": "tag", "outside": "maybe"}],
+        "loss",
+        "[0].outside",
+        "shape.outside",
+        "CVAT will drop this outside: it keeps no outside for tags",
+        "VIEWS _parse_anno: a tag has no outside",
+    ),
+    "outside-text": Rule(
+        [{**FACE, "outside": "False"}],
+        "warning",
+        "[0].outside",
+        "shape.outside",
+        "read as false",
+        "SERIALIZERS ShapeSerializer.outside: BooleanField lower-cases text",
     ),
     "outside-not-boolean": Rule(
         [{**FACE, "outside": "maybe"}],
@@ -402,6 +551,59 @@ RULES: dict[str, Rule] = {
         "skeleton.all-outside",
         "CVAT will drop this shape: every element",
         "VIEWS parse_anno: `if all(element['outside'] ...): return None`",
+    ),
+    "skeleton-all-outside-as-text": Rule(
+        [body(element("nose", 5, 5, "false"), element("left-eye", 4, 4, "0"))],
+        "loss",
+        "[0].elements",
+        "skeleton.all-outside",
+        "CVAT tests outside as sent, so a string ('false') counts as outside",
+        "VIEWS _parse_anno: all(element['outside'] ...) on the raw values",
+    ),
+    "skeleton-duplicate-element": Rule(
+        [body(element("nose", 5, 5), element("left-eye", 4, 4), element("nose", 6, 6))],
+        "loss",
+        "[0].elements[2].label",
+        "skeleton.duplicate-element",
+        "CVAT will drop this element: elements[0] is already 'nose'",
+        "VIEWS _parse_anno._map: next(filter(label_id == sublabel id)) keeps the first",
+    ),
+    "skeleton-own-points": Rule(
+        [body(element("nose", 5, 5), element("left-eye", 4, 4), points=[5, 5])],
+        "error",
+        "[0].points",
+        "skeleton.points",
+        "no points of its own",
+        "SERIALIZERS ShapeSerializer.validate: bad_num_points_unless(num_points == 0)",
+    ),
+    "skeleton-element-rectangle": Rule(
+        [
+            body(
+                element("nose", 5, 5) | {"type": "rectangle", "points": [1, 1, 4, 4]},
+                element("left-eye", 4, 4),
+            )
+        ],
+        "warning",
+        "[0].elements[0].type",
+        "skeleton.element-type",
+        "stores it so",
+        "SERIALIZERS SubLabeledShapeSerializer: the element's own type's point count",
+    ),
+    "skeleton-element-tag": Rule(
+        [body(element("nose", 5, 5) | {"type": "tag"}, element("left-eye", 4, 4))],
+        "error",
+        "[0].elements[0].type",
+        "skeleton.element-type",
+        "fails the request",
+        "VIEWS _parse_anno: a tag element has no 'points' for the centre",
+    ),
+    "skeleton-element-one-number": Rule(
+        [body(element("nose", 5, 5) | {"points": [5]}, element("left-eye", 4, 4))],
+        "error",
+        "[0].elements[0].points",
+        "skeleton.elements",
+        "points[0] and points[1]",
+        "VIEWS _parse_anno: center += element['points'][1] raises IndexError",
     ),
     "skeleton-only-unknown-elements": Rule(
         [body(element("tail", 5, 5))],
@@ -479,9 +681,54 @@ def test_number_attributes_clean_in_both_versions() -> None:
 
 
 def test_a_dropped_shape_is_not_judged_further() -> None:
-    # CVAT drops it before reading anything else, so its bad points do not matter to CVAT
+    # VIEWS invoke: `if item_label not in mapping: continue` before anything else is read,
+    # so neither its bad points nor its bad type matter to CVAT
     found = judge([{**FACE, "label": "car", "points": [1, 2, 3]}])
     assert [(f.severity, f.code) for f in found] == [("loss", "label.unknown")]
+    found = judge([{**FACE, "label": "car", "type": "Rectangle", "rotation": "x"}])
+    assert [(f.severity, f.code) for f in found] == [("loss", "label.unknown")]
+
+
+@pytest.mark.parametrize(
+    ("answer", "where", "severity", "code"),
+    [
+        ([{**FACE, "points": [1, 2, 3]}], "[0].points", "loss", "shape.points"),
+        (
+            [{"label": "road", "type": "polygon", "points": [1, 2, 3, 4]}],
+            "[0].points",
+            "loss",
+            "shape.points",
+        ),
+        (
+            [body(element("nose", 5, 5), element("left-eye", 4, 4), points=[5, 5])],
+            "[0].points",
+            "warning",
+            "skeleton.points",
+        ),
+    ],
+)
+def test_point_counts_before_2_40(answer: Any, where: str, severity: str, code: str) -> None:
+    # SERIALIZERS ShapeSerializer.validate came with cvat-ai/cvat PR #9556 (commit 6094e32e2,
+    # first in v2.40.0); CVAT 2.39 stored the shape with the count it had
+    found = [f for f in judge(answer, cvat_version="2.39") if f.where == where]
+    assert [(f.severity, f.code) for f in found] == [(severity, code)], [str(f) for f in found]
+    assert [f.severity for f in judge(answer) if f.where == where] == ["error"]
+
+
+def test_text_attribute_checks_before_2_35() -> None:
+    # a detector's answer passes AttributeValSerializer since PR #9285 (first in v2.35.0)
+    assert judge([face(("note", "  a\x00b "))], cvat_version="2.34") == []
+
+
+def test_elements_a_skeleton_keeps_decide_whether_it_is_dropped() -> None:
+    # VIEWS _parse_anno._map keeps the first element per sublabel: a later inside duplicate
+    # does not save a skeleton whose kept elements are all outside
+    answer = [body(element("nose", 5, 5, 1), element("left-eye", 4, 4, 1), element("nose", 1, 1))]
+    codes = {f.code for f in failing(judge(answer))}
+    assert codes == {"skeleton.all-outside", "skeleton.duplicate-element"}
+    # one element left inside keeps it; "false" text read as false by the serializer then
+    answer = [body(element("nose", 5, 5, False), element("left-eye", 4, 4, "false"))]
+    assert failing(judge(answer)) == []
 
 
 def test_names_alone_keep_the_declaration_rules_quiet() -> None:

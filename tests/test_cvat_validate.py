@@ -230,7 +230,12 @@ CASES: dict[str, Case] = {
         "CVAT tests values as text",
     ),
     "group-id": Case("detector", [shape(group_id=-1)], "error", "[0].group_id", "non-negative"),
-    "rotation": Case("detector", [shape(rotation="90")], "error", "[0].rotation", "degrees"),
+    "rotation": Case(
+        "detector", [shape(rotation="90")], "warning", "[0].rotation", "read as 90 degrees"
+    ),
+    "rotation-not-number": Case(
+        "detector", [shape(rotation="ninety")], "error", "[0].rotation", "degrees"
+    ),
     "outside": Case("detector", [shape(outside="no")], "warning", "[0].outside", "true or false"),
     # points
     "points-missing": Case(
@@ -298,7 +303,7 @@ CASES: dict[str, Case] = {
     "rectangle-order": Case(
         "detector",
         [shape(points=[100, 20, 10, 220])],
-        "error",
+        "warning",
         "[0].points",
         "bottom-right corner above or left",
     ),
@@ -322,7 +327,7 @@ CASES: dict[str, Case] = {
         "detector", [mask_shape(mask=[1, 2, 3, 4])], "error", "[0].mask", "got 4 numbers"
     ),
     "mask-box-fractional": Case(
-        "detector", [mask_shape(mask=[1, 0, 0, 0.5, 0])], "error", "[0].mask", "whole pixel indices"
+        "detector", [mask_shape(mask=[1, 0, 0, 0.5, 0])], "loss", "[0].mask", "whole pixel indices"
     ),
     "mask-box-reversed": Case(
         "detector", [mask_shape(mask=[1, 5, 5, 4, 4])], "error", "[0].mask", "ends before it starts"
@@ -338,14 +343,14 @@ CASES: dict[str, Case] = {
     "mask-length": Case(
         "detector",
         [mask_shape(mask=[1, 0, 1, 0, 0, 1, 1])],
-        "error",
+        "loss",
         "[0].mask",
         "the bitmap has 3 values but the box is 2x2 = 4 pixels",
     ),
     "mask-is-rle": Case(
         "detector",
         [mask_shape(mask=[1, 3, 0, 0, 1, 1])],
-        "error",
+        "loss",
         "[0].mask",
         "look like run lengths",
     ),
@@ -397,7 +402,7 @@ CASES: dict[str, Case] = {
                 elements=[{"label": "nose", "type": "rectangle", "points": [1, 1, 2, 2]}],
             )
         ],
-        "error",
+        "warning",
         "[0].elements[0].type",
         'a skeleton element is "points"',
     ),
@@ -478,21 +483,21 @@ CASES: dict[str, Case] = {
     "interactor-rle-fraction": Case(
         "interactor",
         {"shapes": [{"points": [1.5, 2.5, 0, 0, 1, 1]}]},
-        "error",
+        "loss",
         "shapes[0].points",
         "whole, non-negative",
     ),
     "interactor-rle-sum": Case(
         "interactor",
         {"shapes": [{"points": [1, 2, 0, 0, 1, 1]}]},
-        "error",
+        "loss",
         "shapes[0].points",
         "add up to 3 pixels but the box is 2x2 = 4",
     ),
     "interactor-rle-is-bitmap": Case(
         "interactor",
         {"shapes": [{"points": [0, 1, 1, 1, 0, 0, 1, 1]}]},
-        "error",
+        "loss",
         "shapes[0].points",
         "looks like a 0/1 bitmap",
     ),
@@ -688,7 +693,7 @@ CASES: dict[str, Case] = {
     "tracker-typed-mask": Case(
         "tracker",
         {"shapes": [{"type": "mask", "points": [1, 0, 0, 1, 1]}], "states": [{}]},
-        "error",
+        "loss",
         "shapes[0].points",
         "add up to 1 pixels",
     ),
@@ -745,7 +750,8 @@ def test_finding_str_and_helpers() -> None:
     assert [str(f) for f in findings] == [
         "warning: [0].confidence: a string ('high') is not a number: CVAT ignores confidence,"
         " but the threshold check needs a number in [0, 1]",
-        "[0].points: a rectangle needs 4 numbers, got 6",
+        "[0].points: a rectangle needs 4 numbers, got 6: CVAT's serializer refuses it and"
+        " fails the request",
     ]
     assert [f.severity for f in errors(findings)] == ["error"]
     assert [f.severity for f in warnings(findings)] == ["warning"]

@@ -19,8 +19,11 @@ function's labels):
 - any other input type: dropped.
 
 A select/radio value that is not a string breaks ``in`` and fails the request; a missing
-``name`` or ``value`` fails it too (``KeyError``). What survives is stored as text
-(``engine/serializers.py``, ``AttributeValSerializer.to_internal_value``: ``str(value)``).
+``name`` or ``value`` fails it too (``KeyError``); an empty ``attributes`` ("", [], {})
+is iterated as nothing. What survives is stored as text (``engine/serializers.py``,
+``AttributeValSerializer``: ``str(value)`` into a DRF ``CharField``, which since 2.35 fails
+the request on NUL or lone surrogate characters or more than 4096 characters, and trims
+surrounding whitespace first).
 """
 
 from __future__ import annotations
@@ -145,9 +148,74 @@ def _check_number_before_2_35(c: Collector, where: str, name: str, value: Any, v
             )
 
 
+def _check_stored(c: Collector, where: str, name: str, value: Any, text_type: bool) -> None:
+    """engine/serializers.py ``AttributeValSerializer``: ``str(value)`` into
+    ``CharField(max_length=4096, allow_blank=True)``, whose defaults refuse NUL and lone
+    surrogate characters (failing the request) and trim surrounding whitespace before the
+    length is measured. A detector's answer passes it since 2.35."""
+    if c.version < NUMBER_BY_INT_SINCE:
+        return
+    text = str(value)
+    if "\x00" in text:
+        c.error(
+            where,
+            "contains a NUL character (\\x00): CVAT's AttributeValSerializer refuses it"
+            ' ("Null characters are not allowed") and fails the request',
+            "attr.value",
+        )
+        return
+    surrogates = [ch for ch in text if "\ud800" <= ch <= "\udfff"]
+    if surrogates:
+        c.error(
+            where,
+            f"contains the lone surrogate U+{ord(surrogates[0]):04X}: CVAT's"
+            " AttributeValSerializer refuses it and fails the request",
+            "attr.value",
+        )
+        return
+    stored = text.strip()
+    if len(stored) > MAX_VALUE_LENGTH:
+        c.error(
+            where,
+            f"{len(stored)} characters: CVAT's AttributeValSerializer takes at most"
+            f" {MAX_VALUE_LENGTH} and fails the request",
+            "attr.value",
+        )
+    elif stored != text:
+        shown = stored if len(stored) <= 40 else stored[:37] + "..."
+        if text_type:
+            c.loss(
+                where,
+                f"CVAT will store this attribute trimmed: {name}={_short(text)} is stored as"
+                f" {shown!r} (its serializer trims surrounding whitespace)",
+                "attr.value",
+            )
+        else:
+            c.warn(
+                where,
+                f"{name}={_short(text)} is stored as {shown!r}: CVAT's serializer trims"
+                " surrounding whitespace",
+                "attr.value",
+            )
+
+
+def _short(text: str) -> str:
+    return repr(text) if len(text) <= 40 else repr(text[:37] + "...")
+
+
 def _check_value(
     c: Collector, where: str, name: str, value: Any, declared: Mapping[str, Any]
 ) -> None:
+    before = len(c.findings)
+    _check_kept(c, where, name, value, declared)
+    if not any(f.severity in ("error", "loss") for f in c.findings[before:]):
+        _check_stored(c, where, name, value, declared.get("input_type") == "text")
+
+
+def _check_kept(
+    c: Collector, where: str, name: str, value: Any, declared: Mapping[str, Any]
+) -> None:
+    """views.py ``check_attr_value``: whether CVAT keeps the value at all."""
     input_type = declared.get("input_type")
     values = declared.get("values") or []
     drop = f"CVAT will drop this attribute: {name}="
@@ -164,15 +232,9 @@ def _check_value(
                 "attr.value",
             )
     elif input_type == "text":
-        if c.version >= NUMBER_BY_INT_SINCE and len(str(value)) > MAX_VALUE_LENGTH:
-            c.error(
-                where,
-                f"{len(str(value))} characters: CVAT's AttributeValSerializer takes at most"
-                f" {MAX_VALUE_LENGTH} and fails the request",
-                "attr.value",
-            )
-        elif not isinstance(value, str):
-            c.warn(where, f"{describe(value)} is stored as its text", "attr.value-type")
+        if not isinstance(value, str):
+            stored = _short(str(value))
+            c.warn(where, f"{describe(value)} is stored as its text ({stored})", "attr.value-type")
     elif input_type in ("select", "radio"):
         joined = "\n".join(str(v) for v in values)
         if not isinstance(value, str):
@@ -216,8 +278,8 @@ def _declared(label: Any | None, name: Any) -> Mapping[str, Any] | None:
 def check_attributes(c: Collector, where: str, value: Any, label: Any | None) -> None:
     """``label``: the declared label (``.name``, ``.attributes``), or None when the
     function's labels are unknown or the label is not among them."""
-    if isinstance(value, Mapping) and not value:
-        return  # iterated as nothing
+    if isinstance(value, Mapping | str | list) and not value:
+        return  # views.py transform_attributes iterates it as nothing
     if not isinstance(value, list):
         c.error(
             where,

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from harness.cvat.attributes import check_attributes
-from harness.cvat.findings import Collector
+from harness.cvat.findings import SHAPE_COUNTS_SINCE, Collector
 
 SHAPE_TYPES = (
     "rectangle",
@@ -74,12 +75,24 @@ def is_number(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
 
-def number_list(c: Collector, where: str, value: Any, what: str = "numbers") -> list[float] | None:
-    """The list as floats, or None after reporting why it is not a list of finite numbers."""
+def number_list(
+    c: Collector,
+    where: str,
+    value: Any,
+    what: str = "numbers",
+    *,
+    booleans: int = 0,
+) -> list[float] | None:
+    """The list as floats, or None after reporting why it is not a list of finite numbers.
+    ``booleans``: how many leading items may also be true/false (read as 1/0)."""
     if not isinstance(value, list | tuple):
         c.error(where, f"must be a list of {what}, got {describe(value)}")
         return None
-    bad = [k for k, v in enumerate(value) if not is_number(v)]
+    bad = [
+        k
+        for k, v in enumerate(value)
+        if not (is_number(v) or (k < booleans and isinstance(v, bool)))
+    ]
     if bad:
         k = bad[0]
         more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
@@ -132,10 +145,11 @@ def check_points(
     exact, minimum = POINT_RULES[type_]
     n = len(nums)
     if exact is not None and n != exact:
-        c.error(where, f"{a(type_)} needs {exact} numbers, got {n}")
+        count_finding(c, where, f"{a(type_)} needs {exact} numbers, got {n}")
         return
     if exact is None and (n % 2 or n < minimum):
-        c.error(
+        count_finding(
+            c,
             where,
             f"{a(type_)} needs an even count of numbers, at least {minimum}"
             f" ({minimum // 2} point{'s' if minimum > 2 else ''}), got {n}",
@@ -144,13 +158,31 @@ def check_points(
     if type_ == "rectangle":
         xtl, ytl, xbr, ybr = nums
         if xbr < xtl or ybr < ytl:
-            c.error(
+            c.warn(
                 where,
                 f"a rectangle is [xtl, ytl, xbr, ybr], but [{xtl:g}, {ytl:g}, {xbr:g}, {ybr:g}]"
-                " has its bottom-right corner above or left of its top-left one",
+                " has its bottom-right corner above or left of its top-left one: CVAT checks"
+                " only the count and stores the corners as sent",
+                "shape.points",
             )
-            return
     check_inside(c, where, nums, image_size)
+
+
+def count_finding(c: Collector, where: str, message: str) -> None:
+    """A point count wrong for the shape's type. engine/serializers.py
+    ``ShapeSerializer.validate`` fails the request on it since 2.40; before, CVAT stored the
+    shape with the count it had."""
+    if c.version >= SHAPE_COUNTS_SINCE:
+        c.error(
+            where, f"{message}: CVAT's serializer refuses it and fails the request", "shape.points"
+        )
+    else:
+        c.loss(
+            where,
+            f"CVAT will store this shape broken: {message}, and CVAT {c.cvat_version} stores"
+            " the count as sent",
+            "shape.points",
+        )
 
 
 def check_mask_box(
@@ -158,7 +190,12 @@ def check_mask_box(
 ) -> tuple[int, int] | None:
     """A mask's trailing ``[xtl, ytl, xbr, ybr]`` (inclusive pixel indices) -> (width, height)."""
     if not all(float(v).is_integer() for v in box):
-        c.error(where, f"a mask's box {list(box)} must be whole pixel indices")
+        c.loss(
+            where,
+            f"CVAT will store this mask misplaced: its box {[float(v) for v in box]} is not"
+            " whole pixel indices, and CVAT stores it as sent",
+            "mask.geometry",
+        )
         return None
     xtl, ytl, xbr, ybr = (int(v) for v in box)
     if xbr < xtl or ybr < ytl:
@@ -171,8 +208,12 @@ def check_mask_box(
 def check_bitmap_mask(
     c: Collector, where: str, value: Any, image_size: tuple[int, int] | None
 ) -> None:
-    """A detector's mask: row-major 0/1 bitmap of the box, then ``[xtl, ytl, xbr, ybr]``."""
-    nums = number_list(c, where, value)
+    """A detector's mask: row-major 0/1 bitmap of the box, then ``[xtl, ytl, xbr, ybr]``.
+    The bitmap may be true/false: views.py ``_parse_anno`` hands ``np.array(bitmap)`` to
+    datumaro's ``mask_to_rle``, which reads a boolean array as 0/1 (``mask.tolist()`` of a
+    boolean mask gives exactly that)."""
+    booleans = max(len(value) - 4, 0) if isinstance(value, list | tuple) else 0
+    nums = number_list(c, where, value, booleans=booleans)
     if nums is None:
         return
     if len(nums) < 5:
@@ -193,10 +234,11 @@ def check_bitmap_mask(
                 "; these look like run lengths, the interactor's encoding, but a detector's"
                 " mask is a 0/1 bitmap"
             )
-        c.error(
+        c.loss(
             where,
-            f"the bitmap has {len(bitmap)} values but the box is {size[0]}x{size[1]} = {area}"
-            f" pixels: CVAT does not compare them and stores the mask wrong{hint}",
+            f"CVAT will store this mask wrong: the bitmap has {len(bitmap)} values but the box"
+            f" is {size[0]}x{size[1]} = {area} pixels, and CVAT does not compare them{hint}",
+            "mask.geometry",
         )
     elif any(v not in (0.0, 1.0) for v in bitmap):
         c.warn(
@@ -229,10 +271,11 @@ def check_rle_mask(
     if size is None:
         return
     if any(v < 0 or not v.is_integer() for v in counts):
-        c.error(
+        c.loss(
             where,
-            "run lengths must be whole, non-negative pixel counts (CVAT's UI truncates them"
-            " to 32-bit integers)",
+            "CVAT will draw this mask wrong: run lengths must be whole, non-negative pixel"
+            " counts, and CVAT's UI truncates them to 32-bit integers and decodes them as sent",
+            "mask.geometry",
         )
         return
     area = size[0] * size[1]
@@ -244,10 +287,12 @@ def check_rle_mask(
                 "; this looks like a 0/1 bitmap, but here CVAT expects run lengths (the first"
                 " counts 0s) and misreads a bitmap silently"
             )
-        c.error(
+        c.loss(
             where,
-            f"the run lengths add up to {total:g} pixels but the box is"
-            f" {size[0]}x{size[1]} = {area}{hint}",
+            f"CVAT will draw this mask wrong: the run lengths add up to {total:g} pixels but"
+            f" the box is {size[0]}x{size[1]} = {area}, and CVAT's UI decodes them as sent"
+            f" (cvat-core rle2Mask){hint}",
+            "mask.geometry",
         )
 
 
@@ -277,9 +322,10 @@ def _check_type(c: Collector, where: str, item: Mapping[str, Any]) -> str | None
     return None
 
 
-def _dropped(c: Collector, where: str) -> bool:
-    """Whether the item at ``where`` was just reported as dropped for its label."""
-    return any(f.where == f"{where}.label" and f.code == "label.unknown" for f in c.findings)
+def _label_ends_it(c: Collector, where: str) -> bool:
+    """Whether the item's label was reported: CVAT then drops the item (an unknown label) or
+    fails on it (no label, a list) before reading anything else of it."""
+    return any(f.where == f"{where}.label" for f in c.findings)
 
 
 def _check_label(
@@ -347,23 +393,90 @@ def check_confidence(c: Collector, where: str, value: Any) -> None:
         )
 
 
-_BOOLEAN_TEXT = ("true", "false", "1", "0", "yes", "no", "on", "off", "t", "f", "y", "n")
+_TRUE = {1, "yes", "1", "true", "t", "y", "on"}
+_FALSE = {0, "off", "f", "n", "false", "no", "0"}
+"""rest_framework ``BooleanField.TRUE_VALUES`` / ``FALSE_VALUES`` (DRF 3.17.1, CVAT 2.73's),
+tested after lower-casing text; ``True == 1`` and ``1.0 == 1``, so those match too."""
+_DECIMAL_END = re.compile(r"\.0*\s*$")
+
+
+def drf_boolean(value: Any) -> bool | None:
+    """What ``serializers.BooleanField`` makes of a value, None where it fails."""
+    key = value.lower() if isinstance(value, str) else value
+    try:
+        if key in _TRUE:
+            return True
+        if key in _FALSE:
+            return False
+    except TypeError:  # unhashable
+        pass
+    return None
+
+
+def drf_integer(value: Any) -> int | None:
+    """What ``serializers.IntegerField`` makes of a value: ``int(re_decimal.sub("",
+    str(value)))``, so "3", 3.0 and "3.0" read as 3; None where it fails."""
+    try:
+        return int(_DECIMAL_END.sub("", str(value)))
+    except (TypeError, ValueError):
+        return None
+
+
+def drf_float(value: Any) -> float | None:
+    """What ``serializers.FloatField`` makes of a value: ``float(value)`` ("45", true)."""
+    try:
+        return float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
 
 
 def _check_extras(c: Collector, where: str, item: Mapping[str, Any], type_: str | None) -> None:
-    """engine/serializers.py ``AnnotationSerializer.group`` (IntegerField, min 0),
-    ``ShapeSerializer.outside`` (BooleanField) and ``.rotation`` (FloatField, 0..360), which
-    views.py ``parse_anno`` copies only for rectangles and ellipses."""
-    if "group_id" in item and item["group_id"] is not None:
+    """views.py ``_parse_anno`` copies ``group_id``, ``outside`` and (for rectangles and
+    ellipses) ``rotation`` into the shape, sets ``occluded`` to false and copies none of them
+    into a tag; engine/serializers.py then reads them with DRF fields:
+    ``AnnotationSerializer.group`` (IntegerField, min 0, null allowed),
+    ``ShapeSerializer.outside`` (BooleanField) and ``.rotation`` (FloatField, 0..360)."""
+    tag = type_ == "tag"
+    if "group" in item and "group_id" not in item and item["group"] not in (None, 0):
+        c.loss(
+            f"{where}.group",
+            f"CVAT will drop this group ({describe(item['group'])}): CVAT reads group_id,"
+            " not group",
+            "shape.group",
+        )
+    if item.get("group_id") is not None:
         g = item["group_id"]
-        if isinstance(g, bool) or not isinstance(g, int) or g < 0:
+        number = drf_integer(g)
+        if tag:
+            if g != 0:
+                c.loss(
+                    f"{where}.group_id",
+                    "CVAT will drop this group_id: it keeps no group for tags",
+                    "shape.group",
+                )
+        elif number is None or isinstance(g, bool) or number < 0:
             c.error(
                 f"{where}.group_id",
-                f"must be a non-negative integer, got {describe(g)}",
+                f"must be a non-negative integer, got {describe(g)}: CVAT's serializer refuses"
+                " it and fails the request",
                 "shape.group",
             )
+        elif not isinstance(g, int):
+            c.warn(
+                f"{where}.group_id",
+                f"{describe(g)} is read as {number}; send a whole number",
+                "shape.group",
+            )
+    if item.get("occluded") and drf_boolean(item["occluded"]) is not False:
+        c.loss(
+            f"{where}.occluded",
+            f"CVAT will drop this occluded ({describe(item['occluded'])}): it sets every"
+            " shape a function answers to not occluded",
+            "shape.occluded",
+        )
     if "rotation" in item:
         rotation = item["rotation"]
+        angle = drf_float(rotation)
         if type_ not in ("rectangle", "ellipse"):
             if rotation not in (0, None) and type_ is not None:
                 c.loss(
@@ -372,31 +485,47 @@ def _check_extras(c: Collector, where: str, item: Mapping[str, Any], type_: str 
                     f" ellipses, and this is {a(type_)}",
                     "shape.rotation",
                 )
-        elif not is_number(rotation):
+        elif angle is None or isinstance(rotation, list | dict):
             c.error(
                 f"{where}.rotation",
-                f"must be a number of degrees, got {describe(rotation)}",
+                f"must be a number of degrees, got {describe(rotation)}: CVAT's serializer"
+                " refuses it and fails the request",
                 "shape.rotation",
             )
-        elif not 0 <= rotation <= 360:
+        elif not 0 <= angle <= 360 and not math.isnan(angle):
             c.error(
                 f"{where}.rotation",
-                f"{rotation:g} is outside 0..360: CVAT's serializer refuses it and the job"
+                f"{angle:g} is outside 0..360: CVAT's serializer refuses it and the job"
                 " fails (give the angle modulo 360)",
                 "shape.rotation",
             )
-    if "outside" in item:
+        elif not is_number(rotation):
+            c.warn(
+                f"{where}.rotation",
+                f"{describe(rotation)} is read as {angle:g} degrees; send a number",
+                "shape.rotation",
+            )
+    if "outside" in item and not tag:
         outside = item["outside"]
-        if isinstance(outside, bool) or (isinstance(outside, int) and outside in (0, 1)):
-            return  # CVAT's own mmpose function sends 0 / 1
-        if isinstance(outside, str) and outside.lower() in _BOOLEAN_TEXT:
-            c.warn(f"{where}.outside", f"should be true or false, got {describe(outside)}")
-        else:
+        read = drf_boolean(outside)
+        if read is None:
             c.error(
                 f"{where}.outside",
                 f"must be true or false, got {describe(outside)}: CVAT's serializer refuses it",
                 "shape.outside",
             )
+        elif not isinstance(outside, int):  # true/false, and 0/1 as CVAT's mmpose sends
+            c.warn(
+                f"{where}.outside",
+                f"should be true or false, got {describe(outside)} (read as {str(read).lower()})",
+                "shape.outside",
+            )
+    elif "outside" in item and drf_boolean(item["outside"]) is not False and item["outside"]:
+        c.loss(
+            f"{where}.outside",
+            "CVAT will drop this outside: it keeps no outside for tags",
+            "shape.outside",
+        )
 
 
 def _check_label_type(
@@ -465,16 +594,18 @@ def check_shape(
     *,
     element: bool = False,
 ) -> None:
-    """One item of a detector's answer (or one skeleton element, ``element=True``)."""
+    """One item of a detector's answer (or one skeleton element, ``element=True``). The label
+    comes first: views.py ``invoke`` drops an item whose label is unknown before it reads
+    anything else, so nothing else about such an item matters to CVAT."""
     if not isinstance(item, Mapping):
         c.error(where, f"a shape is a JSON object, got {describe(item)}")
         return
-    type_ = _check_type(c, where, item)
     label = None
     if not element:  # an element's label is judged against its skeleton's sublabels
         label = _check_label(c, where, item, labels)
-        if label is None and labels is not None and _dropped(c, where):
-            return  # CVAT drops it: nothing else about it matters
+        if _label_ends_it(c, where):
+            return
+    type_ = _check_type(c, where, item)
     check_confidence(c, f"{where}.confidence", item.get("confidence"))
     if "attributes" in item and not element:
         check_attributes(c, f"{where}.attributes", item["attributes"], label)
@@ -483,13 +614,13 @@ def check_shape(
         return
     if not element:
         _check_label_type(c, where, item, type_, label)
-    if element and type_ != "points":
-        c.error(f"{where}.type", f'a skeleton element is "points", got "{type_}"')
+    if element and not _check_element_type(c, where, item, type_):
         return
     if type_ == "tag":
         return
     if type_ == "skeleton":
         if label is None or getattr(label, "type", None) == "skeleton":
+            _check_skeleton_points(c, f"{where}.points", item)
             _check_skeleton(c, where, item, image_size, label)
     elif type_ == "mask":
         if "mask" not in item:
@@ -508,8 +639,62 @@ def check_shape(
             check_points(c, f"{where}.points", "polygon", item["points"], image_size)
     elif "points" not in item:
         c.error(f"{where}.points", f"missing: {a(type_)} needs points")
+    elif element and isinstance(item["points"], list | tuple) and len(item["points"]) < 2:
+        c.error(
+            f"{where}.points",
+            f"{len(item['points'])} numbers: CVAT reads an element's points[0] and points[1]"
+            " for the skeleton's centre and fails the request",
+            "skeleton.elements",
+        )
     else:
         check_points(c, f"{where}.points", type_, item["points"], image_size)
+
+
+def _check_element_type(c: Collector, where: str, item: Mapping[str, Any], type_: str) -> bool:
+    """views.py ``_parse_anno`` parses an element as a shape of the sublabel's labels: a tag
+    element has no ``points`` for the centre (KeyError), a skeleton element no sublabels;
+    any other type passes ``SubLabeledShapeSerializer`` with its own type's point count.
+    False when nothing more about the element matters."""
+    if type_ in ("tag", "skeleton"):
+        c.error(
+            f"{where}.type",
+            f'a skeleton element is "points", got "{item["type"]}": CVAT reads'
+            f" {'its points' if type_ == 'tag' else 'its sublabels'} and fails the request",
+            "skeleton.element-type",
+        )
+        return False
+    if type_ != "points":
+        c.warn(
+            f"{where}.type",
+            f'a skeleton element is "points", got "{type_}": CVAT checks its points as'
+            f" {a(type_)}'s and stores it so, and the UI draws an element as a point",
+            "skeleton.element-type",
+        )
+    return True
+
+
+def _check_skeleton_points(c: Collector, where: str, item: Mapping[str, Any]) -> None:
+    """views.py ``_parse_anno`` copies ``anno.get("points", [])`` into a skeleton shape too;
+    ``ShapeSerializer.validate`` takes none for a skeleton since 2.40."""
+    points = item.get("points", [])
+    if isinstance(points, list | tuple | str | Mapping) and len(points) == 0:
+        return
+    numbers = isinstance(points, list | tuple) and all(is_number(v) for v in points)
+    if c.version >= SHAPE_COUNTS_SINCE or not numbers:
+        c.error(
+            where,
+            f"a skeleton has no points of its own (its elements have them), got"
+            f" {describe(points)}: CVAT's serializer refuses them and fails the request;"
+            " leave points out",
+            "skeleton.points",
+        )
+    else:
+        c.warn(
+            where,
+            f"a skeleton has no points of its own, got {describe(points)}: CVAT"
+            f" {c.cvat_version} stores them unused; leave points out",
+            "skeleton.points",
+        )
 
 
 def _check_skeleton(
@@ -540,7 +725,7 @@ def _check_skeleton(
         return
     skeleton = str(getattr(label, "name", ""))
     sublabels = {s.name: s for s in getattr(label, "sublabels", ())} if label else None
-    kept: list[Mapping[str, Any]] = []
+    first: dict[Any, tuple[int, Mapping[str, Any]]] = {}
     for j, element in enumerate(elements):
         at = f"{where}.elements[{j}]"
         if not isinstance(element, Mapping) or "label" not in element:
@@ -552,6 +737,14 @@ def _check_skeleton(
             )
             continue
         name = element["label"]
+        if isinstance(name, list | dict):
+            c.error(
+                f"{at}.label",
+                f"must be a sublabel's name, got {describe(name)}: CVAT looks it up in a dict"
+                " and fails the request",
+                "skeleton.elements",
+            )
+            continue
         if sublabels is not None and name not in sublabels:
             known = ", ".join(sublabels) or "none declared"
             c.loss(
@@ -561,13 +754,22 @@ def _check_skeleton(
                 "skeleton.unknown-element",
             )
             continue
-        kept.append(element)
+        if name in first:
+            c.loss(
+                f"{at}.label",
+                f"CVAT will drop this element: elements[{first[name][0]}] is already"
+                f" {name!r}, and CVAT keeps the first element of each sublabel",
+                "skeleton.duplicate-element",
+            )
+        else:
+            first[name] = (j, element)
         check_shape(c, at, element, None, image_size, element=True)
         if "attributes" in element:
             sublabel = sublabels[name] if sublabels is not None else None
             check_attributes(c, f"{at}.attributes", element["attributes"], sublabel)
+    kept = [e for _, e in first.values()]
     if sublabels is not None:
-        missing = [n for n in sublabels if n not in {e.get("label") for e in kept}]
+        missing = [n for n in sublabels if n not in first]
         if missing and kept:
             c.warn(
                 f"{where}.elements",
@@ -575,12 +777,23 @@ def _check_skeleton(
                 " an outside point at the centre of the others",
                 "skeleton.missing-element",
             )
-    if not kept or all(e.get("outside") in (True, 1) for e in kept):
+    # views.py tests `all(element["outside"] ...)` on the values as sent, before the
+    # serializer reads them as booleans: the text "false" counts as outside there
+    if not kept or all(e.get("outside", False) for e in kept):
         why = "no element is left" if not kept else "every element is outside"
+        texts = [
+            e["outside"] for e in kept if drf_boolean(e.get("outside")) is False and e["outside"]
+        ]
+        hint = (
+            f" (CVAT tests outside as sent, so {describe(texts[0])} counts as outside there;"
+            " send false)"
+            if texts
+            else ""
+        )
         c.loss(
             f"{where}.elements",
             f"CVAT will drop this shape: {why}, and CVAT drops a skeleton whose every"
-            " element is outside",
+            f" element is outside{hint}",
             "skeleton.all-outside",
         )
 

@@ -23,6 +23,13 @@ INTERACTOR_SHAPES_SINCE = (2, 60)
 PR #10329, "Updated interaction pipeline", commit 69425c66c, first in v2.60.0). Before it,
 ``{"mask": 2-D array}`` was the current answer."""
 
+SHAPE_COUNTS_SINCE = (2, 40)
+"""First release whose ``ShapeSerializer.validate`` checks each shape's number of points for
+its type (4 for a rectangle, at least 6 and even for a polygon, ..., none for a skeleton)
+and fails the request otherwise (cvat-ai/cvat PR #9556, "Validate point and element counts
+for uploaded shapes", commit 6094e32e2, first in v2.40.0). Before it a shape was stored with
+whatever count it had."""
+
 CODES: dict[str, str] = {
     "response.form": "the answer's top-level form (a list of shapes, an object, ...)",
     "label.unknown": "a shape's label is not among the function's: CVAT drops the shape",
@@ -37,11 +44,17 @@ CODES: dict[str, str] = {
     "shape.group": "group_id",
     "shape.outside": "outside",
     "shape.rotation": "rotation",
+    "shape.occluded": "occluded: CVAT sets every auto shape's occluded to false",
+    "shape.points": "a shape's points: their count for its type, their order",
+    "mask.geometry": "a mask whose bitmap or run lengths do not fit its box",
     "skeleton.elements": "a skeleton's elements missing or malformed",
     "skeleton.elements-on-non-skeleton": "elements on a shape or label that is no skeleton",
     "skeleton.label-type": "a skeleton shape for a label that is no skeleton",
     "skeleton.unknown-element": "an element that is not a sublabel: CVAT drops it",
     "skeleton.missing-element": "a sublabel without an element: CVAT adds it outside",
+    "skeleton.duplicate-element": "a second element for a sublabel: CVAT keeps the first",
+    "skeleton.points": "a skeleton's own points (CVAT takes none)",
+    "skeleton.element-type": "an element that is not a points shape",
     "skeleton.all-outside": "no element left inside: CVAT drops the skeleton",
 }
 """Every code a rule names; ``<kind>.schema`` (``detector.schema``, ...) for the rest."""
