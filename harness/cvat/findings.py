@@ -23,6 +23,14 @@ INTERACTOR_SHAPES_SINCE = (2, 60)
 PR #10329, "Updated interaction pipeline", commit 69425c66c, first in v2.60.0). Before it,
 ``{"mask": 2-D array}`` was the current answer."""
 
+OBJ_BBOX_LIST_SINCE = (2, 16)
+"""First release whose UI sends an interactor's ``obj_bbox`` itself: the corners of the box
+drawn, ``[]`` when none is (``convertShapesForInteractor`` in ``cvat-canvas-wrapper.ts``), and
+whose server passes it on (``data.get("obj_bbox", None)``): cvat-ai/cvat PR #8270, "Segment
+Anything: supported bounding box input", commit 10a5f661e, first in v2.16.3 (versions are
+compared as (major, minor), so "2.16" means its last patch). Before it the server sent null,
+or the first two positive points for functions with ``startswith_box``."""
+
 CODES: dict[str, str] = {
     "response.form": "the answer's top-level form (a list of shapes, an object, ...)",
     "label.unknown": "a shape's label is not among the function's: CVAT drops the shape",
@@ -43,6 +51,7 @@ CODES: dict[str, str] = {
     "skeleton.unknown-element": "an element that is not a sublabel: CVAT drops it",
     "skeleton.missing-element": "a sublabel without an element: CVAT adds it outside",
     "skeleton.all-outside": "no element left inside: CVAT drops the skeleton",
+    "tracker.boxed": "a tracked shape whose points' box (all the UI keeps) is not the object's",
 }
 """Every code a rule names; ``<kind>.schema`` (``detector.schema``, ...) for the rest."""
 
