@@ -216,7 +216,9 @@ class FunctionClient:
         sent = f"{name} ({size[0]}x{size[1]}), pos {list(pos_points)}, neg {list(neg_points)}"
         if obj_bbox:
             sent += f", box {list(obj_bbox)}"
-        request = interactor_request(data, pos_points, neg_points, obj_bbox)
+        request = interactor_request(
+            data, pos_points, neg_points, obj_bbox, cvat_version=self.cvat_version
+        )
         return self.send(request, sent, size)
 
     def track(

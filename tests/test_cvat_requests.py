@@ -54,15 +54,25 @@ def test_detector_threshold_sent_when_truthy(png: Path) -> None:
     assert body == {"threshold": 0.5, "image": encode_image(png)}
 
 
-def test_interactor_request_has_all_keys_and_null_bbox(png: Path) -> None:
+def test_interactor_request_has_all_keys_and_empty_bbox(png: Path) -> None:
+    # cvat-ui tools-control.tsx onInteraction: obj_bbox is convertShapesForInteractor(shapes,
+    # 'rectangle', 'positive'), [] when no box is drawn; views.py invoke passes it on.
     body = interactor_request(png, [[1, 2], [3, 4]])
     assert body == {
         "image": encode_image(png),
         "pos_points": [[1, 2], [3, 4]],
         "neg_points": [],
-        "obj_bbox": None,
+        "obj_bbox": [],
     }
+    assert interactor_request(png, [[1, 2]], obj_bbox=[])["obj_bbox"] == []
+
+
+def test_interactor_request_bbox_null_before_2_16(png: Path) -> None:
+    # views.py invoke before cvat-ai/cvat PR #8270 (v2.16.3): "obj_bbox": None unless
+    # startswith_box.
+    body = interactor_request(png, [[1, 2]], cvat_version="2.15")
     assert json.loads(json.dumps(body))["obj_bbox"] is None
+    assert interactor_request(png, [[1, 2]], cvat_version="2.16")["obj_bbox"] == []
 
 
 def test_interactor_request_pairs_flat_points_and_bbox(png: Path) -> None:

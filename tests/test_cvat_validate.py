@@ -508,6 +508,26 @@ CASES: dict[str, Case] = {
         "shapes[0].attributes",
         "replaces anything else",
     ),
+    # cvat-core lambda-manager.ts call: typeof null === 'object', then null.spec_id throws
+    "interactor-attribute-null": Case(
+        "interactor",
+        {
+            "shapes": [
+                {"points": [4, 0, 0, 1, 1], "attributes": [{"spec_id": 0, "value": "1"}, None]}
+            ]
+        },
+        "error",
+        "shapes[0].attributes[1]",
+        "Interaction error occurred",
+    ),
+    # ... for every shape of the answer, before the UI keeps only the masks
+    "interactor-attribute-null-polygon": Case(
+        "interactor",
+        {"shapes": [{"type": "polygon", "points": [1, 1, 2, 2, 1, 2], "attributes": [None]}]},
+        "error",
+        "shapes[0].attributes[0]",
+        "Interaction error occurred",
+    ),
     "interactor-shapes-old-cvat": Case(
         "interactor",
         {"shapes": [{"points": [4, 0, 0, 1, 1]}]},
@@ -599,7 +619,17 @@ CASES: dict[str, Case] = {
         "states",
         'the single-object {"shape", "state"}',
     ),
+    # tools-control.tsx checkTrackedStates: a track answer's shapes go through .map(...)
     "tracker-shapes-missing": Case("tracker", {"states": []}, "error", "shapes", "missing"),
+    # ... while of an init_tracking answer only the states are read
+    "tracker-shapes-missing-init": Case(
+        "tracker",
+        {"states": [{}]},
+        "warning",
+        "shapes",
+        "harmless on this first call",
+        {"request": {"shapes": [[1, 2, 3, 4]], "states": []}},
+    ),
     "tracker-states-not-list": Case(
         "tracker", {"shapes": [], "states": {}}, "error", "states", "must be a list"
     ),
@@ -613,8 +643,13 @@ CASES: dict[str, Case] = {
         "states[0]",
         "not JSON-serialisable",
     ),
+    # lambda_manager/views.py invoke: signer.sign(json.dumps(None)), unsigned back to None
     "tracker-state-null": Case(
-        "tracker", {"shapes": [[1, 2, 3, 4]], "states": [None]}, "error", "states[0]", "null"
+        "tracker",
+        {"shapes": [[1, 2, 3, 4]], "states": [None]},
+        "warning",
+        "states[0]",
+        "nothing to track the object from",
     ),
     "tracker-count-mismatch": Case(
         "tracker",
@@ -629,10 +664,25 @@ CASES: dict[str, Case] = {
         "error",
         "shapes",
         "1 shape(s) for the 2 object(s) sent",
+        {"request": {"shapes": [None, None], "states": ["s0", "s1"]}},
+    ),
+    # tools-control.tsx checkTrackedStates reads only the states of an init_tracking answer
+    "tracker-sent-count-init": Case(
+        "tracker",
+        {"shapes": [[1, 2, 3, 4]], "states": [{}, {}]},
+        "warning",
+        "shapes",
+        "1 shape(s) for the 2 object(s) sent (harmless on this first call",
         {"request": {"shapes": [[1, 2, 3, 4], [5, 6, 7, 8]], "states": []}},
     ),
+    # tools-control.tsx: response.shapes.map(trackedRectangleMapper) reads shape.points
     "tracker-null-shape": Case(
-        "tracker", {"shapes": [None], "states": [{}]}, "warning", "shapes[0]", "no place to move"
+        "tracker",
+        {"shapes": [None], "states": [{}]},
+        "error",
+        "shapes[0]",
+        "fails ('Tracking error')",
+        {"request": {"shapes": [None], "states": ["signed"]}},
     ),
     "tracker-legacy-object": Case(
         "tracker",
@@ -690,6 +740,24 @@ CASES: dict[str, Case] = {
         "shapes[0].points",
         "needs 4 numbers, got 2",
     ),
+    # tools-control.tsx trackedRectangleMapper: min/max of a mask's run lengths and box
+    "tracker-typed-mask-boxed": Case(
+        "tracker",
+        {"shapes": [{"type": "mask", "points": [0, 4, 10, 10, 11, 11]}], "states": [{}]},
+        "loss",
+        "shapes[0].type",
+        "CVAT's UI will move the object to a wrong box",
+        {"request": {"shapes": [None], "states": ["signed"]}, "image_size": IMAGE},
+    ),
+    # tools-control.tsx trackedRectangleMapper: an ellipse is [cx, cy, rightX, topY]
+    "tracker-typed-ellipse-boxed": Case(
+        "tracker",
+        {"shapes": [{"type": "ellipse", "points": [50, 50, 70, 40]}], "states": [{}]},
+        "loss",
+        "shapes[0].type",
+        "a quarter of it",
+        {"request": {"shapes": [None], "states": ["signed"]}},
+    ),
     "tracker-typed-mask": Case(
         "tracker",
         {"shapes": [{"type": "mask", "points": [1, 0, 0, 1, 1]}], "states": [{}]},
@@ -699,18 +767,31 @@ CASES: dict[str, Case] = {
     ),
     # reid
     "reid-not-list": Case("reid", {"matches": []}, "error", "response", "a JSON list of indices"),
+    # views.py LambdaJob._call_reid: enumerate(matching) stops early, the rest stay unmatched
     "reid-length": Case(
         "reid",
         [0],
-        "error",
+        "warning",
         "response",
-        "1 item(s) for the 2 box(es)",
+        "1 item(s) for the 2 box(es) of boxes0: CVAT leaves the rest unmatched",
         {"request": {"boxes0": [{}, {}], "boxes1": [{}]}},
     ),
     "reid-not-int": Case("reid", ["0"], "error", "[0]", "index into boxes1 or -1"),
-    "reid-bool": Case("reid", [True], "error", "[0]", "index into boxes1 or -1"),
+    # views.py LambdaJob._call_reid: `idx1 >= 0`, then boxes1[idx1]; True == 1 in Python
+    "reid-bool": Case("reid", [True], "warning", "[0]", "true is taken as index 1"),
     "reid-float": Case("reid", [1.0], "error", "[0]", "is a float"),
     "reid-negative": Case("reid", [-3], "warning", "[0]", "say -1"),
+    # views.py LambdaJob._call_reid: -1.0 >= 0 is False, so no match and no boxes1[-1.0]
+    "reid-negative-float": Case("reid", [-1.0], "warning", "[0]", "-1.0 is taken as 'no match'"),
+    # views.py LambdaJob._call_reid: boxes0[idx0] past boxes0 raises IndexError
+    "reid-extra": Case(
+        "reid",
+        [0, 1],
+        "error",
+        "[1]",
+        "boxes0 has 1 box(es): CVAT fails the job",
+        {"request": {"boxes0": [{}], "boxes1": [{}, {}]}},
+    ),
     "reid-out-of-range": Case(
         "reid",
         [2],
@@ -719,8 +800,15 @@ CASES: dict[str, Case] = {
         "index 2 is out of range",
         {"request": {"boxes0": [{}], "boxes1": [{}, {}]}},
     ),
+    # views.py LambdaJob._call_reid: the box sits in two paths; its second
+    # box.pop("path_id") while building the tracks raises KeyError
     "reid-duplicate": Case(
-        "reid", [1, 1], "error", "[1]", "boxes1[1] is already matched to boxes0[0]"
+        "reid",
+        [1, 1],
+        "error",
+        "[1]",
+        "boxes1[1] is already matched to boxes0[0]: CVAT links the box into both tracks and fails"
+        ' the job building them (KeyError on its "path_id")',
     ),
 }
 CASES["interactor-legacy-bounds"] = Case(

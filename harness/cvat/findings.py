@@ -30,6 +30,14 @@ and fails the request otherwise (cvat-ai/cvat PR #9556, "Validate point and elem
 for uploaded shapes", commit 6094e32e2, first in v2.40.0). Before it a shape was stored with
 whatever count it had."""
 
+OBJ_BBOX_LIST_SINCE = (2, 16)
+"""First release whose UI sends an interactor's ``obj_bbox`` itself: the corners of the box
+drawn, ``[]`` when none is (``convertShapesForInteractor`` in ``cvat-canvas-wrapper.ts``), and
+whose server passes it on (``data.get("obj_bbox", None)``): cvat-ai/cvat PR #8270, "Segment
+Anything: supported bounding box input", commit 10a5f661e, first in v2.16.3 (versions are
+compared as (major, minor), so "2.16" means its last patch). Before it the server sent null,
+or the first two positive points for functions with ``startswith_box``."""
+
 CODES: dict[str, str] = {
     "response.form": "the answer's top-level form (a list of shapes, an object, ...)",
     "label.unknown": "a shape's label is not among the function's: CVAT drops the shape",
@@ -56,6 +64,7 @@ CODES: dict[str, str] = {
     "skeleton.points": "a skeleton's own points (CVAT takes none)",
     "skeleton.element-type": "an element that is not a points shape",
     "skeleton.all-outside": "no element left inside: CVAT drops the skeleton",
+    "tracker.boxed": "a tracked shape whose points' box (all the UI keeps) is not the object's",
 }
 """Every code a rule names; ``<kind>.schema`` (``detector.schema``, ...) for the rest."""
 

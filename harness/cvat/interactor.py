@@ -25,6 +25,9 @@ from harness.cvat.detector import (
 from harness.cvat.findings import INTERACTOR_SHAPES_SINCE, Collector
 
 _SINCE = ".".join(str(v) for v in INTERACTOR_SHAPES_SINCE)
+_ATTRIBUTES_WANTED = (
+    'CVAT\'s UI wants [{"spec_id": number, "value": str}] and replaces anything else with []'
+)
 
 
 def _check_mask_rows(
@@ -104,6 +107,43 @@ def _check_legacy_mask(
             check_inside(c, "points", [v for p in points for v in p], image_size)
 
 
+def _is_js_number(value: Any) -> bool:
+    """``typeof value === 'number'`` for a value parsed from JSON (true/false are booleans)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _check_attributes(c: Collector, where: str, attributes: Any, kept: bool) -> None:
+    """As cvat-core ``lambda-manager.ts`` ``call`` (since PR #10329) keeps a shape's attributes.
+
+    It keeps them only when ``Array.isArray`` and ``every`` attribute passes ``typeof attr ===
+    'object' && typeof attr.spec_id === 'number' && typeof attr.value === 'string'``, else
+    gives the shape ``[]``. ``typeof null`` is ``'object'``, so a null reached by ``every``
+    (all before it passing) throws on ``attr.spec_id`` and the UI shows "Interaction error
+    occurred"; ``every`` stops at the first attribute that fails, so a null after it is never
+    read. ``kept``: the shape is a mask the UI keeps (else only the crash matters).
+    """
+    if not isinstance(attributes, list):
+        if attributes is not None and kept:  # missing or null: the UI gives it [] anyway
+            c.warn(where, f"{_ATTRIBUTES_WANTED}, got {describe(attributes)}")
+        return
+    for k, attr in enumerate(attributes):
+        if attr is None:
+            c.error(
+                f"{where}[{k}]",
+                "null: CVAT's UI reads attr.spec_id of every attribute (typeof null is"
+                ' "object") and fails ("Interaction error occurred"); leave it out',
+            )
+            return
+        if not (
+            isinstance(attr, Mapping)
+            and _is_js_number(attr.get("spec_id"))
+            and isinstance(attr.get("value"), str)
+        ):
+            if kept:
+                c.warn(where, f"{_ATTRIBUTES_WANTED}: [{k}] is {describe(attr)}")
+            return
+
+
 def _check_shapes(c: Collector, shapes: Any, image_size: tuple[int, int] | None) -> None:
     if not isinstance(shapes, list):
         c.error(
@@ -119,6 +159,8 @@ def _check_shapes(c: Collector, shapes: Any, image_size: tuple[int, int] | None)
             c.error(where, f"a shape is a JSON object, got {describe(shape)}")
             continue
         type_ = shape.get("type") or "mask"  # the UI reads a missing or null type as a mask
+        # cvat-core reads every shape's attributes, masks or not, before the UI filters them
+        _check_attributes(c, f"{where}.attributes", shape.get("attributes"), type_ == "mask")
         if type_ != "mask":
             c.warn(
                 f"{where}.type",
@@ -131,21 +173,6 @@ def _check_shapes(c: Collector, shapes: Any, image_size: tuple[int, int] | None)
             c.error(f"{where}.points", "missing: a mask is run lengths + [xtl, ytl, xbr, ybr]")
         else:
             check_rle_mask(c, f"{where}.points", shape["points"], image_size)
-        attributes = shape.get("attributes")
-        if attributes is not None and not (
-            isinstance(attributes, list)
-            and all(
-                isinstance(a, Mapping)
-                and isinstance(a.get("spec_id"), int)
-                and isinstance(a.get("value"), str)
-                for a in attributes
-            )
-        ):
-            c.warn(
-                f"{where}.attributes",
-                'CVAT\'s UI wants [{"spec_id": int, "value": str}] and replaces anything else'
-                " with []",
-            )
     if masks == 0:
         c.warn("shapes", "no mask shapes: the UI has nothing to show")
 

@@ -3,9 +3,10 @@
 Checked against cvat-ai/cvat ``cvat/apps/lambda_manager/views.py`` (``LambdaFunction.invoke``):
 images are the base64 of the frame's file bytes (``_get_image``); ``threshold`` is added for
 every kind, and only when truthy; interactors always get ``pos_points``, ``neg_points`` and
-``obj_bbox`` (null when absent); trackers get ``shapes`` and ``states`` (``[]`` when starting,
-and since PR #9548 one ``null`` shape per state when continuing); re-id gets two images and two
-lists of CVAT shape dicts, ``max_distance`` only when truthy.
+``obj_bbox`` (``[]`` when no box is drawn, as the UI sends it); trackers get ``shapes`` and
+``states`` (``[]`` when starting, and since PR #9548 one ``null`` shape per state when
+continuing); re-id gets two images and two lists of CVAT shape dicts, ``max_distance`` only
+when truthy.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from harness.cvat.findings import CVAT_VERSION, OBJ_BBOX_LIST_SINCE, parse_version
 
 KINDS = ("detector", "interactor", "tracker", "reid")
 
@@ -74,19 +77,26 @@ def interactor_request(
     neg_points: Sequence[Any] = (),
     obj_bbox: Sequence[Any] | None = None,
     threshold: float | None = None,
+    cvat_version: str = CVAT_VERSION,
 ) -> dict[str, Any]:
     """``{"image", "pos_points": [[x, y]...], "neg_points": [...], "obj_bbox"}``.
 
-    ``obj_bbox`` is ``[[x1, y1], [x2, y2]]`` (four numbers are paired up) or null.
+    ``obj_bbox`` is ``[[x1, y1], [x2, y2]]`` (four numbers are paired up); with no box (None
+    or empty) it is sent as CVAT's UI sends it in its one interaction flow (cvat-ui
+    ``tools-control.tsx`` ``onInteraction``): ``convertShapesForInteractor`` of no rectangle is
+    ``[]``, which the server passes on. Only API callers that leave ``obj_bbox`` out get null,
+    as every call did before CVAT 2.16 (``OBJ_BBOX_LIST_SINCE``).
     """
     body: dict[str, Any] = {}
     if threshold:
         body["threshold"] = threshold
-    bbox = None
-    if obj_bbox is not None:
+    bbox: list[list[float | int]] | None = None
+    if obj_bbox:
         bbox = _point_pairs(obj_bbox, "obj_bbox")
         if len(bbox) != 2:
             raise ValueError("obj_bbox: a box is two corners [[x1, y1], [x2, y2]]")
+    elif parse_version(cvat_version) >= OBJ_BBOX_LIST_SINCE:
+        bbox = []
     body.update(
         {
             "image": encode_image(image),

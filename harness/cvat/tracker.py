@@ -7,6 +7,13 @@ it is sent point lists and answers point lists, which CVAT wraps as rectangles. 
 that declares ``supported_shape_types`` is sent ``{"type", "points"}`` objects and must answer
 them, passed to the UI as they are. CVAT's own trackers (siammask, transt) answer the legacy
 way; siammask's point lists are polygons of 8 numbers, of which the UI takes the box.
+
+cvat-ui ``tools-control.tsx`` (``checkTrackedStates``) calls ``init_tracking`` (shapes sent, no
+states) for objects without a current state and reads only the answer's ``states``, then
+``track`` on every new frame (states sent, shapes null), whose ``shapes`` it maps through
+``trackedRectangleMapper``: the box around each shape's points, whatever its type. A missing
+``shapes`` or a null shape there throws, and the UI shows "Tracking error" for every object of
+that tracker.
 """
 
 from __future__ import annotations
@@ -38,6 +45,15 @@ def _interface(request: Mapping[str, Any] | None, shapes: list[Any]) -> str | No
             if isinstance(s, list | tuple):
                 return "legacy"
     return None
+
+
+def _continuing(request: Mapping[str, Any] | None) -> bool | None:
+    """True for a ``track`` call (states sent), False for ``init_tracking`` (none), None when
+    no request is known: judged then as a ``track`` call, the one the UI makes every frame."""
+    if request is None:
+        return None
+    states = request.get("states")
+    return isinstance(states, list) and bool(states)
 
 
 def _sent_count(request: Mapping[str, Any] | None) -> int | None:
@@ -81,7 +97,9 @@ def _check_typed_shape(
     shape: Any,
     sent: Any,
     image_size: tuple[int, int] | None,
+    boxed: bool,
 ) -> None:
+    """``boxed``: the UI turns this answer into a box (a ``track`` call, not the first one)."""
     if not isinstance(shape, Mapping):
         c.error(
             where,
@@ -98,10 +116,26 @@ def _check_typed_shape(
         c.warn(f"{where}.type", f'"{type_}" for a "{sent.get("type")}" that was sent')
     if "points" not in shape:
         c.error(f"{where}.points", f"missing: {a(type_)} needs points")
-    elif type_ == "mask":
+        return
+    if type_ == "mask":
         check_rle_mask(c, f"{where}.points", shape["points"], image_size)
     else:
         check_points(c, f"{where}.points", type_, shape["points"], image_size)
+    if boxed and type_ in _NOT_BOXES:
+        c.loss(
+            f"{where}.type",
+            f"CVAT's UI will move the object to a wrong box: it takes the box around any tracked"
+            f" shape's points, and {a(type_)}'s points are {_NOT_BOXES[type_]}; answer the"
+            " rectangle that was sent",
+            "tracker.boxed",
+        )
+
+
+_NOT_BOXES = {
+    "mask": "run lengths followed by its box",
+    "ellipse": "its centre and its top-right corner (the box is a quarter of it)",
+}
+"""Shapes whose points' min/max (``trackedRectangleMapper``) is not the object's box."""
 
 
 def _check_states(c: Collector, states: list[Any]) -> None:
@@ -112,10 +146,12 @@ def _check_states(c: Collector, states: list[Any]) -> None:
             c.error(f"states[{i}]", f"not JSON-serialisable ({exc}): CVAT signs json.dumps(state)")
             continue
         if state is None:
-            c.error(
+            # views.py signs json.dumps(None) and unsigns it to None: nothing fails in CVAT
+            c.warn(
                 f"states[{i}]",
-                "null: CVAT sends it back as null on the next frame together with a null shape"
-                " (shapes are not re-sent when tracking continues), so the object is lost",
+                "null: CVAT hands it back as null on the next frame together with a null shape"
+                " (shapes are not re-sent when tracking continues), so the function has nothing"
+                " to track the object from",
             )
 
 
@@ -135,8 +171,21 @@ def validate_tracker(
     if "states" not in body:
         old = ' (the single-object {"shape", "state"} answer is gone)' if "state" in body else ""
         c.error("states", f'missing: CVAT reads response["states"] and fails the call{old}')
+    continuing = _continuing(request)
+
+    def shapes_finding(where: str, message: str) -> None:
+        """An error, except in an init_tracking answer, whose shapes the UI never reads."""
+        if continuing is False:
+            c.warn(where, f"{message} (harmless on this first call: the UI reads only states)")
+        else:
+            c.error(where, message)
+
     if "shapes" not in body:
-        c.error("shapes", "missing: the UI moves each tracked object to its shape in the answer")
+        shapes_finding(
+            "shapes",
+            "missing: on a track call the UI maps response.shapes to move each object and"
+            " fails ('Tracking error')",
+        )
     states, shapes = body.get("states"), body.get("shapes")
     if "states" in body and not isinstance(states, list):
         c.error("states", f"must be a list, one state per object, got {describe(states)}")
@@ -148,13 +197,13 @@ def validate_tracker(
         return
     _check_states(c, states)
     if len(shapes) != len(states):
-        c.error(
+        shapes_finding(
             "response",
             f"{len(shapes)} shape(s) but {len(states)} state(s): one of each per object",
         )
     sent = _sent_count(request)
     if sent is not None and len(shapes) != sent:
-        c.error("shapes", f"{len(shapes)} shape(s) for the {sent} object(s) sent")
+        shapes_finding("shapes", f"{len(shapes)} shape(s) for the {sent} object(s) sent")
     if sent is not None and len(states) != sent:
         c.error("states", f"{len(states)} state(s) for the {sent} object(s) sent")
     interface = _interface(request, shapes)
@@ -162,14 +211,20 @@ def validate_tracker(
     for i, shape in enumerate(shapes):
         where = f"shapes[{i}]"
         if shape is None:
-            c.warn(where, "null: CVAT passes it on, and the UI has no place to move the object to")
+            if continuing is not False:
+                c.error(
+                    where,
+                    "null: the UI reads the points of every shape in a track answer"
+                    " (trackedRectangleMapper) and fails ('Tracking error'), moving none of"
+                    " this tracker's objects; answer the last known shape",
+                )
         elif interface == "legacy":
             _check_legacy_shape(c, where, shape, image_size)
         else:
             sent_shape = (
                 sent_shapes[i] if isinstance(sent_shapes, list) and i < len(sent_shapes) else None
             )
-            _check_typed_shape(c, where, shape, sent_shape, image_size)
+            _check_typed_shape(c, where, shape, sent_shape, image_size, continuing is not False)
     if interface == "legacy" and any(s is not None for s in shapes):
         c.warn(
             "shapes",
