@@ -74,3 +74,15 @@ def test_sdk_adapter_reads_an_empty_obj_bbox_as_no_box() -> None:
     spec = SimpleNamespace(min_pos_points=1, min_neg_points=0, min_bounding_boxes=None)
     prompts = prompts_from({"pos_points": [[1, 2]], "neg_points": [], "obj_bbox": []}, spec)
     assert prompts.bounding_box is None
+
+
+def test_interactor_empty_type_is_not_a_mask() -> None:
+    # cvat-core lambda-manager.ts call: `type: item.type ?? ShapeType.MASK` -- only a missing
+    # or null type becomes a mask; "" is kept as "" and the UI drops the shape
+    for missing in ({}, {"type": None}):
+        assert validate("interactor", {"shapes": [{"points": MASK, **missing}]}) == []
+    found = validate("interactor", {"shapes": [{"type": "", "points": MASK}]})
+    assert [(f.severity, f.where) for f in found] == [
+        ("warning", "shapes[0].type"),
+        ("warning", "shapes"),
+    ]

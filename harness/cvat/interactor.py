@@ -158,7 +158,10 @@ def _check_shapes(c: Collector, shapes: Any, image_size: tuple[int, int] | None)
         if not isinstance(shape, Mapping):
             c.error(where, f"a shape is a JSON object, got {describe(shape)}")
             continue
-        type_ = shape.get("type") or "mask"  # the UI reads a missing or null type as a mask
+        # lambda-manager.ts: `item.type ?? ShapeType.MASK`: only a missing or null type is a
+        # mask; "" stays "" (and is dropped below)
+        type_ = shape.get("type")
+        type_ = "mask" if type_ is None else type_
         # cvat-core reads every shape's attributes, masks or not, before the UI filters them
         _check_attributes(c, f"{where}.attributes", shape.get("attributes"), type_ == "mask")
         if type_ != "mask":
