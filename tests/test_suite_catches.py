@@ -117,6 +117,14 @@ CASES = [
         ),
     ),
     Case(
+        "broken_coordinates",
+        f"coordinates[{FIXTURE}]",
+        (
+            "1 coordinates finding(s) CVAT 2.73 stores as sent, which cvat-fn fails",
+            "[0].points: (521.6, 161) lies outside the 512x512 image (tolerance 1 px)",
+        ),
+    ),
+    Case(
         "broken_ignores_threshold",
         f"threshold[{FIXTURE}]",
         ("threshold ignored", "the function returned [0] face with confidence 0.81"),

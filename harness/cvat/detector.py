@@ -112,7 +112,11 @@ def check_inside(
     pixel_indices: bool = False,
 ) -> None:
     """Every (x, y) pair inside the image, within :data:`TOLERANCE_PX`. Pixel indices (mask
-    boxes) end at width-1; coordinates may reach the width itself."""
+    boxes) end at width-1; coordinates may reach the width itself. CVAT 2.73 stores points
+    outside as sent (``dataset_manager/task.py`` ``_save_shapes_to_db``: "FIXME: need to clamp
+    points") and its UI clamps them when the shape is edited (cvat-core ``drawn.ts``
+    ``fitPoints``): a warning to CVAT, which the coordinates check fails on (cvat-fn's own
+    rule: such points almost always mean coordinates for another frame size)."""
     if image_size is None:
         return
     w, h = image_size
@@ -128,9 +132,10 @@ def check_inside(
     if outside:
         x, y = outside[0]
         more = f" (and {len(outside) - 1} more points)" if len(outside) > 1 else ""
-        c.error(
+        c.warn(
             where,
-            f"({x:g}, {y:g}) lies outside the {w}x{h} image{more} (tolerance {TOLERANCE_PX:g} px)",
+            f"({x:g}, {y:g}) lies outside the {w}x{h} image{more} (tolerance {TOLERANCE_PX:g} px):"
+            " CVAT stores it as sent and clamps it to the image when the shape is edited",
             "coord.outside",
         )
 
