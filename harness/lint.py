@@ -124,7 +124,10 @@ def _check_shape_types(lint: _Linter, field: str, annotations: dict[str, Any], k
     an empty one is ``InvalidFunctionMetadataError`` (the function is left out of CVAT's list).
     ``prepare_shape`` compares each tracked shape's type with it, so an unknown name never
     matches; only trackers read it."""
-    names = [n.strip() for n in str(annotations.get("supported_shape_types") or "").split(",")]
+    raw = annotations.get("supported_shape_types")
+    # Nuclio hands annotations to CVAT as text: an unquoted false / 0 arrives as "false" / "0"
+    text = "" if raw is None else str(raw).lower() if isinstance(raw, bool) else str(raw)
+    names = [n.strip() for n in text.split(",")]
     names = [n for n in names if n]
     if not names:
         lint.error(
@@ -227,7 +230,10 @@ def _check_attribute_specs(lint: _Linter, field: str, where: str, attributes: An
                     " fails",
                 )
         name = attr.get("name")
-        if name in seen:
+        if isinstance(name, list | dict):
+            # parse_attributes: {attr["name"] for attr in attrs_spec} raises TypeError
+            lint.error(field, f"{at}: name {name!r} is not text: CVAT's function list fails")
+        elif name in seen:
             lint.error(field, f"{at}: duplicate attribute name {name!r}: CVAT skips the function")
         seen.add(str(name))
         input_type = attr.get("input_type")

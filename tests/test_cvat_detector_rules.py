@@ -229,6 +229,22 @@ RULES: dict[str, Rule] = {
         "step 0",
         "VIEWS check_attr_value: (value_num - min_value) % 0 raises ZeroDivisionError",
     ),
+    "attr-number-step-zero-out-of-range": Rule(
+        [face(("flat", "30"))],
+        "loss",
+        "[0].attributes[0].value",
+        "attr.range",
+        "outside the declared 0..10",
+        "VIEWS check_attr_value: `min <= n <= max and ...` stops before % step",
+    ),
+    "attr-name-a-list": Rule(
+        [face((["age"], "3"))],  # type: ignore[arg-type]
+        "error",
+        "[0].attributes[0].name",
+        "attr.form",
+        "is not text",
+        "VIEWS transform_attributes: `attr['name'] not in attr_mapping` raises TypeError",
+    ),
     "attr-text-too-long": Rule(
         [face(("note", "x" * 4097))],
         "error",
@@ -715,9 +731,11 @@ def test_point_counts_before_2_40(answer: Any, where: str, severity: str, code: 
     assert [f.severity for f in judge(answer) if f.where == where] == ["error"]
 
 
-def test_text_attribute_checks_before_2_35() -> None:
-    # a detector's answer passes AttributeValSerializer since PR #9285 (first in v2.35.0)
-    assert judge([face(("note", "  a\x00b "))], cvat_version="2.34") == []
+def test_text_attribute_checks_hold_before_2_35_too() -> None:
+    # the task-wide auto-annotation path has validated answers with LabeledDataSerializer(...)
+    # .is_valid(raise_exception=True) since PR #1767 (views.py, before and after PR #9285)
+    found = judge([face(("note", "a\x00b"))], cvat_version="2.34")
+    assert [(f.severity, f.code) for f in found] == [("error", "attr.value")]
 
 
 def test_elements_a_skeleton_keeps_decide_whether_it_is_dropped() -> None:

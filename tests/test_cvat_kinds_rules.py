@@ -3,12 +3,13 @@ must not fail, each next to the CVAT code that takes it."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
 from harness.cvat import errors, validate
-from harness.cvat.findings import failing, warnings
+from harness.cvat.findings import failing, losses
 
 MASK = [4, 0, 0, 1, 1]  # a 1x1 box of zeros at (0, 0): run lengths + [xtl, ytl, xbr, ybr]
 INIT = {"shapes": [{"type": "rectangle", "points": [1, 2, 30, 40]}], "states": []}
@@ -21,13 +22,13 @@ def test_interactor_null_attribute_after_a_bad_one_is_never_read() -> None:
     body = {"shapes": [{"points": MASK, "attributes": [{"spec_id": "0", "value": "1"}, None]}]}
     findings = validate("interactor", body)
     assert errors(findings) == []
-    assert "[0] is an object" in warnings(findings)[0].message
+    assert "[0] is an object" in losses(findings)[0].message  # the UI gives the shape []
 
 
 def test_interactor_boolean_spec_id_is_no_number() -> None:
     # cvat-core lambda-manager.ts call: typeof true is 'boolean', not 'number' -> [].
     body = {"shapes": [{"points": MASK, "attributes": [{"spec_id": True, "value": "1"}]}]}
-    assert [f.severity for f in validate("interactor", body)] == ["warning"]
+    assert [f.severity for f in validate("interactor", body)] == ["loss"]
 
 
 def test_tracker_init_answer_shapes_are_not_read() -> None:
@@ -83,6 +84,23 @@ def test_interactor_empty_type_is_not_a_mask() -> None:
         assert validate("interactor", {"shapes": [{"points": MASK, **missing}]}) == []
     found = validate("interactor", {"shapes": [{"type": "", "points": MASK}]})
     assert [(f.severity, f.where) for f in found] == [
-        ("warning", "shapes[0].type"),
+        ("loss", "shapes[0].type"),
         ("warning", "shapes"),
     ]
+
+
+@pytest.mark.parametrize("body", [{}, json.dumps({}), json.dumps("")])
+def test_reid_empty_object_or_string_is_no_matches(body: Any) -> None:
+    # views.py LambdaJob._call_reid: `for idx0, idx1 in enumerate(matching)` iterates nothing
+    found = validate("reid", body)
+    assert [f.severity for f in found] == ["warning"] and "no matches" in found[0].message
+
+
+def test_a_number_too_large_for_a_float_is_reported_not_raised() -> None:
+    # JSON allows any integer; math.isfinite(10**400) raises OverflowError
+    for kind, body in (
+        ("detector", [{"label": "face", "type": "rectangle", "points": [0, 0, 1, 10**400]}]),
+        ("tracker", {"shapes": [[0, 0, 1, 10**400]], "states": [{}]}),
+        ("interactor", {"shapes": [{"points": [10**400, 0, 0, 0, 0]}]}),
+    ):
+        assert errors(validate(kind, body)), kind

@@ -292,11 +292,13 @@ def test_the_socket_dir_sweep_removes_only_dead_owners(tmp_path: Path) -> None:
         return path
 
     gone = owned("cvat-fn-w0-dead", f"{dead_pid()} - {namespace}")
+    # a live pid whose start time differs is a reused pid: its owner has ended
+    reused = owned("cvat-fn-w0-reused", f"{os.getpid()} 1 {namespace}")
     kept = [
         owned("cvat-fn-w0-live", f"{os.getpid()} - {namespace}"),
         owned("cvat-fn-w0-other-ns", f"{dead_pid()} - pid:[1]"),
         owned("cvat-fn-w0-no-owner", None),
         owned("cvat-fn-other", f"{dead_pid()} - {namespace}"),
     ]
-    assert sockdirs.sweep(str(tmp_path)) == [str(gone)]
-    assert not gone.exists() and all(path.exists() for path in kept)
+    assert sorted(sockdirs.sweep(str(tmp_path))) == sorted([str(gone), str(reused)])
+    assert not gone.exists() and not reused.exists() and all(path.exists() for path in kept)

@@ -182,6 +182,19 @@ CASES = {
         "metadata.annotations",
         "whole function list fails",
     ),
+    "attribute-name-a-list": (
+        labels({"id": 0, "name": "face", "attributes": [{**ATTR, "name": ["age"]}]}),
+        "error",
+        "metadata.annotations.spec",
+        "is not text",
+    ),
+    # Nuclio hands annotations over as text: an unquoted false arrives as "false"
+    "shape-types-unquoted-false": (
+        annotate(type="tracker", supported_shape_types=False),
+        "warning",
+        "metadata.annotations.supported_shape_types",
+        "'false' is not a CVAT shape type",
+    ),
     "attribute-input-type-unknown": (
         labels({"id": 0, "name": "face", "attributes": [{**ATTR, "input_type": "slider"}]}),
         "warning",

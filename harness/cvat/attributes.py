@@ -36,7 +36,7 @@ from harness.cvat.findings import NUMBER_BY_INT_SINCE, Collector
 INPUT_TYPES = ("number", "checkbox", "text", "select", "radio")
 MAX_VALUE_LENGTH = 4096
 """engine/serializers.py ``AttributeValSerializer.value``: ``CharField(max_length=4096)``;
-since 2.35 a detector's answer passes that serializer with ``raise_exception=True``."""
+an auto-annotation job's answers pass that serializer with ``raise_exception=True``."""
 
 
 def describe(value: Any) -> str:
@@ -96,15 +96,15 @@ def _check_number(c: Collector, where: str, name: str, value: Any, values: Any) 
             "attr.value-type",
         )
         return
-    if step == 0:
+    if not low <= number <= high:  # tested first: `a and b` never reaches % step
+        c.loss(where, f"{drop}{describe(value)}: outside the declared {low}..{high}", "attr.range")
+    elif step == 0:
         c.error(
             where,
             f"the attribute {name!r} declares step 0: CVAT computes (n - min) % step and"
             " fails the request",
             "attr.spec",
         )
-    elif not low <= number <= high:
-        c.loss(where, f"{drop}{describe(value)}: outside the declared {low}..{high}", "attr.range")
     elif (number - low) % step:
         c.loss(
             where,
@@ -152,9 +152,9 @@ def _check_stored(c: Collector, where: str, name: str, value: Any, text_type: bo
     """engine/serializers.py ``AttributeValSerializer``: ``str(value)`` into
     ``CharField(max_length=4096, allow_blank=True)``, whose defaults refuse NUL and lone
     surrogate characters (failing the request) and trim surrounding whitespace before the
-    length is measured. A detector's answer passes it since 2.35."""
-    if c.version < NUMBER_BY_INT_SINCE:
-        return
+    length is measured. An auto-annotation job's answers have passed it with
+    ``raise_exception=True`` since lambda functions came to CVAT (PR #1767; since 2.35
+    through ``DetectionResultConverter.convert``)."""
     text = str(value)
     if "\x00" in text:
         c.error(
@@ -297,6 +297,14 @@ def check_attributes(c: Collector, where: str, value: Any, label: Any | None) ->
             c.error(f"{at}.name", "missing: CVAT reads every attribute's name, fails", "attr.form")
             continue
         name = attr["name"]
+        if isinstance(name, list | dict):
+            # transform_attributes: `attr["name"] not in attr_mapping` raises TypeError
+            c.error(
+                f"{at}.name",
+                f"{describe(name)} is not text: CVAT looks it up in a dict and fails the request",
+                "attr.form",
+            )
+            continue
         declared = _declared(label, name)
         if label is not None and declared is None:
             c.loss(

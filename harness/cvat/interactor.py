@@ -75,7 +75,7 @@ def _check_legacy_mask(
             bounds = body["bounds"]
             whole = [0, 0, size[0] - 1, size[1] - 1]
             if not (isinstance(bounds, list) and list(bounds) == whole):
-                c.warn(
+                c.loss(
                     "bounds",
                     f"ignored by CVAT {c.cvat_version}, which places the mask at (0, 0) as"
                     f" {whole}: a mask cropped to its bounds lands in the wrong place",
@@ -124,7 +124,7 @@ def _check_attributes(c: Collector, where: str, attributes: Any, kept: bool) -> 
     """
     if not isinstance(attributes, list):
         if attributes is not None and kept:  # missing or null: the UI gives it [] anyway
-            c.warn(where, f"{_ATTRIBUTES_WANTED}, got {describe(attributes)}")
+            c.loss(where, f"{_ATTRIBUTES_WANTED}, got {describe(attributes)}")
         return
     for k, attr in enumerate(attributes):
         if attr is None:
@@ -140,7 +140,7 @@ def _check_attributes(c: Collector, where: str, attributes: Any, kept: bool) -> 
             and isinstance(attr.get("value"), str)
         ):
             if kept:
-                c.warn(where, f"{_ATTRIBUTES_WANTED}: [{k}] is {describe(attr)}")
+                c.loss(where, f"{_ATTRIBUTES_WANTED}: [{k}] is {describe(attr)}")
             return
 
 
@@ -165,7 +165,7 @@ def _check_shapes(c: Collector, shapes: Any, image_size: tuple[int, int] | None)
         # cvat-core reads every shape's attributes, masks or not, before the UI filters them
         _check_attributes(c, f"{where}.attributes", shape.get("attributes"), type_ == "mask")
         if type_ != "mask":
-            c.warn(
+            c.loss(
                 f"{where}.type",
                 f"{describe(type_)}: CVAT's UI keeps only masks from an interactor and drops"
                 " this shape",
@@ -209,7 +209,7 @@ def validate_interactor(
         if not current:
             c.error(
                 "shapes",
-                f'CVAT {c.cvat_version} does not read {{"shapes": ...}} (taken since about'
+                f'CVAT {c.cvat_version} does not read {{"shapes": ...}} (taken since'
                 f' {_SINCE}); answer {{"mask": 2-D array}}',
             )
             return

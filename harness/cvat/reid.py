@@ -59,6 +59,14 @@ def validate_reid(
     image_size: tuple[int, int] | None,
     request: Mapping[str, Any] | None,
 ) -> None:
+    if isinstance(body, dict | str) and not body:
+        # _call_reid: `for idx0, idx1 in enumerate(matching)` -- an empty object or string is
+        # iterated as nothing: no matches
+        c.warn(
+            "response",
+            f"{describe(body)}: CVAT iterates it as no matches; answer a JSON list ([])",
+        )
+        return
     if not isinstance(body, list):
         c.error(
             "response",

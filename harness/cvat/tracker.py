@@ -26,7 +26,6 @@ from harness.cvat.detector import (
     POINT_RULES,
     a,
     check_inside,
-    check_points,
     check_rle_mask,
     describe,
     number_list,
@@ -91,6 +90,25 @@ def _check_legacy_shape(
     check_inside(c, where, nums, image_size)
 
 
+def _check_tracked_points(
+    c: Collector, where: str, points: Any, image_size: tuple[int, int] | None
+) -> None:
+    """No serializer sees a tracker's answer: the UI takes the box around the points' (x, y)
+    pairs (tools-control.tsx ``trackedRectangleMapper``), so only too few numbers break it."""
+    nums = number_list(c, where, points)
+    if nums is None:
+        return
+    if len(nums) < 2 or len(nums) % 2:
+        c.loss(
+            where,
+            "CVAT's UI will move the object to a nonsense box: it takes the box around the"
+            f" (x, y) pairs of the points, and {len(nums)} number(s) are no such pairs",
+            "shape.points",
+        )
+        return
+    check_inside(c, where, nums, image_size)
+
+
 def _check_typed_shape(
     c: Collector,
     where: str,
@@ -120,7 +138,7 @@ def _check_typed_shape(
     if type_ == "mask":
         check_rle_mask(c, f"{where}.points", shape["points"], image_size)
     else:
-        check_points(c, f"{where}.points", type_, shape["points"], image_size)
+        _check_tracked_points(c, f"{where}.points", shape["points"], image_size)
     if boxed and type_ in _NOT_BOXES:
         c.loss(
             f"{where}.type",
@@ -210,6 +228,8 @@ def validate_tracker(
     sent_shapes = request.get("shapes") if request is not None else None
     for i, shape in enumerate(shapes):
         where = f"shapes[{i}]"
+        if continuing is False:
+            break  # checkTrackedStates reads only the states of an init_tracking answer
         if shape is None:
             if continuing is not False:
                 c.error(

@@ -97,7 +97,7 @@ def validate(
         except ValueError:
             _not_json(c, body)
             return c.findings
-        if isinstance(parsed, str) and kind != "detector":
+        if isinstance(parsed, str) and parsed and kind != "detector":
             c.error("response", f"a JSON string, not the {kind}'s answer", "response.form")
             return c.findings
         body = parsed

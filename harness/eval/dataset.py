@@ -202,16 +202,26 @@ def _truth(ann: Any, labels: list[str], types: Any, size: tuple[int, int]) -> Tr
     return TruthShape(label, bbox, segmentation, occluded, crowd)
 
 
+def _kind(segmentation: Any) -> str:
+    """box, polygon or mask: a redrawn shape of another kind is other data."""
+    if segmentation is None:
+        return "box"
+    return "polygon" if isinstance(segmentation, list) else "mask"
+
+
 def fingerprint(dataset: Dataset) -> str:
-    """A digest of what is scored: each image's content and its ground truth's labels and boxes
-    (to 0.1 px), in content order. Recorded in eval.json, so a gate tells a baseline measured
+    """A digest of what is scored: each image's content and its ground truth's labels, kinds
+    (box, polygon, mask) and boxes (to 0.1 px), in content order. A mask or polygon redrawn
+    within the same box, or a changed crowd flag (which COCO and CVAT XML exports set
+    differently), keeps the digest. Recorded in eval.json, so a gate tells a baseline measured
     on other data from a real drop; the same task exported as CVAT XML or as COCO gives the
     same digest (file names and formats do not enter it)."""
     entries = []
     for image in dataset.images:
         content = hashlib.sha256(image.path.read_bytes()).hexdigest()
         boxes = sorted(
-            (shape.label, *(round(float(v), 1) for v in shape.bbox)) for shape in image.truth
+            (shape.label, _kind(shape.segmentation), *(round(float(v), 1) for v in shape.bbox))
+            for shape in image.truth
         )
         entries.append(f"{content} {boxes!r}\n")
     digest = hashlib.sha256()

@@ -23,8 +23,9 @@ OWNER_FILE = "owner"
 def _process_start(pid: int) -> Optional[str]:
     """Field 22 of /proc/PID/stat (start time in clock ticks): tells a reused pid apart."""
     try:
-        with open("/proc/{}/stat".format(pid), encoding="ascii") as f:
-            return f.read().rsplit(")", 1)[1].split()[19]
+        with open("/proc/{}/stat".format(pid), "rb") as f:
+            # the command name may hold any bytes: split after its closing parenthesis
+            return f.read().rsplit(b")", 1)[1].split()[19].decode("ascii", "replace")
     except (OSError, IndexError):
         return None
 
