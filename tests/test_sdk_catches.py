@@ -155,9 +155,14 @@ def test_ignoring_conf_threshold_is_a_warning_not_a_failure(inner: InnerRun) -> 
 
 def test_an_interactor_answering_no_mask_fails_sdk_interact(inner: InnerRun) -> None:
     """The SDK takes a polygon from an interaction function; CVAT's UI shows only masks.
-    Accuracy, expecting the mask, sees the same defect from CVAT's side."""
+    The schema check sees the same defect from CVAT's side (the UI drops the shape: a silent
+    loss), and accuracy, expecting the mask, finds none."""
     outcomes = inner.outcomes["broken_interactor_polygon"]
     failed = {item for item, seen in outcomes.items() if seen in ("failure", "error")}
-    assert failed == {"sdk_interact[astronaut-mission-patch]", "accuracy"}, outcomes
+    assert failed == {
+        "sdk_interact[astronaut-mission-patch]",
+        "schema[astronaut-mission-patch]",
+        "accuracy",
+    }, outcomes
     message = inner.failures["broken_interactor_polygon"]["sdk_interact[astronaut-mission-patch]"]
     assert "no mask among the 1 shape(s) (polygon): CVAT's UI shows only masks" in message
