@@ -104,10 +104,11 @@ class CvatClient:
 
     def auto_annotate(self, function: str, task: int, *, timeout: float = 300.0,
                       **data: Any) -> dict[str, Any]:  # fmt: skip
-        """POST /api/lambda/requests ``{"function", "task", "cleanup", ...}``, then GET
+        """POST /api/lambda/requests ``{"function", "task", ...}`` (``cleanup``, ``threshold``,
+        ``max_distance``, ``conv_mask_to_poly``, ``mapping``, as the UI sends them), then GET
         /api/lambda/requests/<id> until the job has ended; returns the last answer, with
         ``status`` ``finished`` or ``failed`` and ``exc_info``."""
-        body = {"function": function, "task": task, "cleanup": True, **data}
+        body = {"function": function, "task": task, **data}
         job = self._ok(self.request("POST", "/api/lambda/requests", json=body))
         deadline = time.monotonic() + timeout
         while True:
@@ -153,9 +154,9 @@ class CvatClient:
             time.sleep(POLL_S)
 
     def task_labels(self, task: int) -> list[dict[str, Any]]:
-        """GET /api/labels?task=<id>: the task's labels with CVAT's ids."""
+        """GET /api/labels?task_id=<id>: the task's labels with CVAT's ids."""
         answer = self._ok(
-            self.request("GET", "/api/labels", params={"task": task, "page_size": 500})
+            self.request("GET", "/api/labels", params={"task_id": task, "page_size": 500})
         )
         return list(answer["results"])
 

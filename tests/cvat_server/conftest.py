@@ -57,7 +57,7 @@ def cvat_server(request: pytest.FixtureRequest) -> Iterator[CvatServer]:
     built = f"venv built in {server.build_seconds:.0f}s" if server.venv_built else "venv cached"
     log(
         f"cvat-server: CVAT at {server.url} ready in {server.start_seconds:.0f}s ({built}), "
-        f"{server.rss_bytes() / 2**20:.0f} MB resident"
+        f"{server.rss_bytes() / 2**20:.0f} MB resident; steps {server.timings}"
     )
     yield server
     server.stop()

@@ -7,6 +7,9 @@ and ``--appendonly yes`` standing in for kvrocks), the OPA endpoint evaluating C
 policies (opa.py), then ``migrate``, ``migrateredis``, ``syncperiodicjobs`` and an admin user,
 then uvicorn (``cvat.asgi``, working directory ``CVAT_BASE_DIR``) and one rq worker on the
 ``import``, ``annotation`` and ``chunks`` queues. CVAT's Python is its own venv (venv.py).
+``migrate`` takes most of a start, so the first start keeps the freshly migrated database
+(``pg_dump``, before any user exists) in the venv's directory, keyed by CVAT's migrations; later
+starts restore it, and ``migrate`` then only confirms that nothing is left to apply.
 
 CVAT is told (``CVAT_NUCLIO_*``, ``CVAT_NUCLIO_INVOKE_METHOD=dashboard``) that Nuclio's
 dashboard is :attr:`CvatServer.forwarder`, which forwards to whatever a test sets with
@@ -45,7 +48,7 @@ from harness.runners.scratch import ScratchDir
 from tests.cvat_server import venv as cvat_venv
 from tests.cvat_server.client import CvatClient
 from tests.cvat_server.forwarder import Forwarder
-from tests.cvat_server.source import unpack
+from tests.cvat_server.source import migrations_key, unpack
 
 SCRATCH_PREFIX = "cvat-fn-cvat-server-"
 ADMIN = "admin"
@@ -90,7 +93,7 @@ class CvatServer:
     """A running CVAT: ``url``, the admin's credentials, the dashboard forwarder, the services.
 
     ``start_seconds`` is the whole start (venv build included when ``venv_built``);
-    ``build_seconds`` the venv build alone (0 when it was cached).
+    ``build_seconds`` the venv build alone (0 when it was cached); ``timings`` each step's.
     """
 
     url: str
@@ -105,6 +108,7 @@ class CvatServer:
     start_seconds: float = 0.0
     username: str = ADMIN
     namespace: str = NAMESPACE
+    timings: dict[str, float] = field(default_factory=dict)  # seconds each start step took
     _token: int | None = None
 
     @property
@@ -215,7 +219,9 @@ class _Starter:
 
     def run(self) -> None:
         self.server.base_dir.mkdir()
+        self._mark = time.monotonic()
         pg = self._start_postgres()
+        self._step("initdb")
         plain = self._base_env()
         inmem = self._spawn("redis-inmem", self._redis("inmem", appendonly=False), env=plain)
         ondisk = self._spawn("redis-ondisk", self._redis("ondisk", appendonly=True), env=plain)
@@ -226,25 +232,34 @@ class _Starter:
             env={**self._base_env(), "RUST_BACKTRACE": "0"},
         )  # fmt: skip
         self._wait(pg, self._pg_ready, 60)
+        self._step("postgres")
         self._command(
             "createdb",
-            [self._pg_bin("psql"), "-h", "127.0.0.1", "-p", str(self.ports["postgres"]),
-             "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-q",
+            [*self._psql("postgres", user="postgres"),
              "-c", f"CREATE ROLE cvat LOGIN PASSWORD '{self.db_password}'",
              "-c", "CREATE DATABASE cvat OWNER cvat"],
-            env=self._base_env(), timeout=60,
+            env=plain, timeout=60,
         )  # fmt: skip
         self._wait(inmem, _redis_probe(self.ports["inmem"], b"PING", _pong), 30)
         self._wait(ondisk, _redis_probe(self.ports["ondisk"], b"PING", _pong), 30)
         self._wait(opa, wait.http_ok(f"http://127.0.0.1:{self.ports['opa']}/health"), 30)
+        self._step("redis, opa")
         env = self._cvat_env()
         manage = str(self.server.source / "manage.py")
-        self._command(
-            "setup",
-            [self.python, manage, "shell", "-c", SETUP_CODE],
-            env={**env, "DJANGO_SUPERUSER_PASSWORD": self.server.password},
-            timeout=600,
-        )
+        admin_env = {**env, "DJANGO_SUPERUSER_PASSWORD": self.server.password}
+        dump = self.server.venv / f"cvat-fn-db-{migrations_key(self.server.source)}.sql"
+        if dump.is_file():
+            # a database migrated by an earlier start: migrate then finds nothing to do
+            self._command("restore", [*self._psql("cvat"), "-f", str(dump)], env=plain, timeout=300)
+            self._command("setup", [self.python, manage, "shell", "-c", MIGRATE + SETUP],
+                          env=admin_env, timeout=600)  # fmt: skip
+        else:
+            self._command("migrate", [self.python, manage, "shell", "-c", MIGRATE], env=env,
+                          timeout=900)  # fmt: skip
+            self._dump(dump)
+            self._command("setup", [self.python, manage, "shell", "-c", SETUP], env=admin_env,
+                          timeout=600)  # fmt: skip
+        self._step("migrate, admin")
         http = self._spawn(
             "uvicorn",
             [self.python, "-m", "uvicorn", "cvat.asgi:application",
@@ -259,8 +274,15 @@ class _Starter:
         )  # fmt: skip
         self.server.url = f"http://127.0.0.1:{self.ports['http']}"
         self._wait(http, wait.http_ok(f"{self.server.url}/api/server/about"), 180)
+        self._step("uvicorn")
         # rq registers a started worker in the set rq:workers (rq/worker_registration.py)
         self._wait(worker, _redis_probe(self.ports["inmem"], b"SCARD rq:workers", _positive), 180)
+        self._step("rqworker")
+
+    def _step(self, name: str) -> None:
+        now = time.monotonic()
+        self.server.timings[name] = round(now - self._mark, 1)
+        self._mark = now
 
     # -- processes ---------------------------------------------------------------------------
 
@@ -337,6 +359,22 @@ class _Starter:
             env=self._base_env(), postgres=True,
         )  # fmt: skip
 
+    def _psql(self, database: str, user: str = "cvat") -> list[str]:
+        return [self._pg_bin("psql"), "-h", "127.0.0.1", "-p", str(self.ports["postgres"]),
+                "-U", user, "-d", database, "-v", "ON_ERROR_STOP=1", "-q"]  # fmt: skip
+
+    def _dump(self, target: Path) -> None:
+        """Keep the freshly migrated database beside the venv, for the next start (migrate
+        takes most of a start). Written aside and renamed: a killed dump is never used."""
+        partial = target.with_name(f".{target.name}.{os.getpid()}")
+        self._command(
+            "dump",
+            [self._pg_bin("pg_dump"), "-h", "127.0.0.1", "-p", str(self.ports["postgres"]),
+             "-U", "cvat", "-d", "cvat", "--no-owner", "--no-privileges", "-f", str(partial)],
+            env=self._base_env(), timeout=300,
+        )  # fmt: skip
+        partial.replace(target)
+
     def _pg_ready(self) -> bool:
         command = [self._pg_bin("pg_isready"), "-q", "-h", "127.0.0.1",
                    "-p", str(self.ports["postgres"]), "-U", "postgres"]  # fmt: skip
@@ -408,10 +446,14 @@ class _Starter:
         }
 
 
-# One Django start for the four setup commands the README runs one by one.
-SETUP_CODE = """
+# The setup commands the README runs one by one (manage.py migrate, migrateredis,
+# syncperiodicjobs, createsuperuser --noinput), in as few Django starts as the cache allows.
+MIGRATE = """
 from django.core.management import call_command
 call_command("migrate", interactive=False, verbosity=1)
+"""
+SETUP = """
+from django.core.management import call_command
 call_command("migrateredis")
 call_command("syncperiodicjobs")
 call_command("createsuperuser", interactive=False, username="admin", email="admin@localhost")

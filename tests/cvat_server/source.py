@@ -77,3 +77,13 @@ def venv_key(root: Path, interpreter: str, version: str) -> str:
     for name, content in sorted(requirement_files(root).items()):
         digest.update(name.encode() + b"\0" + hashlib.sha256(content).digest())
     return digest.hexdigest()[:16]
+
+
+def migrations_key(root: Path) -> str:
+    """A hash of CVAT's migrations (``cvat/**/migrations/*.py``): a database migrated by one
+    source serves another with the same migrations (and the same venv, so Django's own)."""
+    digest = hashlib.sha256(RECIPE.encode())
+    for path in sorted(root.glob("cvat/**/migrations/*.py")):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()[:16]
