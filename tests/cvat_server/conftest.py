@@ -14,6 +14,7 @@ Without ``CVAT_SOURCE`` every test here is skipped, with one reason naming it.
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -60,7 +61,13 @@ def cvat_server(request: pytest.FixtureRequest) -> Iterator[CvatServer]:
         f"{server.rss_bytes() / 2**20:.0f} MB resident; steps {server.timings}"
     )
     yield server
+    resident = server.rss_bytes()
+    stopping = time.monotonic()
     server.stop()
+    log(
+        f"cvat-server: {resident / 2**20:.0f} MB resident at the end; "
+        f"stopped in {time.monotonic() - stopping:.1f}s"
+    )
 
 
 @pytest.fixture
