@@ -144,24 +144,30 @@ class CvatServer:
                 total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * page
         return total
 
+    def _end(self, services: list[Service]) -> None:
+        for service in services:
+            # postgres: SIGINT is its fast shutdown (SIGTERM waits for clients to leave)
+            service.stop(signal.SIGINT if service.name == "postgres" else signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_S
+        for service in services:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                service.proc.wait(max(0.0, deadline - time.monotonic()))
+        for service in services:
+            # the group goes whole: backends, work-horses, a leader that already left
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(service.proc.pid, signal.SIGKILL)
+            service.proc.wait()
+
     def stop(self) -> None:
         """End every service (SIGTERM, then SIGKILL after a grace), the forwarder, the scratch
         directory. Safe to call twice."""
         if self._token is not None:
             cleanup.unregister(self._token)
             self._token = None
-        for service in reversed(self.services):
-            # postgres: SIGINT is its fast shutdown (SIGTERM waits for clients to leave)
-            service.stop(signal.SIGINT if service.name == "postgres" else signal.SIGTERM)
-        deadline = time.monotonic() + STOP_GRACE_S
-        for service in self.services:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                service.proc.wait(max(0.0, deadline - time.monotonic()))
-        for service in self.services:
-            # the group goes whole: backends, work-horses, a leader that already left
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(service.proc.pid, signal.SIGKILL)
-            service.proc.wait()
+        # CVAT's own processes first: the rq worker unregisters itself from Redis as it goes
+        databases = ("postgres", "redis-inmem", "redis-ondisk")
+        self._end([s for s in self.services if s.name not in databases])
+        self._end([s for s in self.services if s.name in databases])
         self.services.clear()
         self.forwarder.close()
         self.scratch.remove()
