@@ -8,7 +8,8 @@
   cvat-fn's process runner behind the dashboard stand-in (tests/nuclio_dashboard.py) and points
   CVAT at it; returns the stand-in (``.functions[name].url`` is each function's own address).
 
-Without ``CVAT_SOURCE`` every test here is skipped, with one reason naming it.
+Without ``CVAT_SOURCE`` the tests are skipped with one reason naming it: a test module here
+starts with ``import tests.cvat_server.requires_source  # noqa: F401`` (requires_source.py).
 """
 
 from __future__ import annotations
@@ -27,24 +28,15 @@ from tests.cvat_server.source import ENV, SourceError, configured
 from tests.cvat_server.standin import served
 from tests.nuclio_dashboard import StandInDashboard
 
-HERE = Path(__file__).parent
 SKIP_REASON = f"{ENV} is not set (CVAT's server source, a directory or .tar.gz, to test against)"
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if configured():
-        return
-    skip = pytest.mark.skip(reason=SKIP_REASON)
-    for item in items:
-        if HERE in Path(item.path).parents:
-            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")
 def cvat_server(request: pytest.FixtureRequest) -> Iterator[CvatServer]:
     """CVAT started from CVAT_SOURCE for the whole session."""
     source = configured()
-    assert source, SKIP_REASON  # the items were marked skipped without it
+    if not source:
+        pytest.skip(SKIP_REASON)
     capture = request.config.pluginmanager.getplugin("capturemanager")
 
     def log(message: str) -> None:  # shown at once, past pytest's capture: a build takes minutes

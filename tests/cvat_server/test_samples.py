@@ -18,6 +18,7 @@ import pytest
 import requests
 import yaml
 
+import tests.cvat_server.requires_source  # noqa: F401  (skips without CVAT_SOURCE)
 from harness.cvat.requests import detector_request, interactor_request, tracker_request
 from harness.cvat.shapes import MASK_RLE, Shape
 from harness.similarity import box_iou

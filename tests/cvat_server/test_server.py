@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import tests.cvat_server.requires_source  # noqa: F401  (skips without CVAT_SOURCE)
 from tests.cvat_server.client import CvatClient
 from tests.cvat_server.server import CvatServer
 
@@ -27,3 +28,21 @@ def test_without_a_dashboard_cvat_answers_503(cvat_server: CvatServer, cvat: Cva
     answer = cvat.request("GET", "/api/lambda/functions")
     assert answer.status_code == 503
     assert f":{cvat_server.forwarder.port}/api/functions" in answer.text
+
+
+def test_cvats_own_policies_decide(cvat_server: CvatServer, cvat: CvatClient) -> None:
+    """The OPA endpoint evaluates CVAT's Rego rules (cvat/apps/engine/rules/tasks.rego): a
+    registered user who neither owns nor is assigned a task may not see it; the admin may."""
+    task = cvat.create_task("admin's", [{"name": "thing", "type": "any"}])
+    password = "Stranger-pw-12345"
+    registered = CvatClient(cvat_server.url, None).request(
+        "POST",
+        "/api/auth/register",
+        json={"username": "stranger", "email": "stranger@localhost", "first_name": "S",
+              "last_name": "T", "password1": password, "password2": password},
+    )  # fmt: skip
+    assert registered.status_code == 201, registered.text
+    stranger = CvatClient(cvat_server.url, ("stranger", password))
+    assert stranger.request("GET", f"/api/tasks/{task}").status_code == 403
+    assert stranger.request("GET", "/api/tasks").json()["count"] == 0  # the "filter" rule
+    assert cvat.request("GET", f"/api/tasks/{task}").status_code == 200
