@@ -6,7 +6,7 @@ this process is root, since initdb refuses root), the two Redis servers CVAT use
 and ``--appendonly yes`` standing in for kvrocks), the OPA endpoint evaluating CVAT's own Rego
 policies (opa.py), then ``migrate``, ``migrateredis``, ``syncperiodicjobs`` and an admin user,
 then uvicorn (``cvat.asgi``, working directory ``CVAT_BASE_DIR``) and one rq worker on the
-``import``, ``annotation`` and ``chunks`` queues. CVAT's Python is its own venv (venv.py).
+``import``, ``annotation`` and ``chunks`` queues. CVAT's Python is its own venv (cvat_venv.py).
 ``migrate`` takes most of a start, so the first start keeps the freshly migrated database
 (``pg_dump``, before any user exists) in the venv's directory, keyed by CVAT's migrations; later
 starts restore it, and ``migrate`` then only confirms that nothing is left to apply.
@@ -45,7 +45,7 @@ import requests
 from harness.runners import cleanup, wait
 from harness.runners.base import StartError
 from harness.runners.scratch import ScratchDir
-from tests.cvat_server import venv as cvat_venv
+from tests.cvat_server import cvat_venv
 from tests.cvat_server.client import CvatClient
 from tests.cvat_server.forwarder import Forwarder
 from tests.cvat_server.source import migrations_key, unpack

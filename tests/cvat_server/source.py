@@ -14,7 +14,7 @@ import tarfile
 from pathlib import Path
 
 ENV = "CVAT_SOURCE"
-RECIPE = "1"  # bump when venv.py installs something else, so older caches are not reused
+RECIPE = "1"  # bump when cvat_venv.py installs something else, so older caches are not reused
 
 
 class SourceError(Exception):
