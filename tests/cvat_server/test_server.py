@@ -4,10 +4,13 @@ its dashboard is the one the test chooses."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from pathlib import Path
 
 import tests.cvat_server.requires_source  # noqa: F401  (skips without CVAT_SOURCE)
 from tests.cvat_server.client import CvatClient
 from tests.cvat_server.server import CvatServer
+from tests.nuclio_dashboard import StandInDashboard
 
 
 def test_the_server_is_the_release_of_the_source(cvat_server: CvatServer, cvat: CvatClient) -> None:
@@ -46,3 +49,19 @@ def test_cvats_own_policies_decide(cvat_server: CvatServer, cvat: CvatClient) ->
     assert stranger.request("GET", f"/api/tasks/{task}").status_code == 403
     assert stranger.request("GET", "/api/tasks").json()["count"] == 0  # the "filter" rule
     assert cvat.request("GET", f"/api/tasks/{task}").status_code == 200
+
+
+def test_each_test_chooses_the_dashboard_cvat_uses(
+    cvat: CvatClient, serve_functions: Callable[..., StandInDashboard]
+) -> None:
+    """CVAT keeps the forwarder's address for the session; where it forwards is the test's."""
+    samples = Path(__file__).resolve().parents[2] / "sample_functions"
+    first = serve_functions(samples / "face_detector")
+    assert [f["id"] for f in cvat.functions()] == ["opencv-haar-face-detector"]
+    second = serve_functions(samples / "histogram_reid")
+    assert [f["id"] for f in cvat.functions()] == ["opencv-histogram-reid"]
+    # what CVAT sent (LambdaGateway._http): its headers reach the chosen dashboard unchanged
+    ((method, path, headers),) = second.requests
+    assert (method, path, headers["x-nuclio-project-name"]) == ("GET", "/api/functions", "cvat")
+    assert headers["x-nuclio-function-namespace"] == "nuclio"
+    assert len(first.requests) == 1
