@@ -181,6 +181,16 @@ CASES = [
         extra=("attributes",),
     ),
     Case(
+        "broken_attribute_null",
+        f"attributes[{FIXTURE}]",
+        (
+            "1 attributes error(s) CVAT 2.73 would not accept",
+            "[0].attributes[0].value: age=null: CVAT calls int(value) on it, which raises"
+            " TypeError, and fails the request",
+        ),
+        extra=("attributes",),
+    ),
+    Case(
         "broken_skeleton",
         f"skeleton[{FIXTURE}]",
         (

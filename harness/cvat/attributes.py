@@ -42,6 +42,8 @@ an auto-annotation job's answers pass that serializer with ``raise_exception=Tru
 def describe(value: Any) -> str:
     if isinstance(value, str):
         return repr(value)
+    if value is None:
+        return "null"
     return f"{type(value).__name__} {value!r}"
 
 
@@ -91,7 +93,7 @@ def _check_number(c: Collector, where: str, name: str, value: Any, values: Any) 
     except Exception as exc:  # what int() raises on it, CVAT raises too
         c.error(
             where,
-            f"{describe(value)}: CVAT calls int(value) on it, which raises"
+            f"{name}={describe(value)}: CVAT calls int(value) on it, which raises"
             f' {type(exc).__name__}, and fails the request; send the number as text ("3")',
             "attr.value-type",
         )
@@ -126,8 +128,8 @@ def _check_number_before_2_35(c: Collector, where: str, name: str, value: Any, v
     if not isinstance(value, str):
         c.error(
             where,
-            f"{describe(value)} is not text: CVAT calls value.isnumeric() on it and fails"
-            ' the request; send the number as a string ("3")',
+            f"{name}={describe(value)} is not text: CVAT calls value.isnumeric() on it and"
+            ' fails the request; send the number as a string ("3")',
             "attr.value-type",
         )
     elif not value.isnumeric():
