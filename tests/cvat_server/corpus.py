@@ -256,6 +256,11 @@ WARNINGS = [
     A("confidence-not-a-number", [rect(confidence="high")], "warning detector.schema"),
     A("confidence-above-one", [rect(confidence=1.5)], "warning detector.schema"),
     A(
+        "mask-box-not-whole",
+        [{"label": "object", "type": "mask", "mask": MASK_BITS + [10.5, 10, 13.5, 12]}],
+        "warning mask.geometry",
+    ),
+    A(
         "mask-values-above-one",
         [{"label": "object", "type": "mask", "mask": [2 * v for v in MASK_BITS] + MASK_BOX}],
         "warning detector.schema",
@@ -295,8 +300,19 @@ LOSSES = [
         "loss mask.geometry",
     ),
     A(
-        "mask-box-not-whole",
-        [{"label": "object", "type": "mask", "mask": MASK_BITS + [10.5, 10, 13.5, 12]}],
+        "mask-box-reversed",
+        [{"label": "object", "type": "mask", "mask": MASK_BITS + [13, 12, 10, 10]}],
+        "loss mask.geometry",
+    ),
+    A(
+        "mask-three-values",
+        [
+            {
+                "label": "object",
+                "type": "mask",
+                "mask": [0, 1, 2, 0, 1, 2, 2, 1, 0, 1, 1, 0] + MASK_BOX,
+            }
+        ],
         "loss mask.geometry",
     ),
     A(
@@ -377,13 +393,18 @@ ERRORS = [
     ),
     A(
         "mask-too-short",
-        [{"label": "object", "type": "mask", "mask": MASK_BOX}],
+        [{"label": "object", "type": "mask", "mask": MASK_BOX[:3]}],
         "error detector.schema",
     ),
     A(
-        "mask-box-reversed",
-        [{"label": "object", "type": "mask", "mask": MASK_BITS + [13, 12, 10, 10]}],
-        "error detector.schema",
+        "mask-box-only",
+        [{"label": "object", "type": "mask", "mask": MASK_BOX}],
+        "error mask.geometry",
+    ),
+    A(
+        "mask-all-zero",
+        [{"label": "object", "type": "mask", "mask": [0] * len(MASK_BITS) + MASK_BOX}],
+        "error mask.geometry",
     ),
     A("group-negative", [rect(group_id=-1)], "error shape.group"),
     A("group-not-a-number", [rect(group_id="first")], "error shape.group"),
