@@ -4,12 +4,12 @@ The differential test (test_verdicts.py) compares the two: they differ exactly w
 says CVAT loses something. Normalised away is only what CVAT always changes and cvat-fn
 never reports: ids, ``source`` ("auto"), ``frame``, ``z_order``, scores (CVAT stores no
 confidence), the order of shapes, a number's spelling (``3``, ``"3"``, ``" 3 "`` are one
-number; views.py reads them with ``int()``), the run-length encoding of a mask (decoded over
-its box, as cvat-core's ``rle2Mask`` does; a bitmap's non-zero values as set pixels, as
-datumaro's ``mask_to_rle`` reads a two-valued bitmap), attributes left at their default value that the
-answer did not send (task.py ``_extend_attributes`` fills every attribute in), and the outside
-points CVAT adds for sublabels the answer did not send (views.py ``_parse_anno``; cvat-fn's
-``skeleton.missing-element`` warning says so).
+number; views.py reads them with ``int()``), the run-length encoding of a mask (decoded
+over its box, as cvat-core's ``rle2Mask`` does; a bitmap's non-zero values as set pixels,
+as datumaro's ``mask_to_rle`` reads a two-valued bitmap), attributes left at their default
+value that the answer did not send (task.py ``_extend_attributes`` fills every attribute
+in), and the outside points CVAT adds for sublabels the answer did not send (views.py
+``_parse_anno``; cvat-fn's ``skeleton.missing-element`` warning says so).
 """
 
 from __future__ import annotations

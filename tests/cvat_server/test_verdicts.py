@@ -33,15 +33,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.cvat_server.client import CvatClient, labels_from_spec
-from tests.cvat_server.server import CvatServer
-from tests.cvat_server.standin import served
 
 from harness.cvat.findings import Finding
 from harness.cvat.judge import Judge
 from harness.spec import load_spec
 from tests.cvat_server import stored as canon
+from tests.cvat_server.client import CvatClient, labels_from_spec
 from tests.cvat_server.corpus import CORPUS, HEIGHT, WIDTH, Answer, frame
+from tests.cvat_server.server import CvatServer
+from tests.cvat_server.standin import served
 
 FUNCTION_DIR = Path(__file__).resolve().parents[1] / "functions" / "corpus_detector"
 FUNCTION = "corpus-detector"  # its metadata.name, CVAT's function id
@@ -149,6 +149,19 @@ def _outcome(
     return Outcome(False, detail, sent, canon.stored(data, labels, sent))
 
 
+def _token_client(server: CvatServer) -> CvatClient:
+    """The admin's client with a token (``POST /api/auth/login``): a basic-auth request
+    makes CVAT hash the password anew (Django's PBKDF2, about a second of CPU on these
+    machines), which would cost more than everything measured here."""
+    login = server.client().request(
+        "POST", "/api/auth/login", json={"username": server.username, "password": server.password}
+    )
+    assert login.status_code == 200, login.text
+    client = CvatClient(server.url, None)
+    client.http.headers["Authorization"] = f"Token {login.json()['key']}"
+    return client
+
+
 def _judged(version: str) -> list[Measured]:
     judge = Judge.for_function(load_spec(FUNCTION_DIR), cvat_version=version)
     measured = []
@@ -182,7 +195,7 @@ def _interactive(
 def run(
     cvat_server: CvatServer, tmp_path_factory: pytest.TempPathFactory, request: Any
 ) -> Iterator[Run]:
-    cvat = cvat_server.client()
+    cvat = _token_client(cvat_server)
     version = str(cvat.request("GET", "/api/server/about").json()["version"])
     measured = _judged(version)
     taken = [m.index for m in measured if m.verdict != "error"]
@@ -203,12 +216,12 @@ def run(
             # the interactive calls (served by uvicorn) go on while the jobs run (rq worker)
             started = time.monotonic()
             calls: list[tuple[int, Future[Outcome]]] = []
-            pool = ThreadPoolExecutor(2)
+            pool = ThreadPoolExecutor(1)  # one session: requests' Session is not thread-safe
+            caller = CvatClient(cvat.url, None)
+            caller.http.headers.update(cvat.http.headers)
             for task, indices, known in ((task_a, taken, labels), (task_b, refused, labels_b)):
                 for position, index in enumerate(indices):
-                    future = pool.submit(
-                        _interactive, cvat_server.client(), task, position, CORPUS[index], known
-                    )
+                    future = pool.submit(_interactive, caller, task, position, CORPUS[index], known)
                     calls.append((index, future))
 
             state = cvat.auto_annotate(FUNCTION, task_a)
