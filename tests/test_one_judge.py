@@ -24,7 +24,7 @@ from harness.cvat.judge import Judge
 from harness.cvat.requests import KINDS
 from harness.spec import load_spec, parse_labels
 from harness.suite import FunctionUnderTest, Options
-from tests.cvat_server.corpus import CORPUS, ERRORS, HEIGHT, SPEC, VALID, WIDTH, frame
+from tests.cvat_server.corpus import CORPUS, ERRORS, HEIGHT, INTERACTOR, SPEC, VALID, WIDTH, frame
 from tests.test_cli_invoke import ROOT, child_env
 
 FUNCTIONS = ROOT / "tests" / "functions"
@@ -66,6 +66,16 @@ def test_the_corpus_gets_the_findings_it_states() -> None:
         text, content_type = answer.payload()
         body = text if content_type != "application/json" else json.loads(text)
         found = judge.findings(text if isinstance(body, str) else body, image_size=(WIDTH, HEIGHT))
+        assert {f"{f.severity} {f.code}" for f in found} == answer.expect, (answer.name, found)
+
+
+def test_the_interactor_corpus_gets_the_findings_it_states() -> None:
+    judge = Judge.for_function(load_spec(FUNCTIONS / "corpus_interactor"))
+    assert judge.kind == "interactor"
+    for answer in INTERACTOR:
+        text, content_type = answer.payload()
+        body = text if content_type != "application/json" else json.loads(text)
+        found = judge.findings(text if isinstance(body, str) else body)
         assert {f"{f.severity} {f.code}" for f in found} == answer.expect, (answer.name, found)
 
 

@@ -459,6 +459,31 @@ ERRORS = [
 CORPUS: list[Answer] = [*VALID, *WARNINGS, *LOSSES, *ERRORS]
 
 
+INTERACTOR: list[Answer] = [
+    A("shapes-mask", {"shapes": [{"type": "mask", "points": [2, 3, 1, 10, 10, 11, 12]}]}),
+    A("shapes-untyped", {"shapes": [{"points": [2, 3, 1, 10, 10, 11, 12]}]}),
+    A("legacy-mask", {"mask": [[0, 1], [1, 1]]}, "warning interactor.schema"),
+    A("no-shapes", {"shapes": []}, "warning interactor.schema"),
+    A(
+        "shapes-polygon",
+        {"shapes": [{"type": "polygon", "points": [10, 10, 50, 10, 30, 40]}]},
+        "loss interactor.schema",
+        "warning interactor.schema",
+    ),
+    A(
+        "rle-wrong-sum",
+        {"shapes": [{"type": "mask", "points": [2, 3, 10, 10, 11, 12]}]},
+        "loss mask.geometry",
+    ),
+    A("bare-points", [[10, 10], [50, 10], [30, 40]], "error interactor.schema"),
+    A("shapes-not-list", {"shapes": "mask"}, "error interactor.schema"),
+    A("not-json", None, "error interactor.schema", text="<html>no mask</html>"),
+]
+"""Interactor answers (tests/functions/corpus_interactor answers entry i for frame i): CVAT's
+server passes an interactor's answer to the UI as it is, so only its part (JSON or not) is
+measured; the rest of each verdict is the UI's (cvat-ui, read from its source)."""
+
+
 def by_name(name: str) -> Answer:
     return next(answer for answer in CORPUS if answer.name == name)
 

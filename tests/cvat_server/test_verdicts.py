@@ -39,12 +39,13 @@ from harness.cvat.judge import Judge
 from harness.spec import load_spec
 from tests.cvat_server import stored as canon
 from tests.cvat_server.client import CvatClient, labels_from_spec
-from tests.cvat_server.corpus import CORPUS, HEIGHT, WIDTH, Answer, frame
+from tests.cvat_server.corpus import CORPUS, HEIGHT, INTERACTOR, WIDTH, Answer, frame
 from tests.cvat_server.server import CvatServer
 from tests.cvat_server.standin import served
 
 FUNCTION_DIR = Path(__file__).resolve().parents[1] / "functions" / "corpus_detector"
 FUNCTION = "corpus-detector"  # its metadata.name, CVAT's function id
+INTERACTOR_DIR = FUNCTION_DIR.with_name("corpus_interactor")
 DATUMARO_SUBSTITUTE = "1.10.0"
 DATUMARO_DEPENDENT = {"mask-box-only", "mask-all-zero"}
 """Answers whose verdict is datumaro's: a mask bitmap with no pixel set, which CVAT's own
@@ -371,3 +372,40 @@ def test_the_datumaro_substitute_stores_an_empty_mask(run: Run) -> None:
                 assert kept["type"] == "mask" and not any(kept["points"][:-4]), m.describe()
             else:
                 assert outcome.failed, m.describe()
+
+
+def test_interactor_answers_reach_the_ui_as_sent(
+    cvat_server: CvatServer, serve_functions: Any, tmp_path: Path
+) -> None:
+    """The server's part of an interactor's verdicts: CVAT's interactive call hands the
+    function's answer to the UI as it is (views.py ``invoke``: no conversion without an ROI)
+    and fails only on what is not JSON (``LambdaGateway._http``: ``reply.json()``, a
+    RequestException, so HTTP 500). Everything else cvat-fn says about these answers is the
+    UI's part, read from cvat-ui (it cannot be built here)."""
+    serve_functions(INTERACTOR_DIR)
+    cvat = _token_client(cvat_server)
+    frames = []
+    for index, answer in enumerate(INTERACTOR):
+        path = tmp_path / f"{index:03d}-{answer.name}.png"
+        path.write_bytes(frame(index))
+        frames.append(path)
+    task = _task(cvat, "interactor corpus", frames, None)
+    version = str(cvat.request("GET", "/api/server/about").json()["version"])
+    judge = Judge.for_function(load_spec(INTERACTOR_DIR), cvat_version=version)
+    try:
+        for index, answer in enumerate(INTERACTOR):
+            text, content_type = answer.payload()
+            body = json.loads(text) if content_type == "application/json" else text
+            found = judge.findings(text if isinstance(body, str) else body)
+            assert {f"{f.severity} {f.code}" for f in found} == answer.expect, answer.name
+            reply = cvat.call(
+                "corpus-interactor", task=task, frame=index, pos_points=[[30, 30]], neg_points=[]
+            )
+            if answer.text is not None:
+                assert reply.status_code == 500, (answer.name, reply.text)
+                assert any("not JSON" in f.message for f in found), answer.name
+            else:
+                assert reply.status_code == 200, (answer.name, reply.text)
+                assert reply.json() == body, answer.name
+    finally:
+        cvat.delete_task(task)
