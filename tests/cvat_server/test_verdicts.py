@@ -258,12 +258,16 @@ def run(
             cvat_server.use_dashboard(None)
     timings["all"] = time.monotonic() - begun
     run = Run(version, _datumaro_version(cvat_server), measured, timings)
+    statuses = sorted(
+        {m.interactive.detail.split(":")[0] for m in measured if m.interactive is not None}
+    )
     capture = request.config.pluginmanager.getplugin("capturemanager")
     with capture.global_and_fixture_disabled():
         shown = ", ".join(f"{k} {v:.1f}s" for k, v in timings.items())
         print(f"\nverdicts measured on CVAT {version} (datumaro {run.datumaro}): "
               f"{len(measured)} answers, {len(taken)} taken in one job, {len(refused)} refused"
-              f" with a job each; {shown}", file=sys.stderr)  # fmt: skip
+              f" with a job each; interactive answers {', '.join(statuses)}; {shown}",
+              file=sys.stderr)  # fmt: skip
     yield run
 
 
