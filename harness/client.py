@@ -10,12 +10,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import requests
 
-from harness.cvat import CVAT_VERSION, Finding, shapes_from_response, validate
+from harness.cvat import CVAT_VERSION, Finding, shapes_from_response
 from harness.cvat.findings import failing
+from harness.cvat.judge import Judge
 from harness.cvat.requests import (
     detector_request,
     interactor_request,
@@ -25,6 +26,9 @@ from harness.cvat.requests import (
 )
 from harness.cvat.shapes import Shape
 from harness.logformat import format_record as format_log
+
+if TYPE_CHECKING:
+    from harness.spec import FunctionSpec
 
 DEFAULT_TIMEOUT_S = 120.0  # CVAT's CVAT_NUCLIO_DEFAULT_TIMEOUT
 SHOWN_CHARS = 600
@@ -133,7 +137,9 @@ class Invocation:
 
 
 class FunctionClient:
-    """Calls one running function the way CVAT does and validates every answer."""
+    """Calls one running function the way CVAT does and judges every answer (``judge``:
+    the kind, declared labels and CVAT release; :meth:`for_function` builds it from a spec,
+    as every command and the suite do)."""
 
     def __init__(
         self,
@@ -150,11 +156,38 @@ class FunctionClient:
         self.kind = kind
         self.labels = list(labels) if labels is not None else None
         self.cvat_version = cvat_version
+        self.judge = Judge(kind, None if labels is None else tuple(labels), cvat_version)
         self.shape_objects = shape_objects
         self.timeout = timeout
         self.session = requests.Session()
         # Nuclio leaves X-Nuclio-Logs out when the logs are too long; then read them here.
         self.log_source = log_source
+
+    @classmethod
+    def for_function(
+        cls,
+        url: str,
+        spec: FunctionSpec | None,
+        *,
+        kind: str | None = None,
+        cvat_version: str = CVAT_VERSION,
+        timeout: float = DEFAULT_TIMEOUT_S,
+        log_source: LogSource | None = None,
+    ) -> FunctionClient:
+        """The client for a function read from its directory (or None: ``--url`` alone), its
+        answers judged against the labels it declares (:meth:`Judge.for_function`)."""
+        judge = Judge.for_function(spec, kind, cvat_version)
+        client = cls(
+            url,
+            judge.kind,
+            judge.labels,
+            cvat_version=cvat_version,
+            shape_objects=bool(spec and spec.annotations.get("supported_shape_types")),
+            timeout=timeout,
+            log_source=log_source,
+        )
+        client.judge = judge
+        return client
 
     def send(
         self, request: dict[str, Any], sent: str, image_size: tuple[int, int] | None
@@ -189,14 +222,11 @@ class FunctionClient:
             inv.body = response.json()
         except ValueError:
             inv.body = response.text
-        inv.findings = validate(
-            self.kind,
+        inv.findings = self.judge.findings(
             # a JSON string answer goes in as its text, which validate parses once
             response.text if isinstance(inv.body, str) else inv.body,
-            labels=self.labels,
             image_size=image_size,
             request=request,
-            cvat_version=self.cvat_version,
         )
         return inv
 

@@ -170,7 +170,7 @@ RULES: dict[str, Rule] = {
         "loss",
         "[0].attributes[0].value",
         "attr.value",
-        "CVAT will drop this attribute: age='33.5'",
+        "CVAT will store the attribute's default value instead of age='33.5'",
         "VIEWS check_attr_value: int(value) raises ValueError, returns False",
     ),
     "attr-number-negative": Rule(
@@ -178,7 +178,8 @@ RULES: dict[str, Rule] = {
         "loss",
         "[0].attributes[0].value",
         "attr.range",
-        "CVAT will drop this attribute: age='-1': outside the declared 0..150",
+        "CVAT will store the attribute's default value instead of age='-1': outside the"
+        " declared 0..150",
         "VIEWS check_attr_value: min_value <= value_num <= max_value",
     ),
     "attr-number-null": Rule(
@@ -473,11 +474,49 @@ RULES: dict[str, Rule] = {
     ),
     "mask-box-fraction": Rule(
         [{"label": "road", "type": "mask", "mask": [1, 0, 0, 0.5, 0]}],
+        "warning",
+        "[0].mask",
+        "mask.geometry",
+        "is not whole pixel indices: CVAT stores it as sent",
+        "VIEWS _parse_anno: box copied as sent; SERIALIZERS OptimizedFloatListField takes floats;"
+        " measured on CVAT 2.73.0 (tests/cvat_server/test_verdicts.py): stored and answered as"
+        " sent, so no loss",
+    ),
+    "mask-box-reversed": Rule(
+        [{"label": "road", "type": "mask", "mask": [1, 5, 5, 4, 4]}],
         "loss",
         "[0].mask",
         "mask.geometry",
-        "CVAT will store this mask misplaced",
-        "VIEWS _parse_anno: box copied as sent; SERIALIZERS OptimizedFloatListField takes floats",
+        "CVAT will store this mask with no pixels: its box [5, 5, 4, 4] ends before it starts",
+        "VIEWS _parse_anno: mask_to_rle(bitmap) + box, never compared; measured on CVAT 2.73.0:"
+        " the job finishes and the task holds the runs with the reversed box",
+    ),
+    "mask-all-zero": Rule(
+        [{"label": "road", "type": "mask", "mask": [0, 0, 0, 0, 0, 0, 1, 1]}],
+        "error",
+        "[0].mask",
+        "mask.geometry",
+        "an all-zero bitmap: CVAT's datumaro (cvat-ai's fork, which CVAT pins) fails",
+        "VIEWS _parse_anno: mask_tools.mask_to_rle of CVAT's datumaro fork (requirements/base.txt"
+        " pins cvat-ai/datumaro), which fails on a bitmap with no pixel set (datumaro 1.10.0,"
+        " the test server's substitute, encodes it)",
+    ),
+    "mask-box-only": Rule(
+        [{"label": "road", "type": "mask", "mask": [0, 0, 1, 1]}],
+        "error",
+        "[0].mask",
+        "mask.geometry",
+        "no bitmap before the box",
+        "VIEWS _parse_anno: mask_to_rle of an empty bitmap, which has no pixel set either",
+    ),
+    "mask-several-values": Rule(
+        [{"label": "road", "type": "mask", "mask": [1, 2, 2, 1, 0, 0, 1, 1]}],
+        "loss",
+        "[0].mask",
+        "mask.geometry",
+        "CVAT will store this mask wrong: its bitmap holds several non-zero values (1, 2)",
+        "VIEWS _parse_anno: datumaro mask_to_rle starts a run wherever the value changes;"
+        " measured on CVAT 2.73.0: the task's runs differ from the bitmap's set pixels",
     ),
     "rotation-on-polygon": Rule(
         [{"label": "road", "type": "polygon", "points": [1, 1, 9, 1, 9, 9], "rotation": 30}],

@@ -176,7 +176,18 @@ CASES = [
         f"attributes[{FIXTURE}]",
         (
             "1 attributes finding(s) CVAT 2.73 would silently drop",
-            "[0].attributes[0].value: CVAT will drop this attribute: age='34.5'",
+            "[0].attributes[0].value: CVAT will store the attribute's default value instead of"
+            " age='34.5'",
+        ),
+        extra=("attributes",),
+    ),
+    Case(
+        "broken_attribute_null",
+        f"attributes[{FIXTURE}]",
+        (
+            "1 attributes error(s) CVAT 2.73 would not accept",
+            "[0].attributes[0].value: age=null: CVAT calls int(value) on it, which raises"
+            " TypeError, and fails the request",
         ),
         extra=("attributes",),
     ),

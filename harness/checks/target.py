@@ -30,12 +30,11 @@ class Target:
 
     def client(self) -> FunctionClient:
         """A fresh client (one per thread: HTTP sessions are not shared across threads)."""
-        return FunctionClient(
+        return FunctionClient.for_function(
             self.url,
-            self.kind,
-            self.spec.labels if self.spec.annotations.get("spec") else None,
+            self.spec,
+            kind=self.kind,
             cvat_version=self.config.cvat_version,
-            shape_objects=bool(self.spec.annotations.get("supported_shape_types")),
             log_source=self.logs,
         )
 

@@ -465,12 +465,11 @@ def _run(args: argparse.Namespace) -> int:
                 return 1
             progress(f"ready in {running.ready_seconds:.2f} s at {running.url}")
         url = running.url if running else str(target.url)
-        client = FunctionClient(
+        client = FunctionClient.for_function(
             url,
-            target.kind,
-            target.labels,
+            target.spec,
+            kind=target.kind,
             cvat_version=args.cvat_version,
-            shape_objects=target.shape_objects,
             timeout=args.timeout,
         )
         steps = call(client, target.kind, plan, running)

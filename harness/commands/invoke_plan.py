@@ -78,7 +78,8 @@ class Target:
     spec: FunctionSpec | None
     url: str | None
     labels: list[str] | None
-    shape_objects: bool
+    """The declared labels' names, shown in --json; the answers are judged against the
+    labels themselves (FunctionClient.for_function)."""
     notes: list[str] = field(default_factory=list)
 
 
@@ -105,7 +106,6 @@ def resolve_target(args: argparse.Namespace) -> Target:
         spec=spec,
         url=args.url,
         labels=spec.label_names if spec else None,
-        shape_objects=bool(spec and spec.annotations.get("supported_shape_types")),
     )
     if spec and args.kind and spec.kind != args.kind:
         target.notes.append(f"--kind {args.kind} overrides function.yaml's type {spec.kind!r}")

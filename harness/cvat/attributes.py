@@ -18,7 +18,11 @@ function's labels):
   column, the values joined by newlines: a substring test, so "ca" passes for "cat";
 - any other input type: dropped.
 
-A select/radio value that is not a string breaks ``in`` and fails the request; a missing
+A value CVAT drops is not simply absent afterwards: the task's shape carries the
+attribute's default value (measured on CVAT 2.73.0, tests/cvat_server/test_verdicts.py;
+``dataset_manager/task.py`` fills every attribute of the label in), while the interactive
+call answers without it. A select/radio value that is not a string breaks ``in`` and fails
+the request; a missing
 ``name`` or ``value`` fails it too (``KeyError``); an empty ``attributes`` ("", [], {})
 is iterated as nothing. What survives is stored as text (``engine/serializers.py``,
 ``AttributeValSerializer``: ``str(value)`` into a DRF ``CharField``, which since 2.35 fails
@@ -42,6 +46,8 @@ an auto-annotation job's answers pass that serializer with ``raise_exception=Tru
 def describe(value: Any) -> str:
     if isinstance(value, str):
         return repr(value)
+    if value is None:
+        return "null"
     return f"{type(value).__name__} {value!r}"
 
 
@@ -66,7 +72,7 @@ def number_bounds(values: Any) -> tuple[int, int, int] | None:
 
 def _check_number(c: Collector, where: str, name: str, value: Any, values: Any) -> None:
     """views.py ``check_attr_value`` since 2.35 (see the module docstring)."""
-    drop = f"CVAT will drop this attribute: {name}="
+    drop = f"CVAT will store the attribute's default value instead of {name}="
     bounds = number_bounds(values)
     if bounds is None:
         c.error(
@@ -91,7 +97,7 @@ def _check_number(c: Collector, where: str, name: str, value: Any, values: Any) 
     except Exception as exc:  # what int() raises on it, CVAT raises too
         c.error(
             where,
-            f"{describe(value)}: CVAT calls int(value) on it, which raises"
+            f"{name}={describe(value)}: CVAT calls int(value) on it, which raises"
             f' {type(exc).__name__}, and fails the request; send the number as text ("3")',
             "attr.value-type",
         )
@@ -122,12 +128,12 @@ def _check_number(c: Collector, where: str, name: str, value: Any, values: Any) 
 
 def _check_number_before_2_35(c: Collector, where: str, name: str, value: Any, values: Any) -> None:
     """views.py ``check_attr_value`` before 2.35: ``value.isnumeric()``, no range test."""
-    drop = f"CVAT will drop this attribute: {name}="
+    drop = f"CVAT will store the attribute's default value instead of {name}="
     if not isinstance(value, str):
         c.error(
             where,
-            f"{describe(value)} is not text: CVAT calls value.isnumeric() on it and fails"
-            ' the request; send the number as a string ("3")',
+            f"{name}={describe(value)} is not text: CVAT calls value.isnumeric() on it and"
+            ' fails the request; send the number as a string ("3")',
             "attr.value-type",
         )
     elif not value.isnumeric():
@@ -218,7 +224,7 @@ def _check_kept(
     """views.py ``check_attr_value``: whether CVAT keeps the value at all."""
     input_type = declared.get("input_type")
     values = declared.get("values") or []
-    drop = f"CVAT will drop this attribute: {name}="
+    drop = f"CVAT will store the attribute's default value instead of {name}="
     if input_type == "number":
         if c.version >= NUMBER_BY_INT_SINCE:
             _check_number(c, where, name, value, values)

@@ -197,22 +197,58 @@ def count_finding(c: Collector, where: str, message: str) -> None:
 
 
 def check_mask_box(
-    c: Collector, where: str, box: Sequence[float], image_size: tuple[int, int] | None
+    c: Collector,
+    where: str,
+    box: Sequence[float],
+    image_size: tuple[int, int] | None,
+    *,
+    stored_as_sent: bool = False,
 ) -> tuple[int, int] | None:
-    """A mask's trailing ``[xtl, ytl, xbr, ybr]`` (inclusive pixel indices) -> (width, height)."""
+    """A mask's trailing ``[xtl, ytl, xbr, ybr]`` (inclusive pixel indices) -> (width, height).
+
+    ``stored_as_sent``: a detector's mask, whose box CVAT's server copies as sent (views.py
+    ``_parse_anno``); measured on CVAT 2.73.0 (tests/cvat_server/test_verdicts.py): a box of
+    fractions is stored and answered as sent, a reversed box too, and the mask then has no
+    pixels to decode its runs into."""
     if not all(float(v).is_integer() for v in box):
+        shown = [float(v) for v in box]
+        if stored_as_sent:
+            c.warn(
+                where,
+                f"a mask's box {shown} is not whole pixel indices: CVAT stores it as sent, and"
+                " the mask's pixels lie off the image's pixel grid",
+                "mask.geometry",
+            )
+            return _box_size(box)
         c.loss(
             where,
-            f"CVAT will store this mask misplaced: its box {[float(v) for v in box]} is not"
-            " whole pixel indices, and CVAT stores it as sent",
+            f"CVAT will store this mask misplaced: its box {shown} is not whole pixel indices,"
+            " and CVAT stores it as sent",
             "mask.geometry",
         )
         return None
     xtl, ytl, xbr, ybr = (int(v) for v in box)
     if xbr < xtl or ybr < ytl:
-        c.error(where, f"a mask's box [{xtl}, {ytl}, {xbr}, {ybr}] ends before it starts")
+        if stored_as_sent:
+            c.loss(
+                where,
+                f"CVAT will store this mask with no pixels: its box [{xtl}, {ytl}, {xbr}, {ybr}]"
+                " ends before it starts, and CVAT stores the box as sent, so the runs decode"
+                " into an empty box",
+                "mask.geometry",
+            )
+        else:
+            c.error(where, f"a mask's box [{xtl}, {ytl}, {xbr}, {ybr}] ends before it starts")
         return None
     check_inside(c, where, [xtl, ytl, xbr, ybr], image_size, pixel_indices=True)
+    return xbr - xtl + 1, ybr - ytl + 1
+
+
+def _box_size(box: Sequence[float]) -> tuple[int, int] | None:
+    """What the runs of a box of fractions decode into: its size from the whole pixels."""
+    xtl, ytl, xbr, ybr = (math.floor(float(v)) for v in box)
+    if xbr < xtl or ybr < ytl:
+        return None
     return xbr - xtl + 1, ybr - ytl + 1
 
 
@@ -222,19 +258,32 @@ def check_bitmap_mask(
     """A detector's mask: row-major 0/1 bitmap of the box, then ``[xtl, ytl, xbr, ybr]``.
     The bitmap may be true/false: views.py ``_parse_anno`` hands ``np.array(bitmap)`` to
     datumaro's ``mask_to_rle``, which reads a boolean array as 0/1 (``mask.tolist()`` of a
-    boolean mask gives exactly that)."""
+    boolean mask gives exactly that). ``mask_to_rle`` starts a run wherever the value changes
+    (datumaro 1.10.0: ``np.diff`` of the values) and counts the first run as 0s only when the
+    first value is 0: any one non-zero value reads as 1, two different ones alternate."""
     booleans = max(len(value) - 4, 0) if isinstance(value, list | tuple) else 0
     nums = number_list(c, where, value, booleans=booleans)
     if nums is None:
         return
-    if len(nums) < 5:
+    if len(nums) < 4:
         c.error(
             where,
-            f"a mask is its box's bitmap followed by [xtl, ytl, xbr, ybr]; got {len(nums)} numbers",
+            f"a mask is its box's bitmap followed by [xtl, ytl, xbr, ybr]; got {len(nums)}"
+            " numbers: CVAT unpacks the last four and fails",
         )
         return
     bitmap, box = nums[:-4], nums[-4:]
-    size = check_mask_box(c, where, box, image_size)
+    if not any(bitmap):
+        what = "no bitmap before the box" if not bitmap else "an all-zero bitmap"
+        c.error(
+            where,
+            f"{what}: CVAT's datumaro (cvat-ai's fork, which CVAT pins) fails encoding a mask"
+            " with no pixels set (mask_to_rle), and with it the request; leave an empty mask"
+            " out",
+            "mask.geometry",
+        )
+        return
+    size = check_mask_box(c, where, box, image_size, stored_as_sent=True)
     if size is None:
         return
     area = size[0] * size[1]
@@ -251,11 +300,22 @@ def check_bitmap_mask(
             f" is {size[0]}x{size[1]} = {area} pixels, and CVAT does not compare them{hint}",
             "mask.geometry",
         )
-    elif any(v not in (0.0, 1.0) for v in bitmap):
+        return
+    set_values = sorted({v for v in bitmap if v})
+    if len(set_values) > 1:
+        shown = ", ".join(f"{v:g}" for v in set_values[:3])
+        c.loss(
+            where,
+            f"CVAT will store this mask wrong: its bitmap holds several non-zero values"
+            f" ({shown}), and CVAT starts a new run wherever the value changes, so where"
+            " they meet the mask flips between set and unset pixels; send 0 and 1",
+            "mask.geometry",
+        )
+    elif set_values != [1.0]:
         c.warn(
             where,
-            "bitmap values other than 0 and 1: CVAT starts a new run wherever the value"
-            " changes, so only a two-valued bitmap survives; send 0 and 1",
+            f"bitmap values other than 0 and 1 ({set_values[0]:g} for set pixels): CVAT"
+            " stores them as 1 (a run starts wherever the value changes); send 0 and 1",
         )
 
 

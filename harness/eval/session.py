@@ -135,10 +135,10 @@ def run_eval(options: EvalOptions) -> EvalResult:
         try:
 
             def make_client() -> FunctionClient:
-                return FunctionClient(
+                return FunctionClient.for_function(
                     running.url,
-                    "detector",
-                    spec.label_names if spec.annotations.get("spec") else None,
+                    spec,
+                    kind="detector",
                     cvat_version=options.cvat_version,
                     timeout=options.timeout,
                 )
