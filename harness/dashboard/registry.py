@@ -153,35 +153,37 @@ class ServedFunction:
 
     def load(self) -> None:
         """Read (and lint) the function.yaml, making a scratch directory for a cvat-sdk
-        module first; sets ``spec``, ``name`` and ``unlisted``."""
+        module first; sets ``spec``, ``name`` and ``unlisted`` together, so a request during
+        a reload never sees the function half gone."""
+        self._remove_scratch()
+        spec, unlisted = self._read()
+        with self.cond:
+            if spec is not None:
+                self.name = spec.name
+            self.spec, self.unlisted = spec, unlisted
+
+    def _read(self) -> tuple[FunctionSpec | None, str | None]:
         from harness.sdk import looks_like_sdk_ref
 
-        self._remove_scratch()
-        self.spec, self.unlisted = None, None
         directory: Path
         try:
             if looks_like_sdk_ref(self.given):
                 from harness.commands import UsageError, sdk_scratch
 
+                module = Path(self.given.partition(":")[0])
+                self.watched = module.resolve().parent if module.suffix == ".py" else Path.cwd()
                 try:
                     directory, self._scratch = sdk_scratch(self.given, self.options.sdk_params)
                 except UsageError as exc:
-                    self.unlisted = str(exc)
-                    return
-                module = Path(self.given.partition(":")[0])
-                self.watched = module.resolve().parent if module.suffix == ".py" else Path.cwd()
+                    return None, str(exc)
             else:
                 directory = Path(self.given)
                 self.watched = (directory if directory.is_dir() else directory.parent).resolve()
             spec = load_spec(directory)
         except SpecError as exc:
-            self.unlisted = str(exc)
-            return
-        self.name = spec.name
-        self.spec = spec
+            return None, str(exc)
         broken = listing_errors(lint_directory(spec.path))
-        if broken:
-            self.unlisted = "; ".join(str(f) for f in broken)
+        return spec, "; ".join(str(f) for f in broken) if broken else None
 
     def start(self) -> None:
         """Start the function with the chosen runner; the state says how it went."""
@@ -211,11 +213,16 @@ class ServedFunction:
             self.state, self.message = READY, ""
             self.cond.notify_all()
 
+    def hold(self) -> None:
+        """From now on new requests wait (in :meth:`acquire`) for the restart to come."""
+        with self.cond:
+            self.state, self.message = BUILDING, ""
+
     def restart(self) -> None:
         """Stop the running copy (after the requests it is serving), read function.yaml
         again and start anew; requests arriving meanwhile wait in :meth:`acquire`."""
+        self.hold()
         with self.cond:
-            self.state, self.message = BUILDING, ""
             deadline = time.monotonic() + INFLIGHT_GRACE_S
             while self.inflight and time.monotonic() < deadline:
                 self.cond.wait(deadline - time.monotonic())

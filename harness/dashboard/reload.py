@@ -74,8 +74,9 @@ class Reloader:
         assert fn.watched is not None
         names = ", ".join(str(p.relative_to(fn.watched)) for p in changed[:3])
         more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
-        self.say(f"{names}{more} changed: restarting {fn.name} ...")
         was_listed = fn.listed
+        fn.hold()  # before saying so: a request sent after the line below waits for the restart
+        self.say(f"{names}{more} changed: restarting {fn.name} ...")
         fn.restart()
         if fn.unlisted:
             self.say(f"{fn.name}: not listed for CVAT: {fn.unlisted}")

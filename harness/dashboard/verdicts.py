@@ -22,7 +22,7 @@ from typing import IO, Any
 
 from harness.client import Invocation, LogSource, logged_since, records_in
 from harness.commands.invoke import Step, failure_lines, findings_lines, status_line, step_json
-from harness.cvat import CVAT_VERSION, validate
+from harness.cvat import CVAT_VERSION, errors, validate
 from harness.logformat import format_record
 from harness.spec import Label
 from harness.table import shapes_table
@@ -88,9 +88,10 @@ class Verdict:
 
     @property
     def cvat_fails(self) -> bool:
-        """CVAT raises on this answer (raise_for_status, or a failing finding)."""
+        """CVAT fails the call on this answer (raise_for_status, or an error finding); shapes
+        it drops (a loss) do not fail it."""
         inv = self.invocation
-        return inv.status != 200 or not inv.ok
+        return inv.error is not None or inv.status != 200 or bool(errors(inv.findings))
 
 
 def image_info(data: bytes) -> tuple[str, tuple[int, int] | None]:
