@@ -272,16 +272,16 @@ class Verdicts:
                 where = f"cannot record it: {exc}"
         else:
             where = None
-        text = block(verdict)
-        if where:
-            text += f"\nrecorded: {where}"
-        print(text + "\n", file=self.out, flush=True)
-        if self._json is not None:
+        if self._json is not None:  # first: once the block shows, its JSON line is there
             document = verdict.to_json()
             if where:
                 document["recorded"] = str(where)
             self._json.write(json.dumps(document, default=str) + "\n")
             self._json.flush()
+        text = block(verdict)
+        if where:
+            text += f"\nrecorded: {where}"
+        print(text + "\n", file=self.out, flush=True)
 
     def close(self) -> None:
         """Judge what is queued, then stop."""
