@@ -147,6 +147,9 @@ class ServedFunction:
         status: dict[str, Any] = {"state": self.state, "httpPort": self.port}
         if self.state == ERROR and self.message:
             status["message"] = self.message
+        running = self.running
+        if running is not None:  # where the function itself answers, without the dashboard
+            status["internalInvocationUrls"] = [running.url.removeprefix("http://")]
         return {"metadata": meta, "spec": spec, "status": status}
 
     # --- loading and starting --------------------------------------------------------------
