@@ -1,12 +1,16 @@
 """A STAND-IN for Nuclio's dashboard, for tests only: the real one (and the Nuclio platform
 behind it) cannot run here, since its images cannot be pulled.
 
-It serves the two calls CVAT's lambda manager makes (cvat/apps/lambda_manager/views.py,
-LambdaGateway): ``GET /api/functions/NAME`` with the function's config and status, and
-``POST /api/function_invocations``, which forwards the body to a function really running under
-the harness, as Nuclio's dashboard does (pkg/dashboard/resource/invocation.go, handleRequest:
-function name and namespace from x-nuclio-* headers, path from x-nuclio-path, the other
-headers passed on). It records every request so tests can see what the harness sent.
+It serves the calls CVAT's lambda manager makes (cvat/apps/lambda_manager/views.py,
+LambdaGateway, CVAT 2.73): ``GET /api/functions`` (LambdaGateway.list: an object keyed by
+function name, each value a function's config and status, of the namespace named by the
+``x-nuclio-function-namespace`` header), ``GET /api/functions/NAME`` (LambdaGateway.get) with
+one function's, and ``POST /api/function_invocations``, which forwards the body to a function
+really running under the harness, as Nuclio's dashboard does
+(pkg/dashboard/resource/invocation.go, handleRequest: function name and namespace from
+x-nuclio-* headers, path from x-nuclio-path, the other headers passed on). CVAT reads
+``metadata.name``, ``metadata.annotations``, ``spec.description`` and ``status.httpPort``. It
+records every request so tests can see what the harness (or CVAT) sent.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 import yaml
@@ -70,9 +75,18 @@ def stand_in_dashboard(functions: dict[str, Deployed]) -> Iterator[StandInDashbo
 
         def do_GET(self) -> None:
             recorded.append(("GET", self.path, dict(self.headers.items())))
-            name = self.path.removeprefix("/api/functions/")
-            deployed = functions.get(name)
+            path = urlsplit(self.path).path.rstrip("/")
             namespace = self.headers.get("x-nuclio-function-namespace", "nuclio")
+            if path == "/api/functions":
+                listed = {
+                    name: deployed.config()
+                    for name, deployed in functions.items()
+                    if deployed.namespace == namespace
+                }
+                self._send(200, json.dumps(listed).encode())
+                return
+            name = path.removeprefix("/api/functions/")
+            deployed = functions.get(name)
             if deployed is None or deployed.namespace != namespace:
                 self._send(404, b'{"error": "function not found"}')
                 return
@@ -101,7 +115,7 @@ def stand_in_dashboard(functions: dict[str, Deployed]) -> Iterator[StandInDashbo
             }
             if "X-Nuclio-Log-Level" in self.headers:
                 passed["X-Nuclio-Log-Level"] = self.headers["X-Nuclio-Log-Level"]
-            answer = requests.post(f"{deployed.url}/{path}", data=body, headers=passed, timeout=60)
+            answer = requests.post(f"{deployed.url}/{path}", data=body, headers=passed, timeout=120)
             headers = {
                 k: v
                 for k, v in answer.headers.items()

@@ -5,14 +5,17 @@ through ``cleanup``), and holds an owner file with the labels containers carry (
 ``kill -9`` escapes both; the next :func:`make` with the same prefix then sweeps the
 directories whose owner is gone, as the reaper does for containers. Directories of a live
 owner, another host, another PID namespace or another user, and any without an owner file,
-are left alone.
+are left alone. Process groups the owner started and recorded with :meth:`ScratchDir.adopt`
+(servers that do not watch their parent, such as a database) are killed by that sweep first.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import stat
 import tempfile
 from pathlib import Path
@@ -20,6 +23,7 @@ from pathlib import Path
 from harness.runners import cleanup, labels
 
 OWNER_FILE = ".cvat-fn-owner.json"
+PROCESSES_FILE = ".cvat-fn-processes.json"
 
 
 class ScratchDir:
@@ -31,6 +35,19 @@ class ScratchDir:
         self._token = cleanup.register(self.remove)
         (self.path / OWNER_FILE).write_text(json.dumps(labels.owner_labels()), encoding="utf-8")
 
+    def adopt(self, pid: int) -> None:
+        """Record the process group led by ``pid`` (started with ``start_new_session``), so a
+        sweep after ``kill -9`` of this process ends it; its owner still stops it normally."""
+        path = self.path / PROCESSES_FILE
+        try:
+            groups = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            groups = []
+        groups.append({"pid": pid, "start": labels.process_start(pid)})
+        partial = path.with_suffix(".tmp")
+        partial.write_text(json.dumps(groups), encoding="utf-8")
+        partial.replace(path)  # a kill between the two writes leaves the previous list whole
+
     def remove(self) -> None:
         cleanup.unregister(self._token)
         shutil.rmtree(self.path, ignore_errors=True)
@@ -41,6 +58,7 @@ def sweep(prefix: str, root: str | Path | None = None) -> list[Path]:
     removed = []
     for path in Path(root or tempfile.gettempdir()).glob(prefix + "*"):
         if owner_gone(path):
+            end_adopted(path)
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path)
     return removed
@@ -58,3 +76,23 @@ def owner_gone(path: Path) -> bool:
     if not isinstance(owner, dict):
         return False
     return labels.owner_alive({str(k): str(v) for k, v in owner.items()}) is False
+
+
+def end_adopted(path: Path) -> None:
+    """SIGKILL the process groups a gone owner recorded in ``path``. A leader still running
+    with another start time is a reused pid, not ours: left alone. A leader that has ended may
+    have left its group behind (a server's workers), which the kernel keeps its id for."""
+    try:
+        groups = json.loads((path / PROCESSES_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    for group in groups if isinstance(groups, list) else []:
+        try:
+            pid, start = int(group["pid"]), group.get("start")
+        except (TypeError, KeyError, ValueError):
+            continue
+        current = labels.process_start(pid)
+        if pid <= 1 or (current is not None and start is not None and current != start):
+            continue
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)

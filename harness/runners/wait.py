@@ -26,12 +26,14 @@ def wait_ready(
     logs: Callable[[], str] = lambda: "",
     ended: Callable[[], str | None] = lambda: None,
     poll: float = POLL_S,
+    what: str | None = None,
 ) -> float:
     """Poll ``probe`` until it returns True; return the seconds it took.
 
     ``ended`` says why the function is gone (None while it runs): then waiting stops at once.
     Either way the StartError carries ``logs()``. ``timeout`` is the whole budget: it is never
-    exceeded by more than one poll.
+    exceeded by more than one poll. ``what`` names a service that is not a Nuclio function
+    (a database, say) for the timeout message, instead of Nuclio's words.
     """
     started = time.monotonic()
     deadline = started + timeout
@@ -43,6 +45,8 @@ def wait_ready(
             raise StartError(f"{gone} before it was ready. Logs:\n{logs()}")
         remaining = deadline - time.monotonic()
         if remaining <= 0:
+            if what:
+                raise StartError(f"{what} was not ready in {timeout:g}s. Logs:\n{logs()}")
             raise StartError(
                 f"{NOT_READY} ({timeout:g}s, spec.readinessTimeoutSeconds). Logs:\n{logs()}"
             )
