@@ -241,7 +241,7 @@ def fixtures_cli(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[st
 def suite(function: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--function={function}",
-         "-k", "accuracy", "-q"],
+         "-k", "accuracy", "-v"],
         cwd=cwd, env=child_env(), capture_output=True, text=True, timeout=600,
     )  # fmt: skip
 
@@ -282,7 +282,7 @@ def test_record_then_fixtures_then_pytest_passes_and_fails_once_broken(
 
     passed = suite(faces, tmp_path)
     assert passed.returncode == 0, passed.stdout[-3000:]
-    assert recording.name in passed.stdout or "passed" in passed.stdout
+    assert "::accuracy PASSED" in passed.stdout  # judged on the new fixture, not skipped
 
     main = faces / "main.py"
     source = main.read_text()
@@ -293,7 +293,7 @@ def test_record_then_fixtures_then_pytest_passes_and_fails_once_broken(
     ))  # fmt: skip
     failed = suite(faces, tmp_path)
     assert failed.returncode == 1, failed.stdout[-3000:]
-    assert "accuracy" in failed.stdout
+    assert "::accuracy FAILED" in failed.stdout
 
 
 def test_fixtures_refuses_what_it_cannot_turn_into_a_fixture(tmp_path: Path) -> None:
