@@ -191,7 +191,6 @@ def run(args: argparse.Namespace) -> int:
             base_image=args.base_image,
             runner=runner_kwargs(args),
             sdk_params=list(args.function_parameter),
-            log=say,
         )
         for i, path in enumerate(args.paths):
             debug_env = {}
@@ -234,7 +233,7 @@ def run(args: argparse.Namespace) -> int:
                 say(f"{fn.given}: NOT listed for CVAT (its function list would fail or skip it):"
                     f" {fn.unlisted}")  # fmt: skip
         for i, server in enumerate(servers):
-            serve(server, f"http-{i}", stop, say)
+            serve(server, f"http-{i}", say)
         for fn in registry.listed():
             say(f"{fn.name} ({fn.spec.kind if fn.spec else '?'}): starting with the"
                 f" {args.runtime} runner; its own port {args.host}:{fn.port} ...")  # fmt: skip

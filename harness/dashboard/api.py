@@ -231,9 +231,7 @@ class FunctionPortHandler(_Handler):
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = handle_any
 
 
-def serve(
-    server: Server, name: str, stop: threading.Event, on_error: Callable[[str], None]
-) -> threading.Thread:
+def serve(server: Server, name: str, on_error: Callable[[str], None]) -> threading.Thread:
     """Run ``server`` on a thread until :meth:`shutdown`."""
 
     def run() -> None:

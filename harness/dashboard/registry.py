@@ -13,7 +13,7 @@ import http.client
 import queue
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,17 +49,15 @@ class StartOptions:
     runner: dict[str, Any] = field(default_factory=dict)
     debug_env: dict[str, str] = field(default_factory=dict)
     sdk_params: list[str] = field(default_factory=list)
-    log: Callable[[str], None] = print
 
 
 class Pool:
     """Keep-alive HTTP connections to one running copy of a function, one per request in
     flight, so a request through the dashboard costs no new TCP connection."""
 
-    def __init__(self, url: str, timeout: float) -> None:
+    def __init__(self, url: str) -> None:
         host, _, port = url.removeprefix("http://").rstrip("/").rpartition(":")
         self.host, self.port = host, int(port)
-        self.timeout = timeout
         self._idle: queue.LifoQueue[http.client.HTTPConnection] = queue.LifoQueue()
         self.closed = False
 
@@ -212,7 +210,7 @@ class ServedFunction:
             return
         with self.cond:
             self.running = running
-            self.pool = Pool(running.url, spec.readiness_timeout)
+            self.pool = Pool(running.url)
             self.state, self.message = READY, ""
             self.cond.notify_all()
 
