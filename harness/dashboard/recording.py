@@ -124,11 +124,13 @@ class Recording:
         return (self.data.get("answer") or {}).get("body")
 
     def summary(self) -> str:
-        errors = sum(f.get("severity") == "error" for f in self.data.get("findings") or [])
-        status = self.status if self.status is not None else "no answer"
+        findings = self.data.get("findings") or []
+        errors = sum(f.get("severity") == "error" for f in findings)
+        dropped = sum(f.get("severity") == "loss" for f in findings)
+        status = f"HTTP {self.status}" if self.status is not None else "no answer"
         return (
             f"{self.path.name}: {self.function} ({self.kind}) {self.data.get('time', '')},"
-            f" HTTP {status}, {errors} error finding(s)"
+            f" {status}, {errors} error(s), {dropped} dropped"
         )
 
 

@@ -72,8 +72,9 @@ class Reloader:
 
     def restart(self, fn: ServedFunction, changed: list[Path]) -> None:
         assert fn.watched is not None
-        names = ", ".join(str(p.relative_to(fn.watched)) for p in changed[:3])
-        more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
+        shown = [p for p in changed if p.exists()] or changed  # not an editor's temp file
+        names = ", ".join(str(p.relative_to(fn.watched)) for p in shown[:3])
+        more = f" and {len(shown) - 3} more" if len(shown) > 3 else ""
         was_listed = fn.listed
         fn.hold()  # before saying so: a request sent after the line below waits for the restart
         self.say(f"{names}{more} changed: restarting {fn.name} ...")
