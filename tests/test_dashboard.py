@@ -159,6 +159,19 @@ def test_lists_functions_leaves_out_a_broken_spec_and_answers_503_for_one_that_c
         "error": "Failed to invoke function: Function not found: no-such-function @ nuclio"
     }
     assert d.invoke("broken-spec", {"image": jpeg()}).status_code == 404
+    # invocation.go handleRequest: no name is 400; so is a timeout that is no Go duration
+    nameless = d.session.post(f"{d.url}/api/function_invocations", json={"image": jpeg()})
+    assert (nameless.status_code, nameless.json()) == (
+        400, {"error": "Function name must be provided"}
+    )  # fmt: skip
+    bad_timeout = d.session.post(
+        f"{d.url}/api/function_invocations",
+        json={"image": jpeg()},
+        headers={"x-nuclio-function-name": "sizer", "X-Nuclio-Invoke-Timeout": "soon"},
+    )
+    assert (bad_timeout.status_code, bad_timeout.json()) == (
+        400, {"error": "Invalid invoke timeout"}
+    )  # fmt: skip
 
     down = d.invoke("init-fails", {"image": jpeg()})
     assert down.status_code == 503
@@ -389,3 +402,16 @@ def test_debug_a_debugpy_client_stops_in_handler_and_sees_the_image_size(
     while debugpy_processes(port) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not debugpy_processes(port), "debugpy's adapter outlived the dashboard"
+
+
+def test_the_worker_imports_debugpy_only_when_asked() -> None:
+    """harness/runtime must import only the standard library, nuclio_sdk and msgpack: the
+    worker's debugger hook imports debugpy only with CVAT_FN_DEBUGPY set."""
+    code = (
+        "import sys; sys.path.insert(0, 'harness/runtime'); import wrapper;"
+        " wrapper.start_debugger({}); print('debugpy' in sys.modules)"
+    )
+    quiet = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert quiet.stdout.strip() == "False"
