@@ -66,8 +66,10 @@ class DapClient:
         with self._cond:
             while True:
                 for message in self._messages:
-                    if message.get("type") == kind and message.get(key) == name and (
-                        seq is None or message.get("request_seq") == seq
+                    if (
+                        message.get("type") == kind
+                        and message.get(key) == name
+                        and (seq is None or message.get("request_seq") == seq)
                     ):
                         self._messages.remove(message)
                         return message
@@ -83,3 +85,38 @@ class DapClient:
 
     def close(self) -> None:
         self.sock.close()
+
+
+def attach_with_breakpoint(port: int, path: str, line: int) -> DapClient:
+    """Attach to debugpy on 127.0.0.1:``port`` as an editor does (initialize, attach, a
+    breakpoint at ``path``:``line``, configurationDone)."""
+    client = DapClient("127.0.0.1", port)
+    try:
+        client.request(
+            "initialize", clientID="cvat-fn-tests", adapterID="debugpy", pathFormat="path",
+            linesStartAt1=True, columnsStartAt1=True,
+        )  # fmt: skip
+        attach = client.send("attach", justMyCode=False)
+        client.wait("event", "initialized")
+        answer = client.request(
+            "setBreakpoints", source={"path": path}, breakpoints=[{"line": line}]
+        )
+        assert answer["body"]["breakpoints"][0]["verified"], answer
+        client.request("configurationDone")
+        client.wait("response", "attach", attach)
+    except BaseException:
+        client.close()
+        raise
+    return client
+
+
+def stopped_locals(client: DapClient) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """Wait for a breakpoint stop: (thread id, the top frame, its local variables' values)."""
+    stopped = client.wait("event", "stopped")
+    assert stopped["body"]["reason"] == "breakpoint", stopped
+    thread_id = stopped["body"]["threadId"]
+    frame = client.request("stackTrace", threadId=thread_id)["body"]["stackFrames"][0]
+    scopes = client.request("scopes", frameId=frame["id"])["body"]["scopes"]
+    local = next(s for s in scopes if s["name"] == "Locals")["variablesReference"]
+    variables = client.request("variables", variablesReference=local)["body"]["variables"]
+    return thread_id, frame, {v["name"]: v["value"] for v in variables}

@@ -26,7 +26,7 @@ import pytest
 import requests
 from PIL import Image
 
-from tests.dap_client import DapClient
+from tests.dap_client import attach_with_breakpoint, stopped_locals
 from tests.dashboard_helpers import ROOT, Dashboard
 from tests.test_cli_invoke import child_env
 
@@ -83,7 +83,7 @@ def handler(context, event):
         body=json.dumps(shapes), headers={}, content_type="application/json", status_code=200
     )
 """
-HANDLER_LINE = 'shapes = ['
+HANDLER_LINE = "shapes = ["
 """The line after ``width, height = image.size``: a breakpoint there sees both."""
 
 
@@ -265,7 +265,7 @@ def test_record_then_fixtures_then_pytest_passes_and_fails_once_broken(
     faces = tmp_path / "faces"
     shutil.copytree(FACES, faces)
     config = faces / "cvat-fn.yaml"
-    config.write_text("# my own notes, kept by cvat-fn fixtures\ncvat_version: \"2.73\"\n")
+    config.write_text('# my own notes, kept by cvat-fn fixtures\ncvat_version: "2.73"\n')
     record = tmp_path / "rec"
     d = start(dashboards, tmp_path, faces, "--record", record)
     name = "opencv-haar-face-detector"
@@ -360,33 +360,13 @@ def test_debug_a_debugpy_client_stops_in_handler_and_sees_the_image_size(
     d.wait_state("sizer")
     d.wait_line(rf"debugpy listens on 127\.0\.0\.1:{port}.*CVAT waits, up to its own invoke")
 
-    client = DapClient("127.0.0.1", port)
+    client = attach_with_breakpoint(port, str(main), line)
     try:
-        client.request(
-            "initialize", clientID="cvat-fn-tests", adapterID="debugpy", pathFormat="path",
-            linesStartAt1=True, columnsStartAt1=True,
-        )  # fmt: skip
-        attach = client.send("attach", justMyCode=False)
-        client.wait("event", "initialized")
-        set_bp = client.request(
-            "setBreakpoints", source={"path": str(main)}, breakpoints=[{"line": line}]
-        )
-        assert set_bp["body"]["breakpoints"][0]["verified"], set_bp
-        client.request("configurationDone")
-        client.wait("response", "attach", attach)
-
         answers: list[requests.Response] = []
         cvat = threading.Thread(target=lambda: answers.append(d.invoke("sizer", {"image": jpeg()})))
         cvat.start()  # CVAT's call, which waits while the worker is stopped
-        stopped = client.wait("event", "stopped")
-        assert stopped["body"]["reason"] == "breakpoint"
-        thread_id = stopped["body"]["threadId"]
-        frames = client.request("stackTrace", threadId=thread_id)["body"]["stackFrames"]
-        assert (frames[0]["name"], frames[0]["line"]) == ("handler", line)
-        scopes = client.request("scopes", frameId=frames[0]["id"])["body"]["scopes"]
-        local = next(s for s in scopes if s["name"] == "Locals")["variablesReference"]
-        variables = client.request("variables", variablesReference=local)["body"]["variables"]
-        values = {v["name"]: v["value"] for v in variables}
+        thread_id, frame, values = stopped_locals(client)
+        assert (frame["name"], frame["line"]) == ("handler", line)
         assert (values["width"], values["height"]) == ("640", "480")
         assert cvat.is_alive() and not answers  # CVAT is still waiting
         client.request("continue", threadId=thread_id)

@@ -48,8 +48,7 @@ examples:
 def register(sub: SubParsers) -> None:
     p = sub.add_parser(
         "dashboard",
-        help="serve functions behind Nuclio's dashboard API for your own CVAT, with live"
-        " verdicts",
+        help="serve functions behind Nuclio's dashboard API for your own CVAT, with live verdicts",
         description=(__doc__ or "").split("\n\n")[0],
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -61,9 +61,7 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib's name
         pass
 
-    def reply(
-        self, status: int, body: bytes, headers: list[tuple[str, str]] | None = None
-    ) -> None:
+    def reply(self, status: int, body: bytes, headers: list[tuple[str, str]] | None = None) -> None:
         self.send_response(status)
         has_type = False
         for key, value in headers or [("Content-Type", "application/json")]:
@@ -122,9 +120,7 @@ class _Handler(BaseHTTPRequestHandler):
         mark = len(logs) if logs is not None else 0
         started = time.perf_counter()
         try:
-            status, reply_headers, answer = pool.request(
-                self.command, path, body, headers, timeout
-            )
+            status, reply_headers, answer = pool.request(self.command, path, body, headers, timeout)
         except TimeoutError:
             exchange.error = f"no answer within {timeout:g} s (the caller's invoke timeout)"
             exchange.timed_out = True

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,8 +22,16 @@ import pytest
 from harness.similarity import box_iou
 from tests.cvat_server.client import CvatClient, labels_from_spec
 from tests.cvat_server.server import CvatServer
+from tests.dap_client import attach_with_breakpoint, stopped_locals
 from tests.dashboard_helpers import Dashboard
-from tests.test_dashboard import fixtures_cli, suite
+from tests.test_dashboard import (
+    HANDLER_LINE,
+    SIZER_MAIN,
+    fixtures_cli,
+    free_port,
+    suite,
+    write_sizer,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "sample_functions"
@@ -86,9 +95,7 @@ def test_cvat_lists_the_samples_leaves_out_a_broken_spec_and_stores_a_face_job(
     # a trailing comma in the spec annotation: CVAT's json.loads would fail the whole list
     text = text.replace('"type": "rectangle" }', '"type": "rectangle" },', 1)
     (broken / "function.yaml").write_text(text)
-    d = start(
-        dashboards, cvat_server, tmp_path, *[SAMPLES / name for name in NUCLIO], broken
-    )
+    d = start(dashboards, cvat_server, tmp_path, *[SAMPLES / name for name in NUCLIO], broken)
     d.wait_line(r"broken: NOT listed for CVAT")
     for name in NUCLIO.values():
         assert d.wait_state(name)["status"]["state"] == "ready"
@@ -163,3 +170,33 @@ def test_record_a_cvat_job_then_fixtures_then_pytest_passes_and_fails_once_broke
     failed = suite(faces, tmp_path)
     assert failed.returncode == 1, failed.stdout[-3000:]
     assert "::accuracy FAILED" in failed.stdout
+
+
+def test_debug_stops_in_handler_while_a_cvat_job_waits(
+    cvat_server: CvatServer, cvat: CvatClient, tmp_path: Path, dashboards: list[Dashboard]
+) -> None:
+    pytest.importorskip("debugpy")
+    sizer = write_sizer(tmp_path / "sizer")
+    line = next(i for i, text in enumerate(SIZER_MAIN.splitlines(), 1) if HANDLER_LINE in text)
+    port = free_port()
+    d = start(dashboards, cvat_server, tmp_path, sizer, "--debug", str(port))
+    d.wait_state("sizer")
+    d.wait_line(rf"debugpy listens on 127\.0\.0\.1:{port}")
+    task = cvat.create_task("debug sizer", [{"name": "face", "type": "rectangle"}], [ASTRONAUT])
+
+    client = attach_with_breakpoint(port, str((sizer / "main.py").resolve()), line)
+    try:
+        jobs: list[dict] = []
+        job = threading.Thread(target=lambda: jobs.append(cvat.auto_annotate("sizer", task)))
+        job.start()  # CVAT's auto-annotation job: its call waits at the breakpoint
+        thread_id, frame, values = stopped_locals(client)
+        assert (frame["name"], frame["line"]) == ("handler", line)
+        assert (values["width"], values["height"]) == ("512", "512")  # CVAT's frame
+        assert job.is_alive()
+        client.request("continue", threadId=thread_id)
+        job.join(120)
+        client.request("disconnect", terminateDebuggee=False)
+    finally:
+        client.close()
+    assert (jobs[0]["status"], jobs[0]["exc_info"]) == ("finished", None)
+    assert stored_box(cvat, task) == pytest.approx([0, 0, 256, 256])
