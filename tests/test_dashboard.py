@@ -13,7 +13,9 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -29,6 +31,7 @@ from PIL import Image
 from tests.dap_client import attach_with_breakpoint, stopped_locals
 from tests.dashboard_helpers import ROOT, Dashboard
 from tests.test_cli_invoke import child_env
+from tests.test_process_cleanup import descendants, wait_gone
 
 FUNCTIONS = ROOT / "tests" / "functions"
 FACES = ROOT / "sample_functions" / "face_detector"
@@ -395,3 +398,25 @@ def test_the_worker_imports_debugpy_only_when_asked() -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert quiet.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "kill-9"])
+def test_a_stopped_or_killed_dashboard_leaves_no_function_process(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
+    sizer = write_sizer(tmp_path / "sizer")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    d = Dashboard([sizer], cwd=tmp_path, tmp=scratch)
+    try:
+        d.wait_state("sizer")
+        below = descendants(d.proc.pid)
+        assert below  # the processor and its worker
+        os.kill(d.proc.pid, sig)
+        code = d.proc.wait(60)
+        assert code == (0 if sig == signal.SIGTERM else -signal.SIGKILL)
+        assert not wait_gone(below, 30), "function processes outlived the dashboard"
+    finally:
+        if d.proc.poll() is None:
+            os.killpg(d.proc.pid, signal.SIGKILL)
+            d.proc.wait()

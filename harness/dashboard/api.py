@@ -84,6 +84,11 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length > 0 else b""
 
+    def judge(self, exchange: Exchange) -> None:
+        """CVAT's calls are POSTs; anything else (a probe, a browser) is passed on unjudged."""
+        if exchange.method == "POST":
+            self.server.verdicts.submit(exchange)
+
     def forward(
         self, fn: ServedFunction, path: str, timeout: float, via: str, nuclio: bool
     ) -> None:
@@ -113,7 +118,7 @@ class _Handler(BaseHTTPRequestHandler):
             first = why.splitlines()[0] if why else "not running"
             exchange.error = f"the function is not running: {first}"
             self.error(503, f"Failed to invoke function: {why}")
-            self.server.verdicts.submit(exchange)
+            self.judge(exchange)
             return
         running = fn.running
         logs = running.logs if running is not None else None
@@ -134,7 +139,7 @@ class _Handler(BaseHTTPRequestHandler):
             fn.release()
             exchange.latency_s = time.perf_counter() - started
             if exchange.error is not None:
-                self.server.verdicts.submit(exchange)
+                self.judge(exchange)
         out: list[tuple[str, str]] = []
         for key, value in reply_headers:
             low = key.lower()
@@ -149,7 +154,7 @@ class _Handler(BaseHTTPRequestHandler):
         exchange.status, exchange.answer = status, answer
         exchange.log_source = logs
         exchange.log_marks = (mark, len(logs) if logs is not None else 0)
-        self.server.verdicts.submit(exchange)
+        self.judge(exchange)
 
 
 class DashboardHandler(_Handler):
