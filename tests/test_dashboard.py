@@ -246,6 +246,19 @@ def test_reload_restarts_on_a_change_and_the_next_answer_is_the_edited_one(
     blocks = d.wait_blocks(2)
     assert "1 silently dropped" in blocks[1]  # "person" is not a declared label
 
+    # a spec CVAT would choke on, saved: the function leaves CVAT's list until it is fixed
+    spec = sizer / "function.yaml"
+    good = spec.read_text()
+    mark = len(d.err)
+    spec.write_text(good.replace('"rectangle" }', '"rectangle" },'))
+    d.wait_line(r"sizer: not listed for CVAT: .*metadata\.annotations\.spec", since=mark)
+    assert "sizer" not in d.functions()
+    assert d.invoke("sizer", {"image": jpeg()}).status_code == 404
+    mark = len(d.err)
+    spec.write_text(good)
+    d.wait_line(r"sizer: ready \(now listed\)", since=mark)
+    assert d.invoke("sizer", {"image": jpeg()}).json()[0]["label"] == "person"
+
 
 def fixtures_cli(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -420,3 +433,20 @@ def test_a_stopped_or_killed_dashboard_leaves_no_function_process(
         if d.proc.poll() is None:
             os.killpg(d.proc.pid, signal.SIGKILL)
             d.proc.wait()
+
+
+def test_serves_a_cvat_sdk_module_as_pytest_function_takes_it(
+    tmp_path: Path, dashboards: list[Dashboard]
+) -> None:
+    pytest.importorskip("cvat_sdk")
+    module = ROOT / "sample_functions" / "sdk_face_detector" / "haar_faces.py"
+    d = start(dashboards, tmp_path, module)
+    attrs = d.wait_state("cvat-sdk-haar-faces")
+    assert attrs["status"]["state"] == "ready", attrs
+    assert attrs["metadata"]["annotations"]["type"] == "detector"
+    image = base64.b64encode(ASTRONAUT.read_bytes()).decode()
+    answer = d.invoke("cvat-sdk-haar-faces", {"image": image, "threshold": 0.5})
+    assert answer.status_code == 200, answer.text
+    assert [shape["label"] for shape in answer.json()] == ["face"]
+    (block,) = d.wait_blocks(1)
+    assert "cvat-sdk-haar-faces (detector) via dashboard: HTTP 200" in block
