@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -139,6 +140,76 @@ def test_a_scratch_directory_is_removed_by_its_owner(
     made.remove()
     made.remove()
     assert leftovers(tmp_path) == []
+
+
+# --- process groups a killed owner adopted --------------------------------------------------
+
+ADOPT_AND_WAIT = """
+import subprocess, sys, time
+from harness.runners.scratch import ScratchDir
+made = ScratchDir(sys.argv[1])
+server = subprocess.Popen(  # a server that does not watch its parent, with a worker of its own
+    [sys.executable, "-c", "import subprocess, sys, time; "
+     "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)']); time.sleep(600)"],
+    start_new_session=True,
+)
+made.adopt(server.pid)
+print(made.path, server.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live (not zombie) processes of a process group."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                found.append(int(entry.name))
+    return found
+
+
+def test_a_killed_owners_adopted_process_groups_are_ended_by_the_sweep(tmp_path: Path) -> None:
+    """tests/cvat_server's PostgreSQL, Redis and uvicorn outlive a ``kill -9`` of the session;
+    the next session's sweep ends their groups (workers included) before removing the
+    directory."""
+    owner = start([sys.executable, "-c", ADOPT_AND_WAIT, PREFIX], tmp_path, tmp_path)
+    assert owner.stdout is not None
+    path, pgid = owner.stdout.readline().split()
+    group = int(pgid)
+    try:
+        deadline = time.monotonic() + 30
+        while len(group_members(group)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)  # the server's own worker is starting
+        assert len(group_members(group)) == 2
+        owner.send_signal(signal.SIGKILL)
+        owner.wait()  # not communicate(): the servers hold its stdout open
+        owner.stdout.close()
+        assert len(group_members(group)) == 2, "kill -9 of the owner leaves its servers"
+
+        assert scratch.sweep(PREFIX, tmp_path) == [Path(path)]
+        deadline = time.monotonic() + 10
+        while group_members(group) and time.monotonic() < deadline:
+            time.sleep(0.05)  # SIGKILL is delivered asynchronously
+        assert group_members(group) == []
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGKILL)
+
+
+def test_the_sweep_leaves_a_group_whose_leader_pid_was_reused(tmp_path: Path) -> None:
+    mine = labels.owner_labels()
+    gone = owner_file(tmp_path / f"{PREFIX}dead", {**mine, labels.PID: str(dead_pid())})
+    stranger = subprocess.Popen(["sleep", "600"], start_new_session=True)
+    try:
+        recorded = [{"pid": stranger.pid, "start": "another-boot/1"}]  # not this process
+        (gone / scratch.PROCESSES_FILE).write_text(json.dumps(recorded))
+        assert scratch.sweep(PREFIX, tmp_path) == [gone]
+        assert stranger.poll() is None
+    finally:
+        stranger.kill()
+        stranger.wait()
 
 
 # --- PID namespaces -------------------------------------------------------------------------
