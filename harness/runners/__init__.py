@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from harness.runners.base import Runner, RunningFunction, StartError
 
 RUNTIMES = ("process", "docker", "nuctl", "url")
@@ -22,14 +24,18 @@ def make_runner(
     dashboard: str | None = None,
     function_name: str | None = None,
     namespace: str = "nuclio",
+    env: Mapping[str, str] | None = None,
 ) -> Runner:
     """The runner for ``--runtime``; a clear error for one that cannot be used.
 
     ``port`` is the host port for the HTTP trigger (process and docker; 0 takes a free one).
     ``wrapper`` replaces cvat-fn's worker script (process and docker); ``pull`` lets the
     docker runner pull a missing base image; ``dashboard``/``function_name``/``namespace``
-    reach a deployed function through Nuclio's dashboard (url).
+    reach a deployed function through Nuclio's dashboard (url); ``env`` is added to the
+    function's environment (process only: the dashboard's debugger).
     """
+    if env and runtime != "process":
+        raise RunnerUnavailable(f"--runtime {runtime}: only the process runtime takes extra env")
     if port and runtime not in ("process", "docker"):
         raise RunnerUnavailable(f"--port {port}: --runtime {runtime} does not start a function")
     if wrapper and runtime not in ("process", "docker"):
@@ -41,7 +47,7 @@ def make_runner(
     if runtime == "process":
         from harness.runners.process import ProcessRunner
 
-        return ProcessRunner(port=port, wrapper=wrapper)
+        return ProcessRunner(port=port, wrapper=wrapper, env=env)
     if runtime == "url":
         from harness.runners.url import UrlRunner
 

@@ -12,7 +12,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO
 
@@ -66,12 +66,19 @@ class ProcessRunner(Runner):
     name = "process"
 
     def __init__(
-        self, python: str | None = None, *, port: int = 0, wrapper: str | Path | None = None
+        self,
+        python: str | None = None,
+        *,
+        port: int = 0,
+        wrapper: str | Path | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> None:
         self.python = python or sys.executable
         self.port = port  # the HTTP trigger's port; 0 takes a free one
         # a worker script of the user's (Nuclio's own _nuclio_wrapper.py) instead of ours
         self.wrapper = check_wrapper(wrapper) if wrapper else None
+        # added to the processor's (and so its workers') environment, e.g. the debugger's
+        self.env = dict(env or {})
 
     def start(
         self,
@@ -96,6 +103,7 @@ class ProcessRunner(Runner):
             "--remove-on-exit", workdir,
         ]  # fmt: skip
         env = dict(os.environ, PYTHONPATH=harness_pythonpath(os.environ))
+        env.update(self.env)
         if self.wrapper:
             env[WRAPPER_ENV] = str(self.wrapper)
         started = time.monotonic()

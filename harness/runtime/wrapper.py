@@ -25,6 +25,8 @@ import traceback
 from typing import Any, Callable
 
 HANDLER_RE = re.compile(r"^([\w|-]+(\.[\w|-]+)*):(\w+)$")
+DEBUG_ENV = "CVAT_FN_DEBUGPY"
+"""``HOST:PORT``: this worker listens there for a debugger (``cvat-fn dashboard --debug``)."""
 
 
 class SocketWriter:
@@ -227,6 +229,21 @@ def exit_with_parent() -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
+def start_debugger(env: Any = None) -> None:
+    """Listen for a debugpy client when CVAT_FN_DEBUGPY asks for it, before the handler is
+    imported, so a breakpoint in ``handler`` (or ``init_context``) is hit. debugpy is imported
+    only then: the runtime itself needs only the standard library, nuclio_sdk and msgpack."""
+    where = (os.environ if env is None else env).get(DEBUG_ENV)
+    if not where:
+        return
+    import debugpy  # the debug extra; only when asked
+
+    host, _, port = where.rpartition(":")
+    debugpy.listen((host or "127.0.0.1", int(port)))
+    sys.stderr.write("worker: debugpy listening on {0}\n".format(where))
+    sys.stderr.flush()
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line Nuclio's python runtime (runtime.go, RunWrapper) gives its wrapper."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -257,6 +274,7 @@ def main(argv: list[str] | None = None) -> None:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
+        start_debugger()
         wrapper = Wrapper(args, loop)
         loop.run_until_complete(wrapper.initialize())
     except BaseException as exc:
