@@ -126,7 +126,7 @@ class FunctionUnderTest:
             config=self.config,
             fixtures=self.config.fixtures,
             ready_seconds=self._running.ready_seconds,
-            logs=self._running.logs,
+            logs=self._running.logs if self._running.captures_logs else None,
         )
         return self._target
 
