@@ -20,7 +20,8 @@ HANDLER_EXCEPTION = re.compile(
     r" last\):\n.*)$"
 )
 RUNTIME_FRAME = re.compile(
-    r'^  File "[^"]*(?:/harness/runtime/wrapper\.py|/_nuclio_wrapper\.py)", line \d+, in '
+    r'^  File "(?P<path>[^"]*(?:/harness/runtime/wrapper\.py|/_nuclio_wrapper\.py))", line \d+,'
+    r" in "
 )
 PLAIN_VALUE = re.compile(r"^[^\s\"'=]+$")
 SHOWN_ABOVE = "(shown above)"
@@ -28,16 +29,19 @@ SHOWN_ABOVE = "(shown above)"
 
 def trim_traceback(text: str) -> str:
     """The traceback from the function's own frames, with a line saying how many frames of
-    the runtime's wrapper were left out."""
+    the runtime's wrapper were left out, and which wrapper it was."""
     kept: list[str] = []
     left_out = 0
     note_at: int | None = None
+    wrapper = ""
     in_runtime_frame = False
     for line in text.rstrip("\n").splitlines():
         if line.startswith('  File "'):
-            in_runtime_frame = RUNTIME_FRAME.match(line) is not None
-            if in_runtime_frame:
+            runtime = RUNTIME_FRAME.match(line)
+            in_runtime_frame = runtime is not None
+            if runtime is not None:
                 left_out += 1
+                wrapper = wrapper or runtime["path"]
                 note_at = len(kept) if note_at is None else note_at
                 continue
         elif in_runtime_frame and line.startswith("    "):
@@ -46,7 +50,8 @@ def trim_traceback(text: str) -> str:
             in_runtime_frame = False
         kept.append(line)
     if left_out and note_at is not None:
-        kept.insert(note_at, f"  ({left_out} frame(s) of the runtime's wrapper.py left out)")
+        note = f"  ({left_out} frame(s) of the runtime's wrapper left out: {wrapper})"
+        kept.insert(note_at, note)
     return "\n".join(kept)
 
 

@@ -75,7 +75,8 @@ def act(repo: Path, state: Path, *args: str, event: str = "push", workflow: str 
     home = state / "home"  # no ~/.actrc or ~/.cache/act of the user's comes in
     home.mkdir(exist_ok=True)
     env = {
-        **os.environ,
+        # not the tests' PYTHONPATH: the job runs the cvat-fn installed into its own Python
+        **{k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
         "PATH": os.pathsep.join([str(bin_dir), str(python.parent), SEARCH_PATH]),
         "SETUP_PYTHON_STANDIN_PACKAGES": site_folders(python),
         "HOME": str(home),
