@@ -5,6 +5,9 @@ GitHub cannot be reached from the tests, so:
 - the job runs on this host (`-P ubuntu-latest=-self-hosted`), no runner image is pulled;
 - the hosted actions it uses are local stand-ins (tests/standins/actions/, mapped with
   `--local-repository`); checkout's fetches the commit from the repository's own folder;
+  setup-python's makes a fresh venv from the base interpreter of the Python running these
+  tests (a venv's or the system's) and adds that Python's site-packages behind its own, where
+  the workflow's dependencies are found offline;
 - `gh` is the stand-in tests/standins/gh.py, serving a release from a folder;
 - release.yml pushes to a real registry, Debian's docker-registry on 127.0.0.1 (tests/registry.py);
 - cvat-fn is installed from this checkout (a wheel built from it, through the workflow's own
