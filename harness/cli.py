@@ -15,12 +15,20 @@ from harness.spec import SpecError
 def cmd_lint(args: argparse.Namespace) -> int:
     """Each path on its own, a total when there are several (``cvat-fn lint
     serverless/**/function*.yaml``); exit 1 when any has an error."""
+    from harness.cvat.findings import parse_version
     from harness.lint import lint_directory
 
+    if args.cvat_version is not None:
+        try:
+            parse_version(args.cvat_version)
+        except ValueError as exc:
+            raise UsageError(f"--cvat-version: {exc}") from None
     total_errors = total_warnings = 0
     paths = args.paths or ["."]
     for given in paths:
-        findings = lint_directory(Path(given), import_handler=args.import_handler)
+        findings = lint_directory(
+            Path(given), import_handler=args.import_handler, cvat_version=args.cvat_version
+        )
         for finding in findings:
             print(finding if len(paths) == 1 else f"{given}: {finding}")
         errors = sum(f.severity == "error" for f in findings)
@@ -54,6 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="import the handler's module to find the handler when reading it cannot tell"
         " (runs the module's top level, not init_context)",
+    )
+    lint.add_argument(
+        "--cvat-version",
+        metavar="X.Y",
+        help="judge runtimes and fields by this CVAT release and the Nuclio it ships (default:"
+        " cvat-fn.yaml's cvat_version, else the newest the harness knows)",
     )
     lint.set_defaults(run=cmd_lint)
     for register in EXTRA_COMMANDS:

@@ -25,7 +25,7 @@ from harness.cvat.requests import (
     tracker_shape,
 )
 from harness.cvat.shapes import Shape
-from harness.logformat import format_record as format_log
+from harness.logformat import format_records, handler_traceback, readable_answer
 
 if TYPE_CHECKING:
     from harness.spec import FunctionSpec
@@ -127,13 +127,21 @@ class Invocation:
         if self.error:
             lines.append(f"no answer: {self.error}")
         else:
-            text = self.text if len(self.text) <= SHOWN_CHARS else self.text[:SHOWN_CHARS] + " …"
-            lines.append(f"got: HTTP {self.status} in {self.latency_s * 1000:.0f} ms: {text}")
+            took = f"{self.latency_s * 1000:.0f} ms"
+            lines.append(f"got: HTTP {self.status} in {took}: {shown(self)}")
         lines += [f"  {finding}" for finding in self.findings]
         if self.logs:
             lines.append("function log for this request:")
-            lines += [f"  {format_log(record)}" for record in self.logs]
+            lines += format_records(self.logs, shown=filter(None, [handler_traceback(self.text)]))
         return "\n".join(lines)
+
+
+def shown(inv: Invocation) -> str:
+    """An answer's text for a person: a handler's exception in full, from the function's own
+    frames; anything else cut to a readable length."""
+    if handler_traceback(inv.text):
+        return readable_answer(inv.text).replace("\n", "\n  ")
+    return inv.text if len(inv.text) <= SHOWN_CHARS else inv.text[:SHOWN_CHARS] + " …"
 
 
 class FunctionClient:

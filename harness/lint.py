@@ -13,8 +13,11 @@ from typing import Any, Literal
 
 import yaml
 
+from harness.config import CONFIG_NAME, ConfigError, load_config
 from harness.cvat.attributes import INPUT_TYPES, number_bounds
 from harness.cvat.detector import SHAPE_TYPES as DETECTOR_TYPES
+from harness.cvat.findings import CVAT_VERSION, parse_version
+from harness.cvat.releases import NuclioRange, shipped_nuclio
 from harness.spec import (
     HANDLER_RE,
     SpecError,
@@ -74,9 +77,13 @@ def _line_index(text: str) -> dict[tuple[str, ...], int]:
 
 
 class _Linter:
-    def __init__(self, path: Path, text: str, raw: dict[str, Any]) -> None:
+    def __init__(
+        self, path: Path, text: str, raw: dict[str, Any], cvat_version: str = CVAT_VERSION
+    ) -> None:
         self.path = path
         self.raw = raw
+        self.cvat_version = cvat_version
+        self.nuclio: NuclioRange = shipped_nuclio(cvat_version)
         self.lines = _line_index(text)
         self.findings: list[LintFinding] = []
 
@@ -116,6 +123,8 @@ BOOL_ANNOTATIONS = ("startswith_box", "startswith_box_optional")
 
 
 SHAPE_TYPES = tuple(t for t in DETECTOR_TYPES if t != "tag")
+SHAPE_TYPES_READ_SINCE = (2, 40)
+"""First release whose ``LambdaFunction.__init__`` reads ``supported_shape_types``."""
 """cvat/apps/engine/models.py ``ShapeType``: what a tracker may declare."""
 
 
@@ -124,6 +133,13 @@ def _check_shape_types(lint: _Linter, field: str, annotations: dict[str, Any], k
     an empty one is ``InvalidFunctionMetadataError`` (the function is left out of CVAT's list).
     ``prepare_shape`` compares each tracked shape's type with it, so an unknown name never
     matches; only trackers read it."""
+    if parse_version(lint.cvat_version) < SHAPE_TYPES_READ_SINCE:
+        lint.warn(
+            field,
+            f"CVAT {lint.cvat_version} does not read it (read since 2.40): its trackers get"
+            " rectangles only",
+        )
+        return
     raw = annotations.get("supported_shape_types")
     # Nuclio hands annotations to CVAT as text: an unquoted false / 0 arrives as "false" / "0"
     text = "" if raw is None else str(raw).lower() if isinstance(raw, bool) else str(raw)
@@ -141,7 +157,11 @@ def _check_shape_types(lint: _Linter, field: str, annotations: dict[str, Any], k
         lint.warn(field, "only trackers use it: CVAT ignores it for a " + str(kind))
     elif "rectangle" not in names:
         # cvat-ui tools-control.tsx: trackers.filter(t => t.supportedShapeTypes.includes(RECTANGLE))
-        lint.warn(field, "without rectangle the tracker does not appear in CVAT's AI tools (2.73)")
+        lint.warn(
+            field,
+            f"without rectangle the tracker does not appear in CVAT's AI tools (as of 2.73;"
+            f" judged for CVAT {lint.cvat_version})",
+        )
 
 
 def _check_annotations(lint: _Linter, meta: dict[str, Any]) -> None:
@@ -438,39 +458,68 @@ def _check_handler(
 
 SUPPORTED_PYTHON = ("3.9", "3.10", "3.11", "3.12")
 """nuclio/nuclio ``pkg/processor/build/builder.go`` (``initializeSupportedRuntimes``) at 1.14.1,
-and python:3.12 added by nuclio PR #3551 (March 2025): the Nuclio CVAT 2.73 ships is 1.16.3
-(cvat-ai/cvat v2.73.0 ``components/serverless/docker-compose.serverless.yml``)."""
+and python:3.12 added by nuclio PR #3551 (March 2025), in the Nuclio CVAT 2.73 ships (1.16.3)."""
+PYTHON_REFUSED_SINCE = {"3.6": "1.12.7"}
+"""runtime.go (``GetProcessorDockerfileInfo``) refuses python:3.6 since 1.12.7 (nuclio PR #3040)."""
+PYTHON_UNBUILT_SINCE = {"3.7": "1.14.1", "3.8": "1.14.1"}
+"""Since 1.14.1 (nuclio PR #3431) the onbuild image carries no wheels for 3.7 and 3.8
+(``docker/onbuild/Dockerfile`` copies py3.9-whl to py3.11-whl only), so their build fails, as
+cvat-ai/cvat issue #9592 reports; older Nuclio builds them (with a deprecation warning)."""
+PYTHON_312_MISSING_UNTIL = "1.14.1"
+"""Nuclio 1.14.1 (October 2024) predates python:3.12 (nuclio PR #3551, March 2025)."""
+PYTHON_312_AT = "1.16.3"
+"""The first Nuclio read here that builds python:3.12."""
+
+
+def _by_nuclio(
+    lint: _Linter, since: str, version: str, what: str, fix: str, before: str | None = None
+) -> None:
+    """An error when every Nuclio the CVAT release may ship is ``since`` or newer; a warning
+    when only some are (``before``: a warning for older ones too)."""
+    newer = lint.nuclio.at_least(since)
+    if newer:
+        said = f"python:{version} {what} since {since}, and {lint.nuclio}: {fix}"
+        lint.error("spec.runtime", said)
+    elif newer is None:
+        lint.warn(
+            "spec.runtime",
+            f"python:{version} may not build: it {what} since {since}, and {lint.nuclio}:"
+            f" {fix}",
+        )
+    elif before:
+        lint.warn("spec.runtime", f"python:{version} {before} ({lint.nuclio}): {fix}")
 
 
 def _check_runtime(lint: _Linter, spec: dict[str, Any]) -> None:
-    """nuclio ``pkg/processor/build/runtime/python/runtime.go`` (``GetProcessorDockerfileInfo``):
-    python:3.6 is refused; 3.7 and 3.8 only log a warning there, but since 1.14.1 (nuclio PR
-    #3431) the onbuild image has no wheels for them (``docker/onbuild/Dockerfile`` copies
-    py3.9-whl to py3.11-whl only), so the build fails, as cvat-ai/cvat issue #9592 reports."""
+    """nuclio ``pkg/processor/build/runtime/python/runtime.go`` (``GetProcessorDockerfileInfo``)
+    and the onbuild image, for the Nuclio the stated CVAT release ships (cvat/releases.py)."""
     runtime = str(spec.get("runtime") or "")
     name, _, version = runtime.partition(":")
+    fix = "use python:3.10 or newer"
     if not runtime:
         lint.warn("spec.runtime", "missing: state python:3.x so Nuclio builds the right image")
     elif name != "python":
         lint.error("spec.runtime", f"{runtime!r}: cvat-fn runs Python functions only (python:3.x)")
-    elif version == "3.6":
-        lint.error(
-            "spec.runtime",
-            "python:3.6 is refused by Nuclio since 1.12.7 (runtime.go, nuclio PR #3040): use"
-            " python:3.10 or newer",
-        )
-    elif version in ("3.7", "3.8"):
-        lint.error(
-            "spec.runtime",
-            f"python:{version} no longer builds: since Nuclio 1.14.1 (nuclio PR #3431) the"
-            f" onbuild image carries no Python {version} wheels, and CVAT 2.73 ships Nuclio"
-            " 1.16.3: use python:3.10 or newer",
-        )
+    elif version in PYTHON_REFUSED_SINCE:
+        _by_nuclio(lint, PYTHON_REFUSED_SINCE[version], version, "is refused by Nuclio", fix,
+                   before="is deprecated")  # fmt: skip
+    elif version in PYTHON_UNBUILT_SINCE:
+        _by_nuclio(lint, PYTHON_UNBUILT_SINCE[version], version,
+                   "no longer builds on Nuclio (no wheels for it in the onbuild image)", fix,
+                   before="is deprecated and builds only with a deprecation warning")  # fmt: skip
     elif version == "3.9":
         lint.warn(
             "spec.runtime",
             "python:3.9 is past its end of life and removed from Nuclio's development branch"
             " (nuclio PR #3941): use python:3.10 or newer",
+        )
+    elif version == "3.12" and lint.nuclio.at_least(PYTHON_312_AT) is not True:
+        older = lint.nuclio.at_least(PYTHON_312_MISSING_UNTIL) is False
+        lint.warn(
+            "spec.runtime",
+            f"python:3.12 {'is not' if older else 'may not be'} among the Python runtimes"
+            f" Nuclio builds ({lint.nuclio}; added in 2025 by nuclio PR #3551): use"
+            " python:3.10 or 3.11",
         )
     elif version and version not in SUPPORTED_PYTHON:
         lint.warn(
@@ -544,9 +593,13 @@ def _check_trigger(lint: _Linter, raw: dict[str, Any]) -> None:
         )
 
 
-def lint_directory(directory: Path | str, *, import_handler: bool = False) -> list[LintFinding]:
+def lint_directory(
+    directory: Path | str, *, import_handler: bool = False, cvat_version: str | None = None
+) -> list[LintFinding]:
     """Every finding for a function directory or one of its function*.yaml files; imports the
-    handler's module only with ``import_handler`` (never the model: init_context is not run)."""
+    handler's module only with ``import_handler`` (never the model: init_context is not run).
+    Runtimes and fields are judged by ``cvat_version`` (default: cvat-fn.yaml's cvat_version,
+    else the newest release the harness knows) and the Nuclio that release ships."""
     given = Path(directory)
     directory = function_directory(given)
     try:
@@ -554,7 +607,18 @@ def lint_directory(directory: Path | str, *, import_handler: bool = False) -> li
         raw = read_yaml(path)
     except SpecError as exc:
         return [LintFinding("error", "function.yaml", None, "file", str(exc))]
-    lint = _Linter(path, path.read_text(encoding="utf-8"), raw)
+    problem = None
+    if cvat_version is None:
+        try:
+            cvat_version = load_config(directory).cvat_version
+        except ConfigError as exc:
+            cvat_version, problem = CVAT_VERSION, str(exc)
+    lint = _Linter(path, path.read_text(encoding="utf-8"), raw, cvat_version)
+    if problem:
+        lint.findings.append(
+            LintFinding("warning", CONFIG_NAME, None, "cvat_version",
+                        f"not read ({problem}): judged for CVAT {CVAT_VERSION}")  # fmt: skip
+        )
     meta = _section(raw, "metadata")
     spec = _section(raw, "spec")
     if not meta.get("name"):

@@ -126,7 +126,7 @@ class FunctionUnderTest:
             config=self.config,
             fixtures=self.config.fixtures,
             ready_seconds=self._running.ready_seconds,
-            logs=self._running.logs,
+            logs=self._running.logs if self._running.captures_logs else None,
         )
         return self._target
 
@@ -266,7 +266,8 @@ def _raise(message: str) -> None:
 
 
 def _lint(fut: FunctionUnderTest) -> None:
-    findings = lint_directory(fut.given)
+    version = fut.config.cvat_version if fut.config else None  # --cvat-version, cvat-fn.yaml
+    findings = lint_directory(fut.given, cvat_version=version)
     if fut.remote:  # the source is deployed, not here: its handler module cannot be looked at
         findings = [f for f in findings if f.field != "spec.handler"]
     errors = [str(f) for f in findings if f.severity == "error"]

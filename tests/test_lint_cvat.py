@@ -355,3 +355,72 @@ def test_lint_takes_several_paths_and_totals_them(tmp_path: Path) -> None:
         text=True,
     )
     assert only_good.returncode == 0, only_good.stderr
+
+
+# --- judged for a stated CVAT release -------------------------------------------------------
+# Each CVAT release's Nuclio is the dashboard image in its
+# components/serverless/docker-compose.serverless.yml (harness/cvat/releases.py); Nuclio
+# 1.14.1 dropped the Python 3.7 / 3.8 wheels from its onbuild image (nuclio PR #3431).
+CVAT_2_32 = Path(__file__).parent / "lint_fixtures" / "cvat-2.32"
+OLD_STYLE = [CVAT_2_32 / "interactor", CVAT_2_32 / "detector"]
+
+
+def runtime_findings(path: Path, cvat_version: str | None = None) -> list[Any]:
+    return [f for f in lint_directory(path, cvat_version=cvat_version) if f.field == "spec.runtime"]
+
+
+@pytest.mark.parametrize("path", OLD_STYLE, ids=lambda p: p.name)
+def test_cvat_2_32_functions_are_judged_by_the_nuclio_that_release_ships(path: Path) -> None:
+    (at_2_32,) = runtime_findings(path, "2.32")
+    assert at_2_32.severity == "warning", at_2_32  # built on 2.32's Nuclio: no error
+    assert "CVAT 2.32 ships a Nuclio from 1.13.0 to 1.15.9" in at_2_32.message
+    (at_2_24,) = runtime_findings(path, "2.24")
+    assert at_2_24.severity == "warning" and "CVAT 2.24 ships Nuclio 1.13.0" in at_2_24.message
+    (at_2_73,) = runtime_findings(path)  # the default: the newest release known
+    assert at_2_73.severity == "error", at_2_73
+    assert "no longer builds" in at_2_73.message
+    assert "CVAT 2.73 ships Nuclio 1.16.3" in at_2_73.message
+
+
+def test_lint_takes_cvat_version_from_the_option_and_from_cvat_fn_yaml(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "harness.cli", "lint", *map(str, OLD_STYLE)]
+    at_2_73 = subprocess.run(command, capture_output=True, text=True)
+    assert at_2_73.returncode == 1 and "2 functions: 2 error(s)" in at_2_73.stderr
+    at_2_32 = subprocess.run([*command, "--cvat-version", "2.32"], capture_output=True, text=True)
+    assert at_2_32.returncode == 0, at_2_32.stdout + at_2_32.stderr
+    assert "2 functions: 0 error(s)" in at_2_32.stderr
+    stated = tmp_path / "detector"
+    stated.mkdir()
+    for name in ("function.yaml", "main.py"):
+        (stated / name).write_text((CVAT_2_32 / "detector" / name).read_text())
+    (stated / "cvat-fn.yaml").write_text('cvat_version: "2.32"\n')
+    (finding,) = runtime_findings(stated)
+    assert finding.severity == "warning" and "CVAT 2.32" in finding.message
+    bad = subprocess.run([*command, "--cvat-version", "2.x"], capture_output=True, text=True)
+    assert bad.returncode == 2
+    said = "cvat-fn lint: --cvat-version: '2.x' is not a CVAT version such as '2.73'"
+    assert bad.stderr.strip() == said
+
+
+def test_supported_shape_types_is_judged_only_where_cvat_reads_it(tmp_path: Path) -> None:
+    """views.py LambdaFunction.__init__ reads it since 2.40: before, an empty one is no
+    error, only a note that CVAT ignores it."""
+    path = function(tmp_path, annotate(type="tracker", supported_shape_types=""))
+    now = [f for f in lint_directory(path) if f.field.endswith("supported_shape_types")]
+    assert [f.severity for f in now] == ["error"]
+    before = [f for f in lint_directory(path, cvat_version="2.32")
+              if f.field.endswith("supported_shape_types")]  # fmt: skip
+    assert [f.severity for f in before] == ["warning"]
+    assert "CVAT 2.32 does not read it" in before[0].message
+
+
+def test_the_suites_lint_check_judges_for_the_suites_cvat_version(tmp_path: Path) -> None:
+    def lint_item(*extra: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "pytest", f"--function={CVAT_2_32 / 'detector'}",
+                   "-p", "no:cacheprovider", "-k", "lint", "-q", *extra]  # fmt: skip
+        return subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+
+    assert lint_item().returncode == 1  # CVAT 2.73's Nuclio cannot build python:3.8
+    at_2_32 = lint_item("--cvat-version", "2.32")
+    assert at_2_32.returncode == 0, at_2_32.stdout
+    assert "1 passed" in at_2_32.stdout

@@ -7,8 +7,10 @@ a function really running under the harness (process runner).
 
 from __future__ import annotations
 
+import shutil
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from harness.runners import make_runner
 from harness.runners.base import RunningFunction, StartError
 from harness.runners.process import ProcessRunner
 from harness.runners.url import UrlRunner
+from harness.suite import FunctionUnderTest, Options
 from tests.conftest import FUNCTIONS, ROOT
 from tests.nuclio_dashboard import Deployed, stand_in_dashboard
 
@@ -127,3 +130,59 @@ def test_the_suite_passes_through_the_stand_in_dashboard(pytester: pytest.Pytest
     )
     assert len(invocations) >= 10
     assert not list(Path(pytester.path).glob("face-detector"))
+
+
+CHATTY_HANDLER = """
+def handler(context, event):
+    for n in range(40):  # about 6 KB of log records: too much for the X-Nuclio-Logs header
+        context.logger.info_with("chatty", n=n, padding="x" * 100)
+    return context.Response(body="[]", content_type="application/json")
+"""
+
+
+@pytest.fixture
+def chatty(tmp_path: Path) -> Path:
+    """A detector whose every request logs more than Nuclio puts in X-Nuclio-Logs (4 KB,
+    pkg/processor/trigger/http/trigger.go): its answers come without the header."""
+    directory = tmp_path / "chatty"
+    shutil.copytree(COUNTER, directory)
+    (directory / "main.py").write_text(CHATTY_HANDLER)
+    return directory
+
+
+def test_through_the_dashboard_a_request_costs_its_own_time(chatty: Path):
+    """Through a URL the function's output cannot be read, so a request whose answer lacks
+    X-Nuclio-Logs must not wait for a note in that output (client.logged_since) that cannot
+    arrive: the time the suite's client spends beyond each HTTP request stays small (it was
+    2 s a request)."""
+    with ProcessRunner().start(chatty) as function:
+        deployed = {"counter": Deployed(chatty, function.url)}
+        with stand_in_dashboard(deployed) as dashboard:
+            remote = {"dashboard": dashboard.url, "function_name": "counter"}
+            fut = FunctionUnderTest(chatty, Options(runtime="url", runner=remote))
+            try:
+                target = fut.target()
+                client = target.client()
+                beyond_the_request = []
+                for _ in range(3):
+                    started = time.perf_counter()
+                    invocation = client.detect(ROOT / "fixtures" / "images" / "astronaut.jpg")
+                    beyond_the_request.append(
+                        time.perf_counter() - started - invocation.latency_s
+                    )
+                    assert invocation.status == 200 and invocation.logs == []
+            finally:
+                fut.stop()
+    assert sum(beyond_the_request) < 1.5, beyond_the_request
+    assert target.logs is None  # nothing to read: the runner sees no output
+
+
+def test_with_the_process_runner_logs_too_long_for_the_header_come_from_the_output(chatty):
+    """Where the output is captured, the records the header left out are still shown."""
+    fut = FunctionUnderTest(chatty, Options())
+    try:
+        invocation = fut.target().client().detect(ROOT / "fixtures" / "images" / "astronaut.jpg")
+    finally:
+        fut.stop()
+    assert invocation.status == 200
+    assert [r["message"] for r in invocation.logs] == ["chatty"] * 40

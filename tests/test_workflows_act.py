@@ -5,6 +5,9 @@ GitHub cannot be reached from the tests, so:
 - the job runs on this host (`-P ubuntu-latest=-self-hosted`), no runner image is pulled;
 - the hosted actions it uses are local stand-ins (tests/standins/actions/, mapped with
   `--local-repository`); checkout's fetches the commit from the repository's own folder;
+  setup-python's makes a fresh venv from the base interpreter of the Python running these
+  tests (a venv's or the system's) and adds that Python's site-packages behind its own, where
+  the workflow's dependencies are found offline;
 - `gh` is the stand-in tests/standins/gh.py, serving a release from a folder;
 - release.yml pushes to a real registry, Debian's docker-registry on 127.0.0.1 (tests/registry.py);
 - cvat-fn is installed from this checkout (a wheel built from it, through the workflow's own
@@ -50,11 +53,23 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 CLOSED_PORT_PROXY = "http://127.0.0.1:9"  # discard port, nothing listens: refused at once
 
 
+def site_folders(python: Path) -> str:
+    """The site-packages folders `python` imports from (a venv's, the system's or both), as
+    the setup-python stand-in takes them: the workflow's dependencies come from there, offline."""
+    listed = subprocess.run([str(python), "-c", "import json, sys; print(json.dumps(sys.path))"],
+                            capture_output=True, text=True, check=True)  # fmt: skip
+    names = ("site-packages", "dist-packages")
+    folders = [p for p in json.loads(listed.stdout) if Path(p).name in names and Path(p).is_dir()]
+    return os.pathsep.join(folders)
+
+
 def act(repo: Path, state: Path, *args: str, event: str = "push", workflow: str = "test.yml",
-        actions: dict[str, Path] | None = None,
-        variables: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:  # fmt: skip
+        actions: dict[str, Path] | None = None, variables: dict[str, str] | None = None,
+        python: Path = Path(sys.executable)) -> subprocess.CompletedProcess[str]:  # fmt: skip
     """Runs act on `repo`'s `event` (`workflow` only) on this host, offline, with `actions`
-    (uses@ref -> folder) instead of GitHub's, and returns its output without colours."""
+    (uses@ref -> folder) instead of GitHub's, and returns its output without colours.
+    `python` is the Python the tests run with (first on the job's PATH): the job's Python is
+    made from its base interpreter and gets its packages."""
     bin_dir = state / "bin"
     bin_dir.mkdir(parents=True, exist_ok=True)
     gh = bin_dir / "gh"
@@ -63,8 +78,10 @@ def act(repo: Path, state: Path, *args: str, event: str = "push", workflow: str 
     home = state / "home"  # no ~/.actrc or ~/.cache/act of the user's comes in
     home.mkdir(exist_ok=True)
     env = {
-        **os.environ,
-        "PATH": str(bin_dir) + os.pathsep + SEARCH_PATH,
+        # not the tests' PYTHONPATH: the job runs the cvat-fn installed into its own Python
+        **{k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+        "PATH": os.pathsep.join([str(bin_dir), str(python.parent), SEARCH_PATH]),
+        "SETUP_PYTHON_STANDIN_PACKAGES": site_folders(python),
         "HOME": str(home),
         "XDG_CONFIG_HOME": str(home / ".config"),
         "XDG_CACHE_HOME": str(home / ".cache"),
@@ -89,8 +106,10 @@ def act(repo: Path, state: Path, *args: str, event: str = "push", workflow: str 
         *(f"--var={name}={value}" for name, value in (variables or {}).items()),
         *args,
     ]  # fmt: skip
+    # a guard against a hang only: release.yml builds, tests and pushes an image, which took
+    # 304 s on a loaded 2-core machine
     done = subprocess.run(command, cwd=repo, env=env, capture_output=True, text=True,
-                          timeout=300)  # fmt: skip
+                          timeout=900)  # fmt: skip
     return subprocess.CompletedProcess(done.args, done.returncode,
                                        ANSI.sub("", done.stdout + done.stderr), "")  # fmt: skip
 
@@ -139,6 +158,53 @@ STANDIN_ACTIONS = {
     "actions/setup-python@v5": STANDINS / "actions" / "setup-python",
     "actions/upload-artifact@v4": STANDINS / "actions" / "upload-artifact",
 }
+
+
+VERSION = f"{sys.version_info.major}.{sys.version_info.minor}"
+PROBE_WORKFLOW = f"""\
+name: probe
+on: push
+jobs:
+  probe:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/setup-python@v5
+        with:
+          python-version: "{VERSION}"
+      - name: Probe
+        run: python -c "import sys, standin_marker as m; print('probe:', sys.prefix, sys.base_prefix, m.__file__)"
+"""  # noqa: E501
+
+
+def test_setup_python_from_a_venv_is_a_fresh_python_with_that_venvs_packages(
+    tmp_path: Path,
+) -> None:
+    """The tests may run inside a venv (as the README sets one up): the job's Python is made
+    from that venv's base interpreter, never from the venv itself, and still finds the venv's
+    packages, where the workflow's dependencies come from offline (here a module only that venv
+    has)."""
+    outer = tmp_path / "outer"
+    base = getattr(sys, "_base_executable", sys.executable)
+    subprocess.run([base, "-m", "venv", "--without-pip", str(outer)], check=True)
+    (site_packages,) = (outer / "lib").glob("python*/site-packages")
+    (site_packages / "standin_marker.py").write_text("")
+    repo = tmp_path / "probe"
+    (repo / ".github" / "workflows").mkdir(parents=True)
+    (repo / ".github" / "workflows" / "probe.yml").write_text(PROBE_WORKFLOW)
+    git = ["git", "-c", "user.name=cvat-fn tests", "-c", "user.email=tests@localhost"]
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "probe"]):
+        subprocess.run([*git, *args], cwd=repo, check=True, capture_output=True)
+
+    job = act(repo, tmp_path / "state", workflow="probe.yml",
+              actions={"actions/setup-python@v5": STANDIN_ACTIONS["actions/setup-python@v5"]},
+              python=outer / "bin" / f"python{VERSION}")  # fmt: skip
+    assert job.returncode == 0, job.stdout[-4000:]
+    probe = re.search(r"\| probe: (\S+) (\S+) (\S+)$", job.stdout, re.M)
+    assert probe, job.stdout[-4000:]
+    prefix, base_prefix, marker = probe.groups()
+    assert Path(prefix).name == f"setup-python-{VERSION}"  # a venv of the job's own
+    assert Path(base_prefix).resolve() == Path(sys.base_prefix).resolve()  # not the outer venv
+    assert Path(marker).resolve() == (site_packages / "standin_marker.py").resolve()
 
 
 def test_the_generated_test_workflow_runs_the_suite_under_act(

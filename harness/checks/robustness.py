@@ -242,6 +242,15 @@ def check_robustness(target: Target, examples: int) -> None:
     good = target.fixtures[0]
     kind = target.kind
     client = target.client()
+    plain = target.answer(good)
+    if plain.status != 200:
+        # nothing sent before it to blame: the function fails on its own good request
+        got = f"HTTP {plain.status}" if plain.status is not None else f"no answer ({plain.error})"
+        raise CheckFailed(
+            f"the plain request ({good.name}) already fails with nothing sent before it ({got}),"
+            " so robustness cannot tell what else breaks the function: see the answered check"
+            f" (answered[{good.name}]) for the answer and the function's log"
+        )
 
     def next_good_answers(after: str) -> None:
         answer = target.play(good)

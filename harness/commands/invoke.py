@@ -18,11 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 from harness.client import (
     DEFAULT_TIMEOUT_S,
-    SHOWN_CHARS,
     FunctionClient,
     ImageError,
     Invocation,
-    format_log,
+    shown,
 )
 from harness.commands import UsageError, fail, guarded, sdk_scratch
 from harness.commands.invoke_plan import (
@@ -34,6 +33,7 @@ from harness.commands.invoke_plan import (
 )
 from harness.cvat import CVAT_VERSION, KINDS, Shape, errors, warnings
 from harness.cvat.findings import losses, parse_version
+from harness.logformat import format_line, format_records, handler_traceback
 from harness.runners import make_runner
 from harness.runners.base import RunningFunction, StartError
 from harness.runners.options import add_start_options, runner_kwargs
@@ -244,14 +244,13 @@ def failure_lines(step: Step) -> list[str]:
     inv = step.invocation
     lines = []
     if inv.status is not None and inv.status != 200:
-        text = inv.text if len(inv.text) <= SHOWN_CHARS else inv.text[:SHOWN_CHARS] + " …"
-        lines.append("answer: " + (text.strip() or "(empty)"))
+        lines.append("answer: " + (shown(inv).strip() or "(empty)"))
     if inv.logs:
         lines.append("function log for this request:")
-        lines += [f"  {format_log(record)}" for record in inv.logs]
+        lines += format_records(inv.logs, shown=filter(None, [handler_traceback(inv.text)]))
     elif step.output:
         lines.append("function output while this request ran:")
-        lines += [f"  {line}" for line in step.output]
+        lines += [f"  {text}" for line in step.output for text in format_line(line).splitlines()]
     else:
         lines.append("the function logged nothing for this request")
     return lines

@@ -7,6 +7,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import ClassVar
 
 from harness.spec import FunctionSpec
 
@@ -46,6 +47,9 @@ class RunningFunction(abc.ABC):
     spec: FunctionSpec
     logs: LogBuffer = field(default_factory=LogBuffer)
     ready_seconds: float = 0.0
+    captures_logs: ClassVar[bool] = True
+    """False where the function's output cannot be seen (one running elsewhere): then `logs`
+    stays empty and nothing should wait for a line to arrive in it."""
 
     @abc.abstractmethod
     def stop(self) -> None:

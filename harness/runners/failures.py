@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 import sys
 
+from harness.logformat import format_line
+
 # The first line of a worker's failure, as harness/runtime/wrapper.py's main() writes it.
 WORKER_FAILED = re.compile(r"^worker (\S+): failed to load or initialise the function \((.*)\)$")
 MISSING_MODULE = re.compile(r"ModuleNotFoundError: No module named '([^']+)'")
@@ -69,4 +71,5 @@ def hints(output: str, runtime: str) -> list[str]:
 
 def explain(output: str, runtime: str) -> str:
     """The function's output for a StartError: repeats folded, hints at the end."""
-    return "\n".join([fold_repeated_failures(output), *hints(output, runtime)])
+    folded = "\n".join(format_line(line) for line in fold_repeated_failures(output).splitlines())
+    return "\n".join([folded, *hints(output, runtime)])

@@ -43,6 +43,7 @@ def cvat_headers(namespace: str) -> dict[str, str]:
 
 class UrlFunction(RunningFunction):
     forwarder: ThreadingHTTPServer | None = None
+    captures_logs = False  # only what each answer's X-Nuclio-Logs header carries
 
     def stop(self) -> None:
         """The function is not ours to stop; only the local forwarder, if any, goes."""
