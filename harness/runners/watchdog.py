@@ -17,13 +17,14 @@ container, since it must also end host processes and remove host directories:
 - The pipe reaches end of file when the owner ends, however it ends: the kernel closes the
   write end of a killed process. The watchdog then ends the groups (SIGTERM to the leader,
   so a processor stops its workers and removes its own files, then SIGKILL to whatever is
-  left in the group after a grace period), removes the
-  session's containers (twice, a second after the first time, for a create the engine
-  finished after its client died), removes the directories and the socket directories of
-  processors that are gone (harness.runtime.sockdirs), and exits.
+  left in the group after a grace period), removes the session's containers (after a kill
+  twice, a second after the first time, for a create the engine finished after its client
+  died), removes the directories and the socket directories of processors that are gone
+  (harness.runtime.sockdirs), and exits.
 
 When the owner stopped everything itself (the normal case, and Ctrl-C or SIGTERM through
-cleanup.py) the watchdog finds nothing left and exits at once. The reapers of the next run
+cleanup.py) the watchdog finds nothing left and exits (at once when the owner said at exit
+that it ends normally). The reapers of the next run
 (reaper.py, scratch.py) stay as a second line for a watchdog that could not start or was
 itself killed.
 
@@ -40,6 +41,7 @@ of its own::
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
@@ -86,6 +88,7 @@ class Watchdog:
         finally:
             os.close(read)
         self._containers = False
+        atexit.register(self.send, {"op": "exiting"})  # not sent when killed
 
     def send(self, message: dict[str, Any]) -> bool:
         """One message; False when the watchdog is gone (the next run's reapers remain)."""
@@ -163,6 +166,7 @@ class Duties:
         self.groups: dict[int, str | None] = {}  # pid -> its start (labels.process_start)
         self.paths: list[str] = []
         self.containers: tuple[str, int] | None = None  # (session, owner pid)
+        self.exiting = False  # the owner said it ends normally (its cleanup ran or runs)
 
     def take(self, message: Any) -> None:
         if not isinstance(message, dict):
@@ -178,6 +182,8 @@ class Duties:
         elif op == "release-path":
             with contextlib.suppress(ValueError):
                 self.paths.remove(message.get("path"))  # type: ignore[arg-type]
+        elif op == "exiting":
+            self.exiting = True
         elif op == "containers":
             self.containers = (str(message.get("session")), int(message.get("pid") or 0))
 
@@ -289,8 +295,8 @@ def carry_out(duties: Duties) -> None:
         from harness.runtime import sockdirs
 
         sockdirs.sweep()  # the workers' socket directories of a processor killed above
-    if duties.containers is not None:
-        time.sleep(SETTLE_S)
+    if duties.containers is not None and not duties.exiting:
+        time.sleep(SETTLE_S)  # a killed owner may have had a create in flight
         remove_containers(*duties.containers)
 
 
