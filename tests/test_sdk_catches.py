@@ -185,4 +185,4 @@ def test_an_annotation_the_answer_cannot_name_fails_the_request_too(inner: Inner
     assert "[1]: function output tag with unknown label ID (7)" in said["sdk_answer[astronaut]"]
     assert "cvat-sdk would reject" in said["sdk_answer[astronaut]"]
     assert "HTTP 500" in said["answered[astronaut]"]
-    assert "[1] function output tag with unknown label ID (7)" in said["answered[astronaut]"]
+    assert "function output tag with unknown label ID (7)" in said["answered[astronaut]"]

@@ -439,13 +439,13 @@ def detect(context: Any, body: dict[str, Any], probe: dict[str, Any] | None) -> 
         }
     labels = {label.id: label for label in function.spec.labels}
     answer = []
-    for index, annotation in enumerate(annotations):
+    for annotation in annotations:
         try:
             answer.append(to_cvat(annotation, labels))
         except Unconvertible as exc:
-            # the SDK fails the whole task on such an annotation; here the request fails,
-            # under cvat-fn as in the exported function, so no check can pass on its loss
-            raise cvataa.BadFunctionError(f"[{index}] {exc}") from None
+            # the SDK fails the whole task on such an annotation, in these words; here the
+            # request fails, under cvat-fn as in the export, so no check passes on its loss
+            raise cvataa.BadFunctionError(str(exc)) from None
     return answer
 
 
