@@ -70,7 +70,7 @@ class Watchdog:
 
     def __init__(self) -> None:
         self.pid = os.getpid()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # a signal handler may send while main holds it
         read, self._write = os.pipe()  # both ends non-inheritable (PEP 446)
         from harness.runners.process import harness_pythonpath
 
@@ -91,7 +91,10 @@ class Watchdog:
         atexit.register(self.send, {"op": "exiting"})  # not sent when killed
 
     def send(self, message: dict[str, Any]) -> bool:
-        """One message; False when the watchdog is gone (the next run's reapers remain)."""
+        """One message; False when the watchdog is gone (the next run's reapers remain), or
+        from a forked child, whose watchdog this is not."""
+        if os.getpid() != self.pid:
+            return False
         data = (json.dumps(message) + "\n").encode()
         with self._lock:
             try:
@@ -109,7 +112,7 @@ class Watchdog:
 
 
 _current: Watchdog | None = None
-_current_lock = threading.Lock()
+_current_lock = threading.RLock()  # re-entrant: cleanup may run from a signal handler
 
 
 def get() -> Watchdog | None:
@@ -123,6 +126,12 @@ def get() -> Watchdog | None:
             except OSError:
                 _current = None
         return _current
+
+
+def _started() -> Watchdog | None:
+    """This process's watchdog if one was started (releasing starts none)."""
+    dog = _current
+    return dog if dog is not None and dog.pid == os.getpid() else None
 
 
 def watch_containers() -> None:
@@ -140,7 +149,7 @@ def watch_group(pid: int) -> None:
 
 def release_group(pid: int) -> None:
     """The group was stopped by its owner: forget it."""
-    if (dog := get()) is not None:
+    if (dog := _started()) is not None:
         dog.send({"op": "release-group", "pid": pid})
 
 
@@ -152,7 +161,7 @@ def watch_path(path: str | Path) -> None:
 
 def release_path(path: str | Path) -> None:
     """The directory was removed by its owner: forget it."""
-    if (dog := get()) is not None:
+    if (dog := _started()) is not None:
         dog.send({"op": "release-path", "path": os.path.abspath(path)})
 
 
