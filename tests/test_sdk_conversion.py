@@ -18,6 +18,7 @@ answer's bitmap gives back the SDK's run lengths.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -29,12 +30,14 @@ import pytest
 
 pytest.importorskip("cvat_sdk")
 
+import cvat_sdk.auto_annotation as cvataa  # noqa: E402
 import numpy as np  # noqa: E402
 from cvat_sdk.masks import encode_mask  # noqa: E402
 
 from harness.cli import main  # noqa: E402
 from harness.client import FunctionClient  # noqa: E402
 from harness.runners.process import ProcessRunner  # noqa: E402
+from harness.sdk import nuclio_main  # noqa: E402
 from harness.spec import load_spec  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -212,3 +215,30 @@ def test_the_suite_fails_what_cannot_convert(
     assert "HTTP 500" in failed["answered[astronaut]"]
     assert SDK_MESSAGE in failed["answered[astronaut]"]
     assert SDK_MESSAGE in failed["sdk_answer[astronaut]"]
+
+
+@pytest.mark.parametrize(
+    ("make", "says"),
+    [
+        (lambda: {"label_id": 0, "type": "rectangle"}, "an object of type 'dict'"),
+        (lambda: cvataa.rectangle(5, [1, 2, 3, 4]), "shape with unknown label ID (5)"),
+        (lambda: cvataa.tag(5), "tag with unknown label ID (5)"),
+        (
+            lambda: cvataa.rectangle(0, [1, 2, 3, 4], attributes=[{"spec_id": 3, "value": "x"}]),
+            "attribute with unknown ID (3)",
+        ),
+        (
+            lambda: cvataa.rectangle(0, [1, 2, 3, 4], elements=[cvataa.keypoint(0, [1, 2])]),
+            "non-skeleton shape with elements",
+        ),
+        (lambda: cvataa.mask(0, [1.5, 2, 0, 0, 3, 3]), "mask shape with a run length 1.5"),
+        (lambda: cvataa.mask(0, [0, 0, 3, 3]), "mask shape with fewer than 5 points"),
+    ],
+)
+def test_what_the_answer_cannot_name_is_refused_in_the_sdk_words(make: Any, says: str) -> None:
+    """Each reason the conversion refuses, with cvat-sdk's wording where the SDK has one
+    (driver.py ``validate_and_remap``, ``_remap_annotation``, ``_remap_attribute``,
+    ``_remap_elements``; masks.py ``decode_mask`` wants whole run lengths)."""
+    labels = {0: cvataa.label_spec("box", 0, type="any")}
+    with pytest.raises(nuclio_main.Unconvertible, match=re.escape(says)):
+        nuclio_main.to_cvat(make(), labels)
