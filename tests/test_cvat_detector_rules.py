@@ -448,6 +448,14 @@ RULES: dict[str, Rule] = {
         "CVAT will drop this occluded",
         "VIEWS _parse_anno: 'occluded': False",
     ),
+    "z-order": Rule(
+        [{**FACE, "z_order": 2}],
+        "loss",
+        "[0].z_order",
+        "shape.z_order",
+        "CVAT will drop this z_order (a number (2))",
+        "VIEWS _parse_anno: 'z_order': 0",
+    ),
     "rectangle-inverted": Rule(
         [{**FACE, "points": [110, 220, 10, 20]}],
         "warning",

@@ -1,6 +1,7 @@
 """Nothing a run makes outlives it for long: temp directories of runs killed with ``kill -9``
-are swept by the next run, and owners are told apart by host and PID namespace, so a live
-owner elsewhere never loses its containers or directories."""
+go within seconds (their watchdog), or, where the watchdog was killed too, with the next run;
+owners are told apart by host and PID namespace, so a live owner elsewhere never loses its
+containers or directories."""
 
 from __future__ import annotations
 
@@ -30,8 +31,9 @@ REAL_PYTEST_RUNS = 3  # the rest are cheap processes that only make the director
 
 MAKE_AND_WAIT = """
 import sys, time
+from harness.runners import watchdog
 from harness.runners.scratch import ScratchDir
-print(ScratchDir(sys.argv[1]).path, flush=True)
+print(ScratchDir(sys.argv[1]).path, watchdog.get().process.pid, flush=True)
 time.sleep(600)
 """
 BLOCKING_TEST = """
@@ -58,18 +60,35 @@ def start(command: list[str], tmp: Path, cwd: Path) -> subprocess.Popen[str]:
     )
 
 
-def wait_for_line(proc: subprocess.Popen[str], wanted: str) -> None:
+def wait_for_line(proc: subprocess.Popen[str], wanted: str) -> str:
     """Read the child's output until ``wanted`` (its readiness), or fail with what it said."""
     assert proc.stdout is not None
     seen = []
     for line in proc.stdout:
         seen.append(line)
         if wanted in line:
-            return
+            return line
     pytest.fail(f"the child ended before {wanted!r}:\n{''.join(seen)}")
 
 
+def gone_within(tmp: Path, seconds: float) -> list[Path]:
+    """Poll until no leftover is there (a deadline, no fixed wait); what is left then."""
+    deadline = time.monotonic() + seconds
+    while leftovers(tmp) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return leftovers(tmp)
+
+
+def kill_9(children: list[subprocess.Popen[str]]) -> None:
+    for child in children:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        if child.stdout is not None:
+            child.stdout.close()
+
+
 def test_twenty_kill_9_runs_leave_no_temp_directory(tmp_path: Path) -> None:
+    """Each killed run's watchdog removes its directory within seconds, nothing run after."""
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     (tmp_path / "test_block.py").write_text(BLOCKING_TEST)
@@ -83,12 +102,25 @@ def test_twenty_kill_9_runs_leave_no_temp_directory(tmp_path: Path) -> None:
     try:
         for index, child in enumerate(children):
             wait_for_line(child, "blocked" if index < REAL_PYTEST_RUNS else PREFIX)
+        assert len(leftovers(tmp)) == KILLED_RUNS
     finally:
-        for child in children:
-            child.send_signal(signal.SIGKILL)
-            child.communicate()
-    assert len(leftovers(tmp)) == KILLED_RUNS, "kill -9 cannot be caught: each run left one"
+        kill_9(children)
+    assert gone_within(tmp, 30) == []
 
+
+def test_the_next_run_sweeps_what_a_killed_watchdog_left(tmp_path: Path) -> None:
+    """The second line: run and watchdog both killed with -9, the next run removes the
+    directories (and only the dead owners')."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    children = [start([sys.executable, "-c", MAKE_AND_WAIT, PREFIX], tmp, tmp_path) for _ in "ab"]
+    try:
+        dogs = [int(wait_for_line(child, PREFIX).split()[1]) for child in children]
+        for dog in dogs:
+            os.kill(dog, signal.SIGKILL)
+    finally:
+        kill_9(children)
+    assert len(leftovers(tmp)) == 2, "nothing was left to remove them"
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--function", str(ECHO),
          "-k", "lint"],

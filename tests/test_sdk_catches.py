@@ -37,11 +37,6 @@ class Case:
 
 CASES = [
     Case(
-        "broken_unknown_label",
-        "sdk_answer[astronaut]",
-        ("cvat-sdk would reject", "[1]: function output tag with unknown label ID (7)"),
-    ),
-    Case(
         "broken_preset_frame",
         "sdk_answer[astronaut]",
         ("[0]: function output shape with unexpected frame number (2)",),
@@ -108,7 +103,11 @@ def inner(tmp_path_factory: pytest.TempPathFactory) -> InnerRun:
     workdir = tmp_path_factory.mktemp("sdk-catches")
     xml = workdir / "sdk.xml"
     args = []
-    extra = [Case("ignores_threshold", "", ()), Case("broken_interactor_polygon", "", ())]
+    extra = [
+        Case("ignores_threshold", "", ()),
+        Case("broken_interactor_polygon", "", ()),
+        Case("broken_unknown_label", "", ()),
+    ]
     for case in [*CASES, *extra]:
         args += ["--function", str(FUNCTIONS / case.function / f"{case.function}.py")]
     command = [sys.executable, "-m", "pytest", *args, "-p", "no:cacheprovider"]
@@ -166,3 +165,24 @@ def test_an_interactor_answering_no_mask_fails_sdk_interact(inner: InnerRun) -> 
     }, outcomes
     message = inner.failures["broken_interactor_polygon"]["sdk_interact[astronaut-mission-patch]"]
     assert "no mask among the 1 shape(s) (polygon): CVAT's UI shows only masks" in message
+
+
+def test_an_annotation_the_answer_cannot_name_fails_the_request_too(inner: InnerRun) -> None:
+    """A tag of a label id the spec lacks: cvat-sdk refuses it (sdk_answer, in its words),
+    and CVAT's Nuclio answer cannot name its label, so the request fails with the same
+    message, under cvat-fn as in the exported function (harness/sdk/nuclio_main.py), and
+    every check that needs an answer fails with it; none passes on a silently dropped tag."""
+    outcomes = inner.outcomes["broken_unknown_label"]
+    failed = {item for item, seen in outcomes.items() if seen in ("failure", "error")}
+    assert failed == {
+        "sdk_answer[astronaut]",
+        "answered[astronaut]",
+        "accuracy",
+        "latency[warm]",
+        "robustness",
+    }, outcomes
+    said = inner.failures["broken_unknown_label"]
+    assert "[1]: function output tag with unknown label ID (7)" in said["sdk_answer[astronaut]"]
+    assert "cvat-sdk would reject" in said["sdk_answer[astronaut]"]
+    assert "HTTP 500" in said["answered[astronaut]"]
+    assert "function output tag with unknown label ID (7)" in said["answered[astronaut]"]

@@ -503,8 +503,8 @@ def drf_float(value: Any) -> float | None:
 
 def _check_extras(c: Collector, where: str, item: Mapping[str, Any], type_: str | None) -> None:
     """views.py ``_parse_anno`` copies ``group_id``, ``outside`` and (for rectangles and
-    ellipses) ``rotation`` into the shape, sets ``occluded`` to false and copies none of them
-    into a tag; engine/serializers.py then reads them with DRF fields:
+    ellipses) ``rotation`` into the shape, sets ``occluded`` to false and ``z_order`` to 0,
+    and copies none of them into a tag; engine/serializers.py then reads them with DRF fields:
     ``AnnotationSerializer.group`` (IntegerField, min 0, null allowed),
     ``ShapeSerializer.outside`` (BooleanField) and ``.rotation`` (FloatField, 0..360)."""
     tag = type_ == "tag"
@@ -544,6 +544,13 @@ def _check_extras(c: Collector, where: str, item: Mapping[str, Any], type_: str 
             f"CVAT will drop this occluded ({describe(item['occluded'])}): it sets every"
             " shape a function answers to not occluded",
             "shape.occluded",
+        )
+    if item.get("z_order") not in (None, 0, "0") and not tag:
+        c.loss(
+            f"{where}.z_order",
+            f"CVAT will drop this z_order ({describe(item['z_order'])}): it stores every"
+            " shape a function answers at z_order 0",
+            "shape.z_order",
         )
     if "rotation" in item:
         rotation = item["rotation"]

@@ -53,6 +53,7 @@ CODES: dict[str, str] = {
     "shape.outside": "outside",
     "shape.rotation": "rotation",
     "shape.occluded": "occluded: CVAT sets every auto shape's occluded to false",
+    "shape.z_order": "z_order: CVAT stores every auto shape at z_order 0",
     "shape.points": "a shape's points: their count for its type, their order",
     "mask.geometry": "a mask whose bitmap or run lengths do not fit its box",
     "skeleton.elements": "a skeleton's elements missing or malformed",

@@ -4,7 +4,7 @@ A runner registers a stop callback when it starts something (``token = register(
 and unregisters it in ``stop`` (``unregister(token)``). Pending callbacks run at exit
 (atexit) and from SIGINT/SIGTERM/SIGHUP handlers, which then carry on with what the signal
 did before (KeyboardInterrupt, the previous handler, or termination by the signal). Only
-``kill -9`` escapes; the reaper (``reaper.py``) handles that case.
+``kill -9`` escapes; the watchdog (``watchdog.py``) handles that case within seconds.
 """
 
 from __future__ import annotations

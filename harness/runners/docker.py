@@ -3,7 +3,8 @@
 Build (image.py) as ``nuctl deploy --platform local`` would, run with the function's env,
 volumes and resource limits, ports published on 127.0.0.1 only, readiness polled on the
 published health port. Containers carry owner labels (labels.py): stop() removes them, the
-cleanup registry does on Ctrl-C/SIGTERM/exit, and the reaper after a ``kill -9``.
+cleanup registry does on Ctrl-C/SIGTERM/exit, the watchdog within seconds of a ``kill -9``
+(watchdog.py), and the next run's reaper what a killed watchdog left.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 import requests
 
-from harness.runners import cleanup, failures, image, labels, reaper, wait
+from harness.runners import cleanup, failures, image, labels, reaper, wait, watchdog
 from harness.runners.base import LogBuffer, Runner, RunningFunction, StartError
 from harness.runners.wrapper import ENV as WRAPPER_ENV
 from harness.runners.wrapper import IN_CONTAINER as WRAPPER_IN_CONTAINER
@@ -215,6 +216,7 @@ class DockerRunner(Runner):
                 "mode": "ro",
             }
         started = time.monotonic()
+        watchdog.watch_containers()  # removed within seconds of a kill -9 of this process
         try:
             container = self.client.containers.create(
                 image_id,

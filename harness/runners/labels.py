@@ -1,10 +1,10 @@
 """The labels that mark what cvat-fn created in Docker, and who owns it.
 
-Every container carries the session (one per process) and the owner's pid, so that a run
-killed with ``kill -9`` can be cleaned up by the next one (the reaper), and nothing without
-these labels is ever touched. A pid means something only on its host and in its PID namespace
-(two CI jobs on one Docker engine may share a hostname, never a namespace), so both are part
-of the owner's identity.
+Every container carries the session (one per process) and the owner's pid, so that what a
+run killed with ``kill -9`` started can be removed by its watchdog (watchdog.py) or else by
+the next run (the reaper), and nothing without these labels is ever touched. A pid means
+something only on its host and in its PID namespace (two CI jobs on one Docker engine may
+share a hostname, never a namespace), so both are part of the owner's identity.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO
 
-from harness.runners import cleanup, failures, wait
+from harness.runners import cleanup, failures, wait, watchdog
 from harness.runners.base import LogBuffer, Runner, RunningFunction, StartError
 from harness.runners.wrapper import ENV as WRAPPER_ENV
 from harness.runners.wrapper import check_wrapper
@@ -58,6 +58,8 @@ class ProcessFunction(RunningFunction):
             cleanup.unregister(self._token)
         self._reader.join(2)
         shutil.rmtree(self.workdir, ignore_errors=True)
+        watchdog.release_group(self.proc.pid)
+        watchdog.release_path(self.workdir)
 
 
 class ProcessRunner(Runner):
@@ -119,6 +121,9 @@ class ProcessRunner(Runner):
         except OSError as exc:
             shutil.rmtree(workdir, ignore_errors=True)
             raise StartError(f"{spec.name}: cannot run {self.python}: {exc.strerror}") from None
+        # a kill -9 of this process runs no cleanup: the watchdog ends the group then
+        watchdog.watch_group(proc.pid)
+        watchdog.watch_path(workdir)
         running = ProcessFunction(url="", spec=spec)
         running.proc = proc
         running.workdir = workdir

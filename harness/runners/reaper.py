@@ -1,8 +1,10 @@
 """Remove containers left behind by runs that were killed before they could clean up.
 
-Like testcontainers' Ryuk, but without a sidecar: every container this harness starts is
-labelled with its owner's pid (labels.py); a later run removes those whose owner is gone.
-Anything without our labels, or owned by a live process or another host, is left alone.
+The second line behind the watchdog (watchdog.py, which removes a killed run's containers
+within seconds): where a watchdog could not run or was killed too, every container this
+harness starts is labelled with its owner's pid (labels.py), and a later run removes those
+whose owner is gone. Anything without our labels, or owned by a live process or another
+host, is left alone.
 """
 
 from __future__ import annotations

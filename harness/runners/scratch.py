@@ -2,7 +2,8 @@
 
 A directory made here is removed by its owner (``remove``, or at exit and on SIGINT/SIGTERM
 through ``cleanup``), and holds an owner file with the labels containers carry (labels.py).
-``kill -9`` escapes both; the next :func:`make` with the same prefix then sweeps the
+``kill -9`` escapes both; the watchdog (watchdog.py) then removes it within seconds, and
+where that could not run, the next :class:`ScratchDir` with the same prefix sweeps the
 directories whose owner is gone, as the reaper does for containers. Directories of a live
 owner, another host, another PID namespace or another user, and any without an owner file,
 are left alone. Process groups the owner started and recorded with :meth:`ScratchDir.adopt`
@@ -20,7 +21,7 @@ import stat
 import tempfile
 from pathlib import Path
 
-from harness.runners import cleanup, labels
+from harness.runners import cleanup, labels, watchdog
 
 OWNER_FILE = ".cvat-fn-owner.json"
 PROCESSES_FILE = ".cvat-fn-processes.json"
@@ -33,6 +34,7 @@ class ScratchDir:
         sweep(prefix)
         self.path = Path(tempfile.mkdtemp(prefix=prefix))
         self._token = cleanup.register(self.remove)
+        watchdog.watch_path(self.path)  # removed within seconds of a kill -9 of this process
         (self.path / OWNER_FILE).write_text(json.dumps(labels.owner_labels()), encoding="utf-8")
 
     def adopt(self, pid: int) -> None:
@@ -51,6 +53,7 @@ class ScratchDir:
     def remove(self) -> None:
         cleanup.unregister(self._token)
         shutil.rmtree(self.path, ignore_errors=True)
+        watchdog.release_path(self.path)
 
 
 def sweep(prefix: str, root: str | Path | None = None) -> list[Path]:

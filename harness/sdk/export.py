@@ -242,9 +242,9 @@ def write_function_dir(
     harness: bool,
     in_place: bool | None = None,
 ) -> Path:
-    """Write the Nuclio function directory; returns it. ``harness`` answers cvat-fn's probes
-    and drops (with a log line) what the SDK would refuse; ``in_place`` (default: as
-    ``harness``) points at the module where it lies instead of copying it in to deploy."""
+    """Write the Nuclio function directory; returns it. ``harness`` answers cvat-fn's
+    probes; ``in_place`` (default: as ``harness``) points at the module where it lies instead
+    of copying it in to deploy."""
     in_place = harness if in_place is None else in_place
     info = info or describe(ref)
     outdir.mkdir(parents=True, exist_ok=True)

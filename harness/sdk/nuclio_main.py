@@ -19,8 +19,8 @@ worker, so a state travels through CVAT (which hands it back verbatim) as a sign
 Environment (function.yaml ``spec.env``): ``CVAT_FN_SDK_FUNCTION`` (a ``.py`` path relative to
 this file, or ``module`` / ``module:create``), ``CVAT_FN_SDK_PARAMS`` (JSON object for
 ``create``), ``CVAT_FN_SDK_STATE_KEY`` (signs tracking states), ``CVAT_FN_SDK_HARNESS=1``
-(under cvat-fn: answers its probe requests, and drops an annotation it cannot convert with a
-log line instead of failing the request, so the SDK checks, not the conversion, report it).
+(under cvat-fn: answers its probe requests). An annotation it cannot convert fails the request
+with cvat-sdk's ``BadFunctionError`` message, under cvat-fn exactly as in the export.
 """
 
 from __future__ import annotations
@@ -209,86 +209,141 @@ def read_threshold(value: Any) -> float | None:
 
 
 # -- SDK annotations -> CVAT's detector answer ----------------------------------------------
+#
+# What CVAT 2.73 reads from a detector's answer (cvat/apps/lambda_manager/views.py, ``invoke``
+# and ``DetectionResultConverter._parse_anno``): an item's ``label`` by name, ``type``,
+# ``points`` (``mask`` for a mask: the box's bitmap and the box), ``attributes`` as
+# ``{"name", "value"}``, ``group_id``, ``outside``, ``rotation`` (rectangles and ellipses),
+# a skeleton's ``elements`` (each parsed as a shape of the skeleton's sublabels); it sets
+# ``occluded`` false and ``z_order`` 0 and ignores ``confidence``. What cvat-sdk's driver
+# uploads for the same annotation (cvat_sdk/auto_annotation/driver.py ``_AnnotationMapper``):
+# the annotation as the function made it, label, sublabel and attribute ids mapped. So every
+# field the SDK annotation sets goes into the item under CVAT's name, also those CVAT drops
+# (``occluded``, ``z_order``, a rotation on a polygon): the judge then names the loss instead
+# of this conversion hiding it. What cannot be named in CVAT's answer (an id not in the spec,
+# an object that is no annotation) fails the request with the SDK's own message, as the SDK
+# fails the task.
+
+TAG_TYPE, SHAPE_TYPE = "LabeledImageRequest", "LabeledShapeRequest"
 
 
 class Unconvertible(Exception):
     """An annotation CVAT's answer cannot carry (its message is the SDK's wording)."""
 
 
-def _attributes(annotation: Any, by_id: dict[int, Any]) -> list[dict[str, str]]:
+def _get(model: Any, name: str) -> Any:
+    """A field of an SDK model, None when the function did not set it (cvat-sdk's models
+    raise ``ApiAttributeError``, an AttributeError, for a field never set)."""
+    return getattr(model, name, None)
+
+
+def _attributes(annotation: Any, owner: Any) -> list[dict[str, str]]:
+    by_id = {a.id: a for a in _get(owner, "attributes") or []}
     result = []
-    for value in getattr(annotation, "attributes", None) or []:
-        spec = by_id.get(value.spec_id)
+    for value in _get(annotation, "attributes") or []:
+        spec = by_id.get(_get(value, "spec_id"))
         if spec is None:
-            raise Unconvertible(f"function output attribute with unknown ID ({value.spec_id})")
+            raise Unconvertible(
+                f"function output attribute with unknown ID ({_get(value, 'spec_id')})"
+            )
         result.append({"name": spec.name, "value": str(value.value)})
     return result
 
 
+def _whole(value: Any, what: str) -> int:
+    number = float(value)
+    if not number.is_integer() or number < 0:
+        raise Unconvertible(f"function output mask shape with {what} {value!r}")
+    return int(number)
+
+
 def mask_bitmap(points: list[float]) -> list[int]:
-    """The SDK's mask (run lengths starting with zeros, then the inclusive box) as CVAT's
-    detector answer wants it: the box's row-major 0/1 bitmap, then the box."""
+    """The SDK's mask (run lengths starting with zeros, then the inclusive box; cvat_sdk
+    masks.py ``encode_mask``) as CVAT's detector answer wants it: the row-major 0/1 bitmap the
+    runs spell, then the box. CVAT turns it back into the same runs (views.py: datumaro's
+    ``mask_to_rle``). Runs that do not fill the box stay as they are, for the judge to
+    report (CVAT stores them so), never padded or cut here."""
     if len(points) < 5:
         raise Unconvertible("function output mask shape with fewer than 5 points")
-    x1, y1, x2, y2 = (int(v) for v in points[-4:])
-    size = max(0, x2 - x1 + 1) * max(0, y2 - y1 + 1)
+    box = [_whole(v, "a box coordinate") for v in points[-4:]]
     bitmap: list[int] = []
     value = 0
     for run in points[:-4]:
-        bitmap.extend([value] * int(run))
+        bitmap.extend([value] * _whole(run, "a run length"))
         value = 1 - value
-    bitmap = (bitmap + [0] * size)[:size]
-    return [*bitmap, x1, y1, x2, y2]
+    return [*bitmap, *box]
+
+
+def _shape_fields(item: dict[str, Any], shape: Any) -> None:
+    """The fields a shape and a skeleton element share, under CVAT's names."""
+    type_ = shape.type.value if hasattr(shape.type, "value") else str(shape.type)
+    item["type"] = type_
+    points = [float(v) for v in _get(shape, "points") or []]
+    if type_ == "mask":
+        item["mask"] = mask_bitmap(points)
+    elif type_ != "skeleton" or points:  # a skeleton's points are its elements'
+        item["points"] = points
+    score = _get(shape, "score")
+    if score is not None:
+        item["confidence"] = float(score)
+    rotation = _get(shape, "rotation")
+    if rotation:
+        item["rotation"] = float(rotation)
+    group = _get(shape, "group")
+    if group is not None:
+        item["group_id"] = group
+    outside = _get(shape, "outside")
+    if outside is not None:
+        item["outside"] = bool(outside)
+    if _get(shape, "occluded"):
+        item["occluded"] = True  # CVAT sets it false: the judge reports the loss
+    if _get(shape, "z_order"):
+        item["z_order"] = _get(shape, "z_order")  # likewise: CVAT stores z_order 0
+
+
+def _element(element: Any, sublabels: dict[Any, Any]) -> dict[str, Any]:
+    sub = sublabels.get(_get(element, "label_id"))
+    if sub is None:
+        raise Unconvertible(
+            f"function output shape with unknown sublabel ID ({_get(element, 'label_id')})"
+        )
+    item: dict[str, Any] = {"label": sub.name}
+    _shape_fields(item, element)
+    item.setdefault("outside", False)
+    item["attributes"] = _attributes(element, sub)
+    return item
 
 
 def to_cvat(annotation: Any, labels: dict[int, Any]) -> dict[str, Any]:
     """One SDK annotation as an item of CVAT's detector answer."""
-    label = labels.get(annotation.label_id)
+    type_name = type(annotation).__name__
+    if not isinstance(annotation, (models.LabeledImageRequest, models.LabeledShapeRequest)):
+        raise Unconvertible(
+            f"function output an object of type {type_name!r}"
+            f" (expected {TAG_TYPE!r} or {SHAPE_TYPE!r})"
+        )
     is_tag = isinstance(annotation, models.LabeledImageRequest)
-    kind = "tag" if is_tag else "shape"
+    label = labels.get(_get(annotation, "label_id"))
     if label is None:
-        raise Unconvertible(f"function output {kind} with unknown label ID ({annotation.label_id})")
-    attr_by_id = {a.id: a for a in getattr(label, "attributes", None) or []}
-    item: dict[str, Any] = {"label": label.name, "attributes": _attributes(annotation, attr_by_id)}
-    group = getattr(annotation, "group", None)
-    if group:
-        item["group_id"] = group
+        kind = "tag" if is_tag else "shape"
+        raise Unconvertible(
+            f"function output {kind} with unknown label ID ({_get(annotation, 'label_id')})"
+        )
+    item: dict[str, Any] = {"label": label.name}
     if is_tag:
         item["type"] = "tag"
-        return item
-    type_ = annotation.type.value
-    item["type"] = type_
-    points = [float(v) for v in annotation.points or []]
-    score = getattr(annotation, "score", None)
-    if score is not None:
-        item["confidence"] = float(score)
-    if getattr(annotation, "rotation", None):
-        item["rotation"] = float(annotation.rotation)
-    if type_ == "mask":
-        item["mask"] = mask_bitmap(points)
+        group = _get(annotation, "group")
+        if group is not None:
+            item["group_id"] = group
     else:
-        item["points"] = points
-    if type_ == "skeleton":
-        sub_by_id = {s.id: s for s in getattr(label, "sublabels", None) or []}
-        elements = []
-        for element in getattr(annotation, "elements", None) or []:
-            sub = sub_by_id.get(element.label_id)
-            if sub is None:
-                raise Unconvertible(
-                    f"function output shape with unknown sublabel ID ({element.label_id})"
-                )
-            sub_attrs = {a.id: a for a in getattr(sub, "attributes", None) or []}
-            elements.append(
-                {
-                    "label": sub.name,
-                    "type": "points",
-                    "points": [float(v) for v in element.points],
-                    "outside": bool(getattr(element, "outside", False)),
-                    "attributes": _attributes(element, sub_attrs),
-                }
-            )
-        item["elements"] = elements
-        item.pop("points", None)
+        _shape_fields(item, annotation)
+    item["attributes"] = _attributes(annotation, label)
+    elements = _get(annotation, "elements")
+    if elements and item["type"] != "skeleton":
+        raise Unconvertible("function output non-skeleton shape with elements")
+    if item["type"] == "skeleton":
+        sublabels = {s.id: s for s in _get(label, "sublabels") or []}
+        item["elements"] = [_element(e, sublabels) for e in elements or []]
     return item
 
 
@@ -387,10 +442,10 @@ def detect(context: Any, body: dict[str, Any], probe: dict[str, Any] | None) -> 
     for annotation in annotations:
         try:
             answer.append(to_cvat(annotation, labels))
-        except (Unconvertible, AttributeError) as exc:
-            if not context.user_data.harness:
-                raise cvataa.BadFunctionError(str(exc)) from None
-            context.logger.warn(f"annotation dropped: {exc}")
+        except Unconvertible as exc:
+            # the SDK fails the whole task on such an annotation, in these words; here the
+            # request fails, under cvat-fn as in the export, so no check passes on its loss
+            raise cvataa.BadFunctionError(str(exc)) from None
     return answer
 
 

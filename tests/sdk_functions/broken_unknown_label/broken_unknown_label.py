@@ -1,6 +1,6 @@
 """Broken on purpose: besides its faces it tags every frame with label id 7, which its spec
-does not declare. cvat-sdk: "function output tag with unknown label ID (7)"; only
-sdk_answer may fail (CVAT's Nuclio answer cannot name the label, so it is dropped there).
+does not declare. cvat-sdk: "function output tag with unknown label ID (7)"; CVAT's Nuclio
+answer cannot name the label either, so every request fails with that message too.
 """
 
 import sys
