@@ -7,6 +7,7 @@ import json
 import os
 import queue
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -16,6 +17,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import msgpack
 
 from . import sockdirs
+from .buffers import send_all
 
 RESTART_ATTEMPTS = 3
 WRAPPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "wrapper.py")
@@ -25,6 +27,40 @@ LogSink = Callable[[Dict[str, Any]], None]
 def wrapper_path(env: Dict[str, str]) -> str:
     """NUCLIO_PYTHON_WRAPPER_PATH when set (Nuclio's runtime.go honours it too), else ours."""
     return env.get("NUCLIO_PYTHON_WRAPPER_PATH") or WRAPPER
+
+
+def _bin_header(size: int) -> bytes:
+    if size < 1 << 8:
+        return struct.pack(">BB", 0xC4, size)
+    if size < 1 << 16:
+        return struct.pack(">BH", 0xC5, size)
+    return struct.pack(">BI", 0xC6, size)
+
+
+def _map_header(count: int) -> bytes:
+    return struct.pack(">B", 0x80 | count) if count < 16 else struct.pack(">BH", 0xDE, count)
+
+
+_BODY_KEY = msgpack.packb("body")
+
+
+def frame_event(event: Dict[str, Any]) -> List[Any]:
+    """The event as Nuclio's processor frames it (4-byte big-endian length, then a msgpack
+    map), as buffers to send in one go: the body is written after the other fields rather
+    than copied into one packed buffer, and the frame is not joined either."""
+    fields = dict(event)
+    body = fields.pop("body")
+    if not isinstance(body, (bytes, bytearray, memoryview)):
+        fields["body"] = body
+        body = None
+    packed = msgpack.packb(fields, use_bin_type=True)
+    if body is None:
+        return [len(packed).to_bytes(4, "big"), packed]
+    skip = 1 if packed[0] & 0xF0 == 0x80 else 3  # the map's own header: fixmap or map 16
+    header = _map_header(len(fields) + 1)
+    tail = _BODY_KEY + _bin_header(len(body))
+    size = len(header) + len(packed) - skip + len(tail) + len(body)
+    return [size.to_bytes(4, "big"), header, memoryview(packed)[skip:], tail, body]
 
 
 class WorkerTimeout(Exception):
@@ -128,9 +164,8 @@ class Worker:
     ) -> Tuple[Dict[str, Any], List[Dict[str, Any]]]:
         """Send one event; return the wrapper's response and the log records it wrote meanwhile."""
         assert self.conn is not None
-        data = msgpack.packb(event, use_bin_type=True)
         self.conn.settimeout(None)  # the last event's deadline must not cut this send short
-        self.conn.sendall(len(data).to_bytes(4, "big") + data)
+        send_all(self.conn, frame_event(event))
         deadline = time.monotonic() + timeout if timeout else None
         records: List[Dict[str, Any]] = []
         while True:
@@ -138,6 +173,7 @@ class Worker:
             if kind == "r":
                 return json.loads(payload), records
             self._note(kind, payload, records)
+            del payload
 
     def _note(self, kind: str, payload: str, records: Optional[List[Dict[str, Any]]]) -> None:
         if kind != "l":
@@ -152,15 +188,18 @@ class Worker:
             records.append(record)
 
     def _read_line(self, deadline: Optional[float]) -> Tuple[str, str]:
+        """The next line's one-letter kind and its text, decoded once from the buffer."""
         assert self.conn is not None
         scanned = 0  # bytes already searched for the newline: a big response is scanned once
         while True:
             end = self._buf.find(b"\n", scanned)
             scanned = len(self._buf)
             if end >= 0:
-                line = self._buf[:end].decode("utf-8", "replace")
+                with memoryview(self._buf) as view:
+                    kind = chr(view[0]) if end else ""
+                    text = str(view[1:end], "utf-8", "replace") if end > 1 else ""
                 del self._buf[: end + 1]
-                return line[:1], line[1:]
+                return kind, text
             if deadline is not None:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:

@@ -1,0 +1,18 @@
+"""Writing several buffers to a socket as one: no join, so a large body is never copied."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any, List
+
+
+def send_all(sock: socket.socket, buffers: List[Any]) -> None:
+    """sendmsg until every buffer is written (a large one takes several calls)."""
+    views = [memoryview(b).cast("B") for b in buffers if len(b)]
+    while views:
+        sent = sock.sendmsg(views)
+        while views and sent >= len(views[0]):
+            sent -= len(views[0])
+            views.pop(0)
+        if views and sent:
+            views[0] = views[0][sent:]
