@@ -10,9 +10,10 @@ buffer, and writes the head and the body with one ``sendmsg`` (no join of a larg
 from __future__ import annotations
 
 import email.utils
+import io
 import time
 from http import HTTPStatus
-from typing import BinaryIO, Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 MAX_LINE = 65536  # the request line and each header line (BaseHTTPRequestHandler's limit too)
 MAX_HEADERS = 100  # http.client's _MAXHEADERS
@@ -55,7 +56,7 @@ class Request:
         return self.lower.get(name.lower(), default)
 
 
-def read_request(rfile: BinaryIO) -> Optional[Request]:
+def read_request(rfile: io.BufferedIOBase) -> Optional[Request]:
     """The next request's line and headers; None when the client closed the connection."""
     line = rfile.readline(MAX_LINE + 1)
     while line in (b"\r\n", b"\n"):  # tolerated between requests, as most servers do
@@ -86,7 +87,7 @@ def read_request(rfile: BinaryIO) -> Optional[Request]:
     return Request(method, target, version, items)
 
 
-def read_body(rfile: BinaryIO, request: Request, limit: int) -> bytes:
+def read_body(rfile: io.BufferedIOBase, request: Request, limit: int) -> bytes:
     """The body by Content-Length or chunked; BodyTooLarge past ``limit``; BadRequest when
     its framing is malformed."""
     if request.get("transfer-encoding").lower() == "chunked":
