@@ -103,6 +103,8 @@ class Wrapper:
         self._control_out = SocketWriter(self._control_sock)
         self._rbuf = bytearray(READ_BUFFER)
         self._filled = 0
+        self._busy = False  # a coroutine handler is running
+        self._closed: asyncio.Future[None] = loop.create_future()
         self.logger.set_handler("default", self._out, _socket_formatter())
         trigger = nuclio_sdk.TriggerInfo(args.trigger_kind, args.trigger_name)
         platform = nuclio_sdk.Platform(
@@ -136,33 +138,6 @@ class Wrapper:
 
     def _send(self, line: str) -> None:
         self._out.write(line + "\n")
-
-    async def _read_event(self) -> memoryview | None:
-        """The next event's msgpack bytes (None once the processor closed the socket): the
-        length and a small event arrive in one read, a large one is read into one buffer."""
-        size = await self._fill(4)
-        if size is None:
-            return None
-        length = int.from_bytes(self._rbuf[:4], "big")
-        if length <= 0:
-            raise SystemExit("illegal message size: {}".format(length))
-        if len(self._rbuf) < 4 + length:
-            grown = bytearray(4 + length)
-            grown[:size] = memoryview(self._rbuf)[:size]
-            self._rbuf = grown
-        if await self._fill(4 + length) is None:
-            return None
-        return memoryview(self._rbuf)[4 : 4 + length]
-
-    async def _fill(self, wanted: int) -> int | None:
-        """Read until ``wanted`` bytes are buffered; None at the end of the stream."""
-        while self._filled < wanted:
-            with memoryview(self._rbuf) as view:
-                got = await self._loop.sock_recv_into(self._event_sock, view[self._filled :])
-            if not got:
-                return None
-            self._filled += got
-        return self._filled
 
     def _consume(self, size: int) -> None:
         """Drop the event just served from the buffer; a buffer grown for a large one goes."""
@@ -202,38 +177,98 @@ class Wrapper:
         }
         self._send("r" + self._encoder.encode(response))
 
-    async def _handle(self, event: Any) -> None:
+    async def serve(self) -> None:
+        """Serve events until the processor closes the socket. One reader stays registered
+        with the loop (none is added and removed per event, as awaiting sock_recv does); a
+        plain handler runs as soon as its event is complete, a coroutine as a task, and the
+        next event waits for it, so the loop runs between events as under Nuclio's wrapper."""
+        self._closed = self._loop.create_future()
+        self._loop.add_reader(self._event_sock, self._on_readable)
+        try:
+            await self._closed
+        finally:
+            self._loop.remove_reader(self._event_sock)
+
+    def _on_readable(self) -> None:
+        if self._filled == len(self._rbuf):  # events queued behind a coroutine handler
+            self._grow(2 * len(self._rbuf))
+        with memoryview(self._rbuf) as view:
+            try:
+                got = self._event_sock.recv_into(view[self._filled :])
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                got = 0
+        if not got:
+            self._finish_serving(None)  # the processor closed the socket
+            return
+        self._filled += got
+        self._next()
+
+    def _finish_serving(self, error: BaseException | None) -> None:
+        if not self._closed.done():
+            if error is None:
+                self._closed.set_result(None)
+            else:
+                self._closed.set_exception(error)
+
+    def _grow(self, size: int) -> None:
+        grown = bytearray(size)
+        grown[: self._filled] = memoryview(self._rbuf)[: self._filled]
+        self._rbuf = grown
+
+    def _next(self) -> None:
+        """Serve each complete event in the buffer (4-byte big-endian length, then msgpack),
+        unless a coroutine handler is still running."""
+        while not self._busy and self._filled >= 4 and not self._closed.done():
+            length = int.from_bytes(self._rbuf[:4], "big")
+            if length <= 0:
+                self._finish_serving(SystemExit("illegal message size: {}".format(length)))
+                return
+            end = 4 + length
+            if self._filled < end:
+                if len(self._rbuf) < end:
+                    self._grow(end)
+                return
+            with memoryview(self._rbuf) as view:
+                self._serve_one(view[4:end])
+            self._consume(end)
+
+    def _serve_one(self, payload: memoryview) -> None:
+        try:
+            message = self._msgpack.unpackb(payload, raw=not self._decode)
+            event = self._nuclio_sdk.Event.deserialize(message, kind=self._deserializer)
+        except Exception as exc:  # UnicodeDecodeError too: Nuclio's answers it and serves on
+            self._error("Exception caught while serving", exc)
+            return
+        finally:
+            payload.release()
         started = time.time()
-        output = self._entrypoint(self.context, event)
-        if asyncio.iscoroutine(output):
-            output = await output
+        try:
+            output = self._entrypoint(self.context, event)
+            if asyncio.iscoroutine(output):
+                self._busy = True
+                self._loop.create_task(self._await_handler(output, started))
+                return
+            self._respond(output, started)
+        except BaseException as exc:  # SystemExit and KeyboardInterrupt too, as Nuclio's
+            self._error("Exception caught in handler", exc)
+
+    async def _await_handler(self, output: Any, started: float) -> None:
+        try:
+            self._respond(await output, started)
+        except BaseException as exc:
+            self._error("Exception caught in handler", exc)
+        finally:
+            self._busy = False
+            self._next()
+
+    def _respond(self, output: Any, started: float) -> None:
         duration = time.time() - started or sys.float_info.min
         # the metric and the response, as Nuclio's wrapper writes them, in one send
         self._out.write(
             "m{}\nr{}\n".format(json.dumps({"duration": duration}), self._encode(output))
         )
-
-    async def serve(self) -> None:
-        while True:
-            payload = await self._read_event()
-            if payload is None:
-                return  # the processor closed the socket
-            try:
-                message = self._msgpack.unpackb(payload, raw=not self._decode)
-                event = self._nuclio_sdk.Event.deserialize(message, kind=self._deserializer)
-            except Exception as exc:  # UnicodeDecodeError too: Nuclio's answers it and serves on
-                self._error("Exception caught while serving", exc)
-                continue
-            finally:
-                size = 4 + len(payload)
-                payload.release()
-                self._consume(size)
-                message = None
-            try:
-                await self._handle(event)
-            except BaseException as exc:  # SystemExit and KeyboardInterrupt too, as Nuclio's
-                self._error("Exception caught in handler", exc)
-            del event
 
 
 def _connect(path: str) -> socket.socket:
