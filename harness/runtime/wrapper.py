@@ -140,13 +140,13 @@ class Wrapper:
         self._out.write(line + "\n")
 
     def _consume(self, size: int) -> None:
-        """Drop the event just served from the buffer; a buffer grown for a large one goes."""
+        """Drop the event just served from the buffer. A buffer grown for a large event is
+        kept for the next (as Nuclio's wrapper keeps its Unpacker's): a new one would be
+        zeroed, page by page, for every large event."""
         rest = self._filled - size
         if rest:
             self._rbuf[:rest] = self._rbuf[size : self._filled]
         self._filled = rest
-        if len(self._rbuf) > READ_BUFFER and rest <= READ_BUFFER:
-            self._rbuf = self._rbuf[:READ_BUFFER] if rest else bytearray(READ_BUFFER)
 
     def _encode(self, output: Any) -> str:
         # A list is a batch: one response each; the processor answers with the first.
