@@ -5,7 +5,6 @@ registered reader and C JSON encoder) must keep as before."""
 from __future__ import annotations
 
 import json
-import math
 import socket
 import time
 import uuid
