@@ -9,7 +9,6 @@ buffer, and writes the head and the body with one ``sendmsg`` (no join of a larg
 
 from __future__ import annotations
 
-import email.utils
 import io
 import time
 from http import HTTPStatus
@@ -125,8 +124,13 @@ def read_body(rfile: io.BufferedIOBase, request: Request, limit: int) -> bytes:
     return body
 
 
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
 class DateHeader:
-    """The Date header's value, formatted once a second rather than once a request."""
+    """The Date header's value (RFC 9110's IMF-fixdate, in English whatever the locale),
+    formatted once a second rather than once a request."""
 
     def __init__(self) -> None:
         self._second = -1
@@ -135,7 +139,12 @@ class DateHeader:
     def __call__(self) -> str:
         now = int(time.time())
         if now != self._second:
-            self._second, self._text = now, email.utils.formatdate(now, usegmt=True)
+            t = time.gmtime(now)
+            self._second = now
+            self._text = "{}, {:02d} {} {} {:02d}:{:02d}:{:02d} GMT".format(
+                _DAYS[t.tm_wday], t.tm_mday, _MONTHS[t.tm_mon - 1], t.tm_year,
+                t.tm_hour, t.tm_min, t.tm_sec,
+            )  # fmt: skip
         return self._text
 
 

@@ -17,7 +17,6 @@ import sys
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler
 from typing import Any, Dict, List, Optional
 from urllib.parse import parse_qsl, urlsplit
 
@@ -229,26 +228,36 @@ class TriggerHandler(socketserver.StreamRequestHandler):
         return not request.close
 
 
-class HealthHandler(BaseHTTPRequestHandler):
+class HealthHandler(socketserver.StreamRequestHandler):
+    """GET /live and /ready, as Nuclio's processor answers them on :8082; one a connection."""
+
     server: "TriggerServer"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib's name
-        pass
+    def handle(self) -> None:
+        with contextlib.suppress(ConnectionError, socket.timeout):
+            try:
+                request = http11.read_request(self.rfile)
+            except http11.BadRequest as exc:
+                self._reply(exc.status)
+                return
+            if request is None:
+                return
+            path = request.target.partition("?")[0]
+            if request.method != "GET":
+                status = 501
+            elif path == "/live":
+                status = 200
+            elif path == "/ready":
+                status = 200 if self.server.processor.is_ready() else 503
+            else:
+                status = 404
+            self._reply(status)
 
-    def do_GET(self) -> None:
-        path = urlsplit(self.path).path
-        if path == "/live":
-            status = 200
-        elif path == "/ready":
-            status = 200 if self.server.processor.is_ready() else 503
-        else:
-            status = 404
+    def _reply(self, status: int) -> None:
         body = json.dumps({"status": status}).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        headers = {"Content-Type": "application/json"}
+        head = http11.head(status, headers, len(body), True, self.server.date())
+        send_all(self.connection, [head, body])
 
 
 class TriggerServer(socketserver.ThreadingTCPServer):

@@ -237,7 +237,7 @@ class Pool:
         self._config = config
         self.env = self._env = env
         self._sink = sink
-        self._free: "queue.Queue[Worker]" = queue.Queue()
+        self._free: "queue.SimpleQueue[Worker]" = queue.SimpleQueue()  # C: no Condition
         self._all: List[Worker] = []
         self._lock = threading.Lock()
         self._closed = False
