@@ -61,12 +61,15 @@ def default_base_image() -> str:
 
 
 def default_code_mode() -> str:
-    """$CVAT_FN_DOCKER_CODE, else copy under CI (GitHub Actions and others set $CI), else mount."""
+    """$CVAT_FN_DOCKER_CODE, else copy under CI (GitHub Actions and others set $CI) or with a
+    remote engine ($DOCKER_HOST tcp:// or ssh://), else mount."""
     chosen = os.environ.get(CODE_MODE_ENV, "").strip().lower()
     if chosen in CODE_MODES:
         return chosen
     if chosen:
         raise StartError(f"${CODE_MODE_ENV}={chosen!r}: expected one of {', '.join(CODE_MODES)}")
+    if os.environ.get("DOCKER_HOST", "").startswith(("tcp://", "ssh://")):
+        return "copy"  # a remote engine cannot mount this machine's directory
     ci = os.environ.get("CI", "").strip().lower()
     return "copy" if ci not in ("", "0", "false", "no") else "mount"
 

@@ -82,6 +82,9 @@ for name in ("nuclio_sdk", "msgpack"):
     if importlib.util.find_spec(name) is None:
         paths.append(os.path.join(home, "vendor", name))
 code = os.environ.get("{CODE_ENV}")
+if code and not (os.path.isdir(code) and os.listdir(code)):  # a remote engine's empty mount
+    sys.stderr.write("cvat-fn: nothing is mounted at %s; serving the code baked in\\n" % code)
+    code = None
 if code:  # the function directory is mounted: its files replace the ones baked in
     import json
     with open(os.path.join(home, "{MANIFEST}")) as handle:
