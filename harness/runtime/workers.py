@@ -20,6 +20,8 @@ from . import sockdirs
 from .buffers import send_all
 
 RESTART_ATTEMPTS = 3
+READ_SIZE = 1 << 18  # one read of the worker's answers (a Unix socket's buffer holds about this)
+TIMEOUT_SLACK = 0.01  # the read timeout is set again once it exceeds what remains by this
 WRAPPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "wrapper.py")
 LogSink = Callable[[Dict[str, Any]], None]
 
@@ -81,6 +83,8 @@ class Worker:
         self._env = env
         self._sink = sink
         self._buf = bytearray()
+        self._scratch = bytearray(READ_SIZE)
+        self._timeout: Optional[float] = None  # the event socket's, as last set
         self._dir = sockdirs.make(index)
         self._path = os.path.join(self._dir, "event.sock")
         self._control_path = os.path.join(self._dir, "control.sock")
@@ -164,8 +168,13 @@ class Worker:
     ) -> Tuple[Dict[str, Any], List[Dict[str, Any]]]:
         """Send one event; return the wrapper's response and the log records it wrote meanwhile."""
         assert self.conn is not None
-        self.conn.settimeout(None)  # the last event's deadline must not cut this send short
-        send_all(self.conn, frame_event(event))
+        # The whole budget for the send and the first read (the last event's deadline must not
+        # cut this one short); set only when it changed, so a quick event costs no syscall.
+        self._set_timeout(timeout or None)
+        try:
+            send_all(self.conn, frame_event(event))
+        except socket.timeout:
+            raise WorkerTimeout() from None
         deadline = time.monotonic() + timeout if timeout else None
         records: List[Dict[str, Any]] = []
         while True:
@@ -204,17 +213,25 @@ class Worker:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise WorkerTimeout()
-                self.conn.settimeout(remaining)
+                if self._timeout is None or self._timeout - remaining > TIMEOUT_SLACK:
+                    self._set_timeout(remaining)
             try:
-                chunk = self.conn.recv(1 << 20)
+                got = self.conn.recv_into(self._scratch)  # no buffer allocated per read
             except socket.timeout:
                 raise WorkerTimeout() from None
             except OSError:
-                chunk = b""
-            if not chunk:
+                got = 0
+            if not got:
                 code = self.proc.wait() if self.proc else None
                 raise WorkerDied(code)
-            self._buf += chunk
+            with memoryview(self._scratch) as view:
+                self._buf += view[:got]
+
+    def _set_timeout(self, value: Optional[float]) -> None:
+        assert self.conn is not None
+        if value != self._timeout:
+            self.conn.settimeout(value)
+            self._timeout = value
 
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:
