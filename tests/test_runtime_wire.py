@@ -175,32 +175,97 @@ async def handler(context, event):
 """
 
 
-def test_events_sent_together_are_served_one_at_a_time_in_order(
-    tmp_path: Path, request: pytest.FixtureRequest
-) -> None:
-    # A worker serves one event at a time (Nuclio's wrapper awaits each before reading the
-    # next): two events arriving in one write to a coroutine handler come back in order.
-    (tmp_path / "main.py").write_text(ASYNC_HANDLER)
-    config = {"handler": "main:handler", "function_dir": str(tmp_path), "name": "wire"}
+def _worker(directory: Path, request: pytest.FixtureRequest) -> Worker:
+    """A started worker (ours, or the --wrapper one, such as Nuclio's) for ``directory``."""
+    config = {"handler": "main:handler", "function_dir": str(directory), "name": "wire"}
     env = function_env(config)
     wrapper = request.config.getoption("wrapper")
     if wrapper:
         env["NUCLIO_PYTHON_WRAPPER_PATH"] = str(Path(wrapper).resolve())
     worker = Worker(0, config, env, lambda record: None)
     worker.start()
+    return worker
+
+
+def _answers(worker: Worker, count: int) -> list[Any]:
+    answers = []
+    deadline = time.monotonic() + 10
+    while len(answers) < count:
+        kind, payload = worker._read_line(deadline)
+        if kind == "r":
+            answers.append(json.loads(payload))
+    return answers
+
+
+def test_events_sent_together_are_served_one_at_a_time_in_order(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    # A worker serves one event at a time (Nuclio's wrapper awaits each before reading the
+    # next): two events arriving in one write to a coroutine handler come back in order.
+    (tmp_path / "main.py").write_text(ASYNC_HANDLER)
+    worker = _worker(tmp_path, request)
     try:
         assert worker.conn is not None
         first, second = {"n": 1, "sleep": 0.2}, {"n": 2, "sleep": 0}
         send_all(worker.conn, frame_event(_event(first)) + frame_event(_event(second)))
-        answers = []
-        deadline = time.monotonic() + 10
-        while len(answers) < 2:
-            kind, payload = worker._read_line(deadline)
-            if kind == "r":
-                answers.append(json.loads(json.loads(payload)["body"]))
+        answers = [json.loads(answer["body"]) for answer in _answers(worker, 2)]
         assert answers == [first, second]
     finally:
         worker.kill()
+
+
+BODY_HANDLER = """
+import json
+
+def handler(context, event):
+    body = event.body
+    kind = type(body).__name__
+    shown = body if isinstance(body, dict) else body.decode("latin-1")
+    return context.Response(body=json.dumps([kind, shown]), content_type="application/json")
+"""
+
+
+@pytest.mark.parametrize("layout", ["processor's: body first", "any other order"])
+@pytest.mark.parametrize(
+    ("content_type", "body", "seen"),
+    [
+        (
+            "application/json",
+            b'{"image": "' + b"A" * 70000 + b'"}',
+            ["dict", {"image": "A" * 70000}],
+        ),
+        ("application/json", b"{not json", ["bytes", "{not json"]),
+        ("application/json", b"\xff\xfe", ["bytes", "\xff\xfe"]),
+        ("image/png", b"\x89PNG" + b"\0" * 70000, ["bytes", "\x89PNG" + "\0" * 70000]),
+    ],
+)
+def test_the_body_reaches_the_handler_as_nuclio_sdk_gives_it(
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    layout: str,
+    content_type: str,
+    body: bytes,
+    seen: list[Any],
+) -> None:
+    # nuclio_sdk's deserializer (event.py, _from_msgpack_decoded): a body JSON-decoded only for
+    # exactly application/json, and left as bytes when that fails; whatever the map's order.
+    (tmp_path / "main.py").write_text(BODY_HANDLER)
+    event = _event(None) | {"body": body, "content_type": content_type, "size": len(body)}
+    if layout == "any other order":
+        packed = msgpack.packb(event, use_bin_type=True)  # body where packb puts it
+        frame = [len(packed).to_bytes(4, "big"), packed]
+    else:
+        frame = frame_event(event)
+        assert bytes(frame[1])[1:6] == b"\xa4body" or bytes(frame[1])[3:8] == b"\xa4body"
+    worker = _worker(tmp_path, request)
+    try:
+        assert worker.conn is not None
+        send_all(worker.conn, frame)
+        (answer,) = _answers(worker, 1)
+    finally:
+        worker.kill()
+    assert answer["status_code"] == 200, answer["body"][:300]
+    assert json.loads(answer["body"]) == seen
 
 
 ODD_VALUES_HANDLER = """

@@ -149,6 +149,7 @@ class TriggerHandler(socketserver.StreamRequestHandler):
     server: "TriggerServer"
 
     def handle(self) -> None:
+        self.body_buffer = http11.BodyBuffer()
         with contextlib.suppress(ConnectionError, socket.timeout):
             while self.handle_one():
                 pass
@@ -175,7 +176,7 @@ class TriggerHandler(socketserver.StreamRequestHandler):
         if request.version == "HTTP/1.1" and request.get("expect").lower() == "100-continue":
             self.connection.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
         try:
-            body = http11.read_body(self.rfile, request, processor.max_body)
+            body = http11.read_body(self.rfile, request, processor.max_body, self.body_buffer)
         except http11.BadRequest as exc:
             return self._refuse(exc.status, str(exc))
         except http11.BodyTooLarge:

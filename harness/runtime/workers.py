@@ -21,6 +21,7 @@ from .buffers import send_all
 
 RESTART_ATTEMPTS = 3
 READ_SIZE = 1 << 18  # one read of the worker's answers (a Unix socket's buffer holds about this)
+SEND_BUFFER = 1 << 22  # asked for; the kernel caps it at net.core.wmem_max
 TIMEOUT_SLACK = 0.01  # the read timeout is set again once it exceeds what remains by this
 WRAPPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "wrapper.py")
 LogSink = Callable[[Dict[str, Any]], None]
@@ -48,8 +49,9 @@ _BODY_KEY = msgpack.packb("body")
 
 def frame_event(event: Dict[str, Any]) -> List[Any]:
     """The event as Nuclio's processor frames it (4-byte big-endian length, then a msgpack
-    map), as buffers to send in one go: the body is written after the other fields rather
-    than copied into one packed buffer, and the frame is not joined either."""
+    map), as buffers to send in one go: the body is written as it is rather than copied into
+    one packed buffer, and the frame is not joined either. The body is the map's first entry
+    (any order is valid msgpack), where the wrapper finds it without unpacking it."""
     fields = dict(event)
     body = fields.pop("body")
     if not isinstance(body, (bytes, bytearray, memoryview)):
@@ -59,10 +61,9 @@ def frame_event(event: Dict[str, Any]) -> List[Any]:
     if body is None:
         return [len(packed).to_bytes(4, "big"), packed]
     skip = 1 if packed[0] & 0xF0 == 0x80 else 3  # the map's own header: fixmap or map 16
-    header = _map_header(len(fields) + 1)
-    tail = _BODY_KEY + _bin_header(len(body))
-    size = len(header) + len(packed) - skip + len(tail) + len(body)
-    return [size.to_bytes(4, "big"), header, memoryview(packed)[skip:], tail, body]
+    head = _map_header(len(fields) + 1) + _BODY_KEY + _bin_header(len(body))
+    size = len(head) + len(body) + len(packed) - skip
+    return [size.to_bytes(4, "big"), head, body, memoryview(packed)[skip:]]
 
 
 class WorkerTimeout(Exception):
@@ -131,6 +132,8 @@ class Worker:
                 listener.close()
         self.conn.settimeout(None)
         self.control.settimeout(None)
+        with contextlib.suppress(OSError):  # a large event in a few sends, not dozens
+            self.conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
         threading.Thread(target=self._read_control, args=(self.control,), daemon=True).start()
         while True:
             kind, payload = self._read_line(None)

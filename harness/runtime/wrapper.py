@@ -236,8 +236,7 @@ class Wrapper:
 
     def _serve_one(self, payload: memoryview) -> None:
         try:
-            message = self._msgpack.unpackb(payload, raw=not self._decode)
-            event = self._nuclio_sdk.Event.deserialize(message, kind=self._deserializer)
+            event = self._deserialize(payload)
         except Exception as exc:  # UnicodeDecodeError too: Nuclio's answers it and serves on
             self._error("Exception caught while serving", exc)
             return
@@ -254,6 +253,27 @@ class Wrapper:
         except BaseException as exc:  # SystemExit and KeyboardInterrupt too, as Nuclio's
             self._error("Exception caught in handler", exc)
 
+    def _deserialize(self, payload: memoryview) -> Any:
+        """The nuclio_sdk Event of one msgpack event. Where the body comes first (as the
+        processor writes it), it is not unpacked into a copy: a JSON body is decoded straight
+        from the read buffer, once, by nuclio_sdk's own deserializer."""
+        split = _body_first(payload)
+        if split is None:
+            message = self._msgpack.unpackb(payload, raw=not self._decode)
+            return self._nuclio_sdk.Event.deserialize(message, kind=self._deserializer)
+        count, start, size = split
+        rest = _map_header(count - 1) + bytes(payload[start + size :])
+        message = self._msgpack.unpackb(rest, raw=not self._decode)
+        key: Any = "body" if self._decode else b"body"
+        content_type = message.get("content_type" if self._decode else b"content_type")
+        with payload[start : start + size] as body:
+            json_body = content_type in ("application/json", b"application/json")
+            message[key] = _JsonBody(body) if json_body else bytes(body)
+            event = self._nuclio_sdk.Event.deserialize(message, kind=self._deserializer)
+            if isinstance(event.body, _JsonBody):  # not JSON after all: bytes, as Nuclio's
+                event.body = bytes(body)
+        return event
+
     async def _await_handler(self, output: Any, started: float) -> None:
         try:
             self._respond(await output, started)
@@ -269,6 +289,49 @@ class Wrapper:
         self._out.write(
             "m{}\nr{}\n".format(json.dumps({"duration": duration}), self._encode(output))
         )
+
+
+class _JsonBody:
+    """A JSON body still in the read buffer: nuclio_sdk decodes it (``body.decode``) once."""
+
+    __slots__ = ("view",)
+
+    def __init__(self, view: memoryview) -> None:
+        self.view = view
+
+    def decode(self, encoding: str = "utf-8") -> str:
+        return str(self.view, encoding)
+
+
+def _map_header(count: int) -> bytes:
+    if count < 16:
+        return bytes((0x80 | count,))
+    return b"\xde" + count.to_bytes(2, "big")
+
+
+def _body_first(payload: memoryview) -> tuple[int, int, int] | None:
+    """(entries, body start, body size) when the msgpack map's first entry is "body" as bin
+    (the processor's layout); None otherwise, and the map is unpacked as a whole."""
+    if len(payload) < 16:
+        return None
+    first = payload[0]
+    if first & 0xF0 == 0x80:
+        count, at = first & 0x0F, 1
+    elif first == 0xDE:
+        count, at = int.from_bytes(payload[1:3], "big"), 3
+    else:
+        return None
+    if payload[at : at + 5] != b"\xa4body":
+        return None
+    kind, at = payload[at + 5], at + 6
+    width = {0xC4: 1, 0xC5: 2, 0xC6: 4}.get(kind)
+    if width is None:
+        return None
+    size = int.from_bytes(payload[at : at + width], "big")
+    start = at + width
+    if start + size > len(payload):
+        return None
+    return count, start, size
 
 
 def _connect(path: str) -> socket.socket:
