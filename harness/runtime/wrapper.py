@@ -270,8 +270,12 @@ class Wrapper:
             json_body = content_type in ("application/json", b"application/json")
             message[key] = _JsonBody(body) if json_body else bytes(body)
             event = self._nuclio_sdk.Event.deserialize(message, kind=self._deserializer)
-            if isinstance(event.body, _JsonBody):  # not JSON after all: bytes, as Nuclio's
-                event.body = bytes(body)
+            if isinstance(event.body, _JsonBody):
+                if event.body.decoded:  # not JSON after all: bytes, as nuclio_sdk leaves it
+                    event.body = bytes(body)
+                else:  # this nuclio_sdk reads a body otherwise: give it the bytes
+                    message[key] = bytes(body)
+                    event = self._nuclio_sdk.Event.deserialize(message, kind=self._deserializer)
         return event
 
     async def _await_handler(self, output: Any, started: float) -> None:
@@ -294,12 +298,14 @@ class Wrapper:
 class _JsonBody:
     """A JSON body still in the read buffer: nuclio_sdk decodes it (``body.decode``) once."""
 
-    __slots__ = ("view",)
+    __slots__ = ("view", "decoded")
 
     def __init__(self, view: memoryview) -> None:
         self.view = view
+        self.decoded = False  # whether nuclio_sdk asked for it (it may fail: not UTF-8)
 
     def decode(self, encoding: str = "utf-8") -> str:
+        self.decoded = True
         return str(self.view, encoding)
 
 
