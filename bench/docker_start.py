@@ -6,9 +6,9 @@ as Nuclio builds it (CI, ``cvat-fn build``: every code edit is a new image).
 
 For each way, on a copy of DIR (bench/noop by default): the cached start-to-ready (nothing
 changed), and edit-to-ready (main.py edited, then started), medians over --runs each; with
---cold also the cold build-to-ready (the image removed first). Prints the ratios of mounted
-to copied, and the load average. Needs the Docker Engine and the local base image
-(scripts/build-base-image.sh). The copy's images are removed at the end.
+--cold also the cold build-to-ready (the image removed first). The two ways take turns.
+Prints the ratios of mounted to copied, and the load average. Needs the Docker Engine and
+the local base image (scripts/build-base-image.sh). The copy's images are removed at the end.
 """
 
 from __future__ import annotations
@@ -45,29 +45,37 @@ def remove_image(runner: DockerRunner, tag: str) -> None:
     runner.client.images.remove(image.id, force=True)
 
 
-def measure(runner: DockerRunner, directory: Path, runs: int, cold: bool) -> dict[str, list[float]]:
-    """Seconds to ready: cached starts, starts after an edit of main.py, cold builds."""
-    times: dict[str, list[float]] = {"cached": [], "edit": [], "cold": []}
-    _, tag, _ = timed_start(runner, directory)  # the image, built once untimed
+def measure(
+    runners: dict[str, DockerRunner], directory: Path, runs: int, cold: bool
+) -> dict[str, dict[str, list[float]]]:
+    """Seconds to ready for each way: cached starts, starts after an edit of main.py, cold
+    builds; the ways take turns, so both see the same machine."""
+    times: dict[str, dict[str, list[float]]] = {
+        mode: {"cached": [], "edit": [], "cold": []} for mode in runners
+    }
+    tags = {mode: timed_start(runner, directory)[1] for mode, runner in runners.items()}
     for i in range(runs):
-        print(f"{runner.code}: cached start {i + 1}/{runs}", file=sys.stderr)
-        seconds, _, built = timed_start(runner, directory)
-        assert not built, "an unchanged function was rebuilt"
-        times["cached"].append(seconds)
+        for mode, runner in runners.items():
+            print(f"{mode}: cached start {i + 1}/{runs}", file=sys.stderr)
+            seconds, _, built = timed_start(runner, directory)
+            assert not built, "an unchanged function was rebuilt"
+            times[mode]["cached"].append(seconds)
     main = directory / "main.py"
     for i in range(runs):
-        print(f"{runner.code}: edit main.py, start {i + 1}/{runs}", file=sys.stderr)
-        with main.open("a", encoding="utf-8") as handle:
-            handle.write(f"\nEDIT = {time.time_ns()}  # {runner.code} {i}\n")
-        seconds, tag, built = timed_start(runner, directory)
-        assert built == (runner.code == "copy"), f"{runner.code}: built={built} after an edit"
-        times["edit"].append(seconds)
+        for mode, runner in runners.items():
+            print(f"{mode}: edit main.py, start {i + 1}/{runs}", file=sys.stderr)
+            with main.open("a", encoding="utf-8") as handle:
+                handle.write(f"\nEDIT = {time.time_ns()}  # {mode} {i}\n")
+            seconds, tags[mode], built = timed_start(runner, directory)
+            assert built == (mode == "copy"), f"{mode}: built={built} after an edit"
+            times[mode]["edit"].append(seconds)
     for i in range(runs if cold else 0):
-        remove_image(runner, tag)
-        print(f"{runner.code}: cold start {i + 1}/{runs}", file=sys.stderr)
-        seconds, tag, built = timed_start(runner, directory)
-        assert built, "the image was expected to be rebuilt"
-        times["cold"].append(seconds)
+        for mode, runner in runners.items():
+            remove_image(runner, tags[mode])
+            print(f"{mode}: cold start {i + 1}/{runs}", file=sys.stderr)
+            seconds, tags[mode], built = timed_start(runner, directory)
+            assert built, "the image was expected to be rebuilt"
+            times[mode]["cold"].append(seconds)
     return times
 
 
@@ -80,6 +88,7 @@ def main() -> None:
     parser.add_argument("--cold", action="store_true", help="also time cold builds (slow)")
     args = parser.parse_args()
     results: dict[str, dict[str, list[float]]] = {}
+    started_load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="cvat-fn-bench-") as tmp:
         directory = Path(tmp) / args.directory.name
         shutil.copytree(args.directory, directory)
@@ -90,15 +99,17 @@ def main() -> None:
             for mode in MODES
         }
         try:
-            for mode, runner in runners.items():
-                results[mode] = measure(runner, directory, args.runs, args.cold)
+            results = measure(runners, directory, args.runs, args.cold)
         finally:
             client = runners["copy"].client
             for found in client.images.list(name=image.repository(load_spec(directory))):
                 if (found.labels or {}).get(MANAGED) == "true":
                     client.images.remove(found.id, force=True)
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    print(f"function:   {args.directory.name} (a copy), {args.runs} runs each, load {load}")
+    print(
+        f"function:   {args.directory.name} (a copy), {args.runs} runs each; load average"
+        f" {started_load:.2f} at the start, {load} at the end"
+    )
     rows = [("cached", "cached start-to-ready"), ("edit", "edit main.py to ready")]
     if args.cold:
         rows.append(("cold", "cold build-to-ready"))
