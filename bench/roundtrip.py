@@ -5,20 +5,24 @@ once, against calling that handler directly in-process with nuclio-sdk's own obj
 
 Prints median and p99 of both, and their ratio; progress goes to stderr. With --peer, the
 same handler served by functions-framework (pip install functions-framework) is measured
-too, as a peer serverless runtime on the same machine.
+too, as a peer serverless runtime on the same machine, both servers taking turns in blocks
+of a tenth of the requests. The load average is printed last.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import importlib.util
 import json
+import os
 import socket
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import nuclio_sdk
@@ -47,9 +51,12 @@ def direct_calls(count: int) -> list[float]:
     return times
 
 
-def http_calls(url: str, count: int) -> list[float]:
+def connect(url: str) -> http.client.HTTPConnection:
     host, port = url.removeprefix("http://").split(":")
-    connection = http.client.HTTPConnection(host, int(port))
+    return http.client.HTTPConnection(host, int(port))
+
+
+def http_calls(connection: http.client.HTTPConnection, count: int) -> list[float]:
     headers = {"Content-Type": "application/json"}
     times = []
     for i in range(count):
@@ -60,9 +67,6 @@ def http_calls(url: str, count: int) -> list[float]:
         times.append(time.perf_counter() - started)
         if response.status != 200:
             raise SystemExit(f"request {i}: HTTP {response.status}")
-        if (i + 1) % (count // 10 or 1) == 0:
-            print(f"  {i + 1}/{count} requests", file=sys.stderr)
-    connection.close()
     return times
 
 
@@ -72,7 +76,8 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def peer_calls(count: int) -> list[float]:
+@contextlib.contextmanager
+def peer_server() -> Iterator[str]:
     """The no-op handler under functions-framework, started here and stopped after."""
     port = free_port()
     command = [
@@ -92,9 +97,7 @@ def peer_calls(count: int) -> list[float]:
                         "functions-framework did not start (is it installed?)"
                     ) from None
                 time.sleep(0.05)  # the peer has no readiness endpoint: poll its port
-        url = f"http://127.0.0.1:{port}"
-        http_calls(url, 50)
-        return http_calls(url, count)
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.terminate()
         server.wait(10)
@@ -109,14 +112,29 @@ def main() -> None:
     parser.add_argument("--peer", action="store_true", help="also measure functions-framework")
     args = parser.parse_args()
     print(f"starting {NOOP.name} with the process runner", file=sys.stderr)
-    with ProcessRunner().start(NOOP) as running:
-        http_calls(running.url, 50)  # warm-up: connection, worker, allocator
-        over_http = http_calls(running.url, args.requests)
+    with contextlib.ExitStack() as stack:
+        running = stack.enter_context(ProcessRunner().start(NOOP))
+        connections = [connect(running.url)]
+        if args.peer:
+            print("starting the peer: functions-framework", file=sys.stderr)
+            connections.append(connect(stack.enter_context(peer_server())))
+        for connection in connections:
+            http_calls(connection, 50)  # warm-up: connection, worker, allocator
+        # In blocks, taking turns, so both see the same machine (other work on it comes and
+        # goes): 10 blocks of a tenth of the requests each.
+        measured_times: list[list[float]] = [[] for _ in connections]
+        block = max(1, args.requests // 10)
+        for done in range(0, args.requests, block):
+            for times, connection in zip(measured_times, connections, strict=True):
+                times += http_calls(connection, min(block, args.requests - done))
+            print(f"  {done + block}/{args.requests} requests", file=sys.stderr)
+        for connection in connections:
+            connection.close()
+    over_http = measured_times[0]
     direct = direct_calls(args.requests)
     measured = [("over HTTP:", over_http), ("direct call:", direct)]
     if args.peer:
-        print("starting the peer: functions-framework", file=sys.stderr)
-        measured.append(("functions-fw:", peer_calls(args.requests)))
+        measured.append(("functions-fw:", measured_times[1]))
     us = 1e6
     http_median, direct_median = statistics.median(over_http), statistics.median(direct)
     print(f"requests:        {args.requests} sequential, one keep-alive connection")
@@ -126,7 +144,11 @@ def main() -> None:
     print(f"ratio (medians): {http_median / direct_median:.0f}x the direct call")
     if args.peer:
         peer_median = statistics.median(measured[2][1])
+        peer_p99 = percentile(measured[2][1], 99)
         print(f"ratio (medians): {http_median / peer_median:.2f}x functions-framework")
+        print(f"ratio (p99):     {percentile(over_http, 99) / peer_p99:.2f}x functions-framework")
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"load average:    {load}")
     print(f"runtime overhead per request (median): {(http_median - direct_median) * 1000:.3f} ms")
     if args.plot:
         from harness.plot import latency_histogram

@@ -253,3 +253,128 @@ def test_image_layout(runner: DockerRunner, client: Any) -> None:
     assert other.dockerfile.startswith("FROM some/base:1\n")
     config_json = json.loads(other.files["root/opt/cvat-fn/config.json"])  # type: ignore[arg-type]
     assert config_json["function_dir"] == "/opt/nuclio"
+
+
+EDITED_HANDLER = """
+
+_served_before_the_edit = handler
+
+
+def handler(context, event):  # noqa: F811 - the edit under test
+    if event.path == "/edited":
+        return "edited: " + ",".join(sorted(os.listdir("/opt/nuclio")))
+    return _served_before_the_edit(context, event)
+"""
+
+
+def test_edited_code_is_served_by_the_next_start_without_a_build(
+    client: Any, tmp_path: Path
+) -> None:
+    # Mounted code: the image is what function.yaml decides; main.py is linked in at start.
+    directory = tmp_path / "fn"
+    shutil.copytree(FUNCTIONS / "echo", directory)
+    (directory / "gone.txt").write_text("deleted before the second start")
+    runner = DockerRunner(client=client, code="mount", progress=lambda message: None)
+    try:
+        with runner.start(directory) as first:
+            image_id = first.image_id  # type: ignore[attr-defined]
+            assert requests.get(first.url + "/edited", timeout=10).text != "edited"
+        builds = runner.builds
+        with (directory / "main.py").open("a") as main:
+            main.write(EDITED_HANDLER)
+        (directory / "gone.txt").unlink()
+        (directory / "new.txt").write_text("added after the image was built")
+        with runner.start(directory) as second:
+            assert second.built is False  # type: ignore[attr-defined]
+            assert second.image_id == image_id  # type: ignore[attr-defined]
+            answer = requests.get(second.url + "/edited", timeout=10)
+        assert runner.builds == builds
+        assert answer.status_code == 200, answer.text
+        files = answer.text.removeprefix("edited: ").split(",")
+        assert "new.txt" in files and "helper.py" in files and "main.py" in files
+        assert "gone.txt" not in files  # baked into the image, no longer in the directory
+    finally:
+        _remove_images(client, directory)
+
+
+def test_a_build_directive_change_still_rebuilds_with_mounted_code(
+    client: Any, tmp_path: Path
+) -> None:
+    directory = tmp_path / "fn"
+    shutil.copytree(FUNCTIONS / "echo", directory)
+    runner = DockerRunner(client=client, code="mount", progress=lambda message: None)
+    try:
+        with runner.start(directory) as first:
+            image_id = first.image_id  # type: ignore[attr-defined]
+        data = yaml.safe_load((directory / "function.yaml").read_text())
+        marker = uuid.uuid4().hex
+        data["spec"]["build"] = {
+            "directives": {"postCopy": [{"kind": "ENV", "value": f"M={marker}"}]}
+        }
+        (directory / "function.yaml").write_text(yaml.safe_dump(data))
+        with runner.start(directory) as second:
+            assert second.built is True  # type: ignore[attr-defined]
+            assert second.image_id != image_id  # type: ignore[attr-defined]
+            assert requests.get(second.url + "/str", timeout=10).status_code == 200
+    finally:
+        _remove_images(client, directory)
+
+
+def test_a_file_a_directive_names_is_part_of_the_mounted_image(tmp_path: Path) -> None:
+    directory = _copy_with(
+        tmp_path, directives={"postCopy": [{"kind": "RUN", "value": "cat requirements.txt"}]}
+    )
+    (directory / "requirements.txt").write_text("numpy\n")
+    before = make_context(load_spec(directory), SOME_BASE, code_mounted=True).digest
+    (directory / "main.py").write_text((directory / "main.py").read_text() + "\n# an edit\n")
+    assert make_context(load_spec(directory), SOME_BASE, code_mounted=True).digest == before
+    (directory / "requirements.txt").write_text("numpy\npillow\n")
+    assert make_context(load_spec(directory), SOME_BASE, code_mounted=True).digest != before
+
+
+def test_cvat_fn_build_and_ci_copy_the_code_in(
+    client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harness.cli import main as cli
+
+    directory = tmp_path / "fn"
+    shutil.copytree(FUNCTIONS / "echo", directory)
+    try:
+        assert cli(["build", str(directory)]) == 0
+        tag = _tags(client, directory)
+        assert len(tag) == 1 and not tag[0].rpartition(":")[2].startswith("dev-")
+        baked = client.containers.run(tag[0], ["cat", "/opt/nuclio/main.py"], remove=True)
+        assert baked.decode() == (directory / "main.py").read_text()
+        (directory / "main.py").write_text((directory / "main.py").read_text() + "\n# edit\n")
+        assert cli(["build", str(directory)]) == 0  # a code edit is a new image here
+        assert len(_tags(client, directory)) == 1  # and the older one was pruned
+
+        monkeypatch.setenv("CI", "true")  # GitHub Actions sets it: test what ships
+        monkeypatch.delenv("CVAT_FN_DOCKER_CODE", raising=False)
+        runner = DockerRunner(client=client, progress=lambda message: None)
+        assert runner.code == "copy"
+        with runner.start(directory) as running:
+            assert running.built is False  # type: ignore[attr-defined]  # the built one
+            mounts = running.container.attrs["Mounts"]  # type: ignore[attr-defined]
+            assert not [m for m in mounts if m["Destination"] == "/opt/cvat-fn/code"]
+        monkeypatch.setenv("CVAT_FN_DOCKER_CODE", "mount")
+        assert DockerRunner(client=client).code == "mount"
+        monkeypatch.setenv("CVAT_FN_DOCKER_CODE", "bake")
+        with pytest.raises(StartError, match="CVAT_FN_DOCKER_CODE='bake'"):
+            DockerRunner(client=client)
+    finally:
+        _remove_images(client, directory)
+
+
+def _tags(client: Any, directory: Path) -> list[str]:
+    from harness.runners.image import repository
+
+    return [t for i in client.images.list(name=repository(load_spec(directory))) for t in i.tags]
+
+
+def _remove_images(client: Any, directory: Path) -> None:
+    """A tmp directory's images: nothing else will use them."""
+    from harness.runners.image import repository
+
+    for found in client.images.list(name=repository(load_spec(directory))):
+        client.images.remove(found.id, force=True)

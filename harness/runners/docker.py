@@ -2,9 +2,12 @@
 
 Build (image.py) as ``nuctl deploy --platform local`` would, run with the function's env,
 volumes and resource limits, ports published on 127.0.0.1 only, readiness polled on the
-published health port. Containers carry owner labels (labels.py): stop() removes them, the
-cleanup registry does on Ctrl-C/SIGTERM/exit, the watchdog within seconds of a ``kill -9``
-(watchdog.py), and the next run's reaper what a killed watchdog left.
+published health port. On a developer's machine the function's code is mounted into an image
+that only function.yaml decides, so an edit needs no build; in CI ($CI), with
+$CVAT_FN_DOCKER_CODE=copy and for ``cvat-fn build`` the code is copied in as Nuclio does.
+Containers carry owner labels (labels.py): stop() removes them, the cleanup registry does
+on Ctrl-C/SIGTERM/exit, the watchdog within seconds of a ``kill -9`` (watchdog.py), and the
+next run's reaper what a killed watchdog left.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from harness.spec import FunctionSpec, load_spec
 
 STOP_GRACE_S = 5
 BASE_IMAGE_ENV = "CVAT_FN_BASE_IMAGE"
+CODE_MODE_ENV = "CVAT_FN_DOCKER_CODE"  # copy | mount
+CODE_MODES = ("copy", "mount")
 DOCKER_EXTRA = (
     "the docker runner needs the Docker SDK for Python, which is an extra:"
     " pip install 'cvat-fn[docker]'"
@@ -54,6 +59,20 @@ def docker_client(timeout: float = 120) -> Any:
 def default_base_image() -> str:
     """$CVAT_FN_BASE_IMAGE, or the image scripts/build-base-image.sh builds."""
     return os.environ.get(BASE_IMAGE_ENV) or image.DEFAULT_BASE_IMAGE
+
+
+def default_code_mode() -> str:
+    """$CVAT_FN_DOCKER_CODE, else copy under CI (GitHub Actions and others set $CI) or with a
+    remote engine ($DOCKER_HOST tcp:// or ssh://), else mount."""
+    chosen = os.environ.get(CODE_MODE_ENV, "").strip().lower()
+    if chosen in CODE_MODES:
+        return chosen
+    if chosen:
+        raise StartError(f"${CODE_MODE_ENV}={chosen!r}: expected one of {', '.join(CODE_MODES)}")
+    if os.environ.get("DOCKER_HOST", "").startswith(("tcp://", "ssh://")):
+        return "copy"  # a remote engine cannot mount this machine's directory
+    ci = os.environ.get("CI", "").strip().lower()
+    return "copy" if ci not in ("", "0", "false", "no") else "mount"
 
 
 def docker_available() -> str | None:
@@ -113,7 +132,9 @@ class DockerRunner(Runner):
     python images build here on the local base image); without either, the base is
     $CVAT_FN_BASE_IMAGE or cvat-fn/python:3.11-bookworm (scripts/build-base-image.sh).
     ``pip_ca`` is a CA bundle pip in build directives should trust ($PIP_CERT, else the
-    host's own bundle).
+    host's own bundle). ``code`` is ``mount`` (the function directory mounted into an image
+    its code does not decide) or ``copy`` (baked in, as Nuclio builds); default_code_mode()
+    when not given.
     """
 
     name = "docker"
@@ -129,7 +150,11 @@ class DockerRunner(Runner):
         progress: Callable[[str], None] | None = None,
         client: Any = None,
         port: int = 0,
+        code: str | None = None,
     ) -> None:
+        if code is not None and code not in CODE_MODES:
+            raise StartError(f"code={code!r}: expected one of {', '.join(CODE_MODES)}")
+        self.code = code or default_code_mode()
         self.base_image = base_image
         self.port = port  # the host port the HTTP trigger is published on; 0 takes a free one
         ca = pip_ca if pip_ca is not None else os.environ.get("PIP_CERT", HOST_CA_BUNDLE)
@@ -150,8 +175,9 @@ class DockerRunner(Runner):
     def base_for(self, spec: FunctionSpec) -> str:
         return self.base_image or spec.build.base_image or default_base_image()
 
-    def ensure_image(self, spec: FunctionSpec) -> tuple[str, str, bool]:
-        """(tag, image id, built now) of the function's image, building it if it is new."""
+    def ensure_image(self, spec: FunctionSpec, code: str | None = None) -> tuple[str, str, bool]:
+        """(tag, image id, built now) of the function's image, building it if it is new;
+        ``code`` (default: the runner's) says whether the code is copied in or mounted."""
         import docker.errors
 
         base_name = self.base_for(spec)
@@ -160,8 +186,9 @@ class DockerRunner(Runner):
         except docker.errors.ImageNotFound:
             found_base = self._pull_base(base_name)
         base = image.BaseImage(base_name, str(found_base.id), found_base.attrs.get("Config") or {})
-        context = image.make_context(spec, base, self.pip_ca)
-        tag = f"{context.repository}:{context.digest[:16]}"
+        mounted = (code or self.code) == "mount"
+        context = image.make_context(spec, base, self.pip_ca, code_mounted=mounted)
+        tag = context.tag
         with contextlib.suppress(docker.errors.ImageNotFound):
             found = self.client.images.get(tag)
             self.progress(f"build {spec.name}: {tag} is up to date")
@@ -206,9 +233,24 @@ class DockerRunner(Runner):
 
         spec = spec or load_spec(function_dir)
         reaper.reap(self.client)
-        tag, image_id, built = self.ensure_image(spec)
+        code = self.code
+        if code == "mount":
+            links = image.outside_links(spec.directory)
+            if links:
+                self.progress(
+                    f"{spec.name}: copying the code in, not mounting it: {links[0]} links"
+                    " outside the function directory"
+                )
+                code = "copy"
+        tag, image_id, built = self.ensure_image(spec, code)
         timeout = readiness_timeout or spec.readiness_timeout
         options = run_options(spec)
+        if code == "mount":  # start.py links its files into /opt/nuclio
+            options["environment"][image.CODE_ENV] = image.CODE_MOUNT
+            options.setdefault("volumes", {})[str(spec.directory.resolve())] = {
+                "bind": image.CODE_MOUNT,
+                "mode": "ro",
+            }
         if self.wrapper:  # the user's worker script, mounted where the processor is told
             options["environment"][WRAPPER_ENV] = WRAPPER_IN_CONTAINER
             options.setdefault("volumes", {})[str(self.wrapper)] = {

@@ -11,6 +11,14 @@ Each builder step costs seconds on some storage drivers (a full diff of the imag
 Dockerfile has as few as it can: CMD, HEALTHCHECK and the managed label are inherited from
 the local base image (scripts/build-base-image.sh sets the same) and written only for other
 bases. The tag is a hash of everything that goes in: an unchanged function is not rebuilt.
+
+For a run on this machine (``code_mounted``), the function's code does not decide the image:
+the tag hashes the base, the directives, the runtime and its config, and only those function
+files a directive names (``requirements.txt`` in ``pip install -r requirements.txt``). The
+image still holds the function as it was when built, so postCopy directives see it as under
+Nuclio; at start the runner mounts the directory read-only at CODE_MOUNT and start.py links
+its files into /opt/nuclio in place of the ones baked in (files a directive wrote there stay).
+An edit to main.py thus needs a new container, not a new image.
 """
 
 from __future__ import annotations
@@ -39,7 +47,11 @@ FUNCTION_HOME = "/opt/nuclio"
 RUNTIME_HOME = "/opt/cvat-fn"
 HTTP_PORT = 8080
 HEALTH_PORT = 8082
-FORMAT = "cvat-fn-image-1"  # bump when the layout changes, so old images are not reused
+FORMAT = "cvat-fn-image-2"  # bump when the layout changes, so old images are not reused
+CODE_MOUNT = f"{RUNTIME_HOME}/code"  # where the runner mounts the function directory
+CODE_ENV = "CVAT_FN_CODE"  # set to CODE_MOUNT when it is mounted
+MANIFEST = "baked.json"  # in RUNTIME_HOME: the function files baked in, and what to skip
+MOUNTED_TAG_PREFIX = "dev-"  # the tag of an image whose code is mounted at run time
 
 # Caches and tool droppings: copying them would change the hash on every local run.
 IGNORED_DIRS = {
@@ -69,14 +81,39 @@ paths = [home]
 for name in ("nuclio_sdk", "msgpack"):
     if importlib.util.find_spec(name) is None:
         paths.append(os.path.join(home, "vendor", name))
-if os.environ.get("PYTHONPATH"):
-    paths.append(os.environ["PYTHONPATH"])
-os.environ["PYTHONPATH"] = os.pathsep.join(paths)
+code = os.environ.get("{CODE_ENV}")
+if code and not (os.path.isdir(code) and os.listdir(code)):  # a remote engine's empty mount
+    sys.stderr.write("cvat-fn: nothing is mounted at %s; serving the code baked in\\n" % code)
+    code = None
+if code:  # the function directory is mounted: its files replace the ones baked in
+    import json
+    with open(os.path.join(home, "{MANIFEST}")) as handle:
+        manifest = json.load(handle)
+    target = "{FUNCTION_HOME}"
+    for rel in manifest["baked"]:
+        path = os.path.join(target, rel)
+        if os.path.islink(path) or os.path.isfile(path):
+            os.unlink(path)
+    skip_dirs, skip_suffixes = set(manifest["ignored_dirs"]), tuple(manifest["ignored_suffixes"])
+    for root, dirs, files in os.walk(code, followlinks=True):
+        dirs[:] = [d for d in dirs if d not in skip_dirs]
+        into = os.path.normpath(os.path.join(target, os.path.relpath(root, code)))
+        os.makedirs(into, exist_ok=True)
+        for name in files:
+            if not name.endswith(skip_suffixes):
+                link = os.path.join(into, name)
+                if os.path.lexists(link):
+                    os.unlink(link)
+                os.symlink(os.path.join(root, name), link)
+inherited = [os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else []
+os.environ["PYTHONPATH"] = os.pathsep.join(paths + inherited)  # the workers' too
 args = sys.argv[1:] or [
     "--config", os.path.join(home, "config.json"), "--host", "0.0.0.0",
     "--port", "{HTTP_PORT}", "--health-port", "{HEALTH_PORT}",
 ]
-os.execv(sys.executable, [sys.executable, "-m", "harness.runtime"] + args)
+sys.path[:0] = paths
+from harness.runtime.processor import main  # in this process: no second interpreter start
+main(args)
 """
 
 
@@ -100,6 +137,8 @@ class BuildContext:
     base: BaseImage
     steps: list[Step]
     files: dict[str, Path | bytes] = field(default_factory=dict)
+    unhashed: set[str] = field(default_factory=set)  # files that go in but do not name it
+    code_mounted: bool = False
 
     @property
     def dockerfile(self) -> str:
@@ -108,9 +147,12 @@ class BuildContext:
     @property
     def digest(self) -> str:
         h = hashlib.sha256()
-        for part in (FORMAT, self.base.id, self.dockerfile):
+        kind = "code mounted" if self.code_mounted else "code copied"
+        for part in (FORMAT, kind, self.base.id, self.dockerfile):
             h.update(part.encode() + b"\0")
         for name in sorted(self.files):
+            if name in self.unhashed:
+                continue
             source = self.files[name]
             h.update(name.encode() + b"\0")
             if isinstance(source, bytes):
@@ -121,11 +163,13 @@ class BuildContext:
         return h.hexdigest()
 
     @property
+    def tag(self) -> str:
+        prefix = MOUNTED_TAG_PREFIX if self.code_mounted else ""
+        return f"{self.repository}:{prefix}{self.digest[:16]}"
+
+    @property
     def repository(self) -> str:
-        """cvat-fn/<name>-<hash of the directory's path>: one repository per directory."""
-        slug = re.sub(r"[^a-z0-9._-]+", "-", self.spec.name.lower()).strip("._-")
-        where = hashlib.sha256(str(self.spec.directory).encode()).hexdigest()[:8]
-        return f"cvat-fn/{slug or 'function'}-{where}"
+        return repository(self.spec)
 
     def write_tar(self, out: IO[bytes]) -> None:
         with tarfile.open(fileobj=out, mode="w") as tar:
@@ -140,6 +184,13 @@ class BuildContext:
                     info.uname = info.gname = "root"
                     with source.open("rb") as handle:
                         tar.addfile(info, handle)
+
+
+def repository(spec: FunctionSpec) -> str:
+    """cvat-fn/<name>-<hash of the directory's path>: one repository per directory."""
+    slug = re.sub(r"[^a-z0-9._-]+", "-", spec.name.lower()).strip("._-")
+    where = hashlib.sha256(str(spec.directory).encode()).hexdigest()[:8]
+    return f"cvat-fn/{slug or 'function'}-{where}"
 
 
 def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
@@ -254,8 +305,21 @@ class BaseImage:
         )
 
 
-def make_context(spec: FunctionSpec, base: BaseImage, pip_ca: Path | None = None) -> BuildContext:
-    """The Dockerfile and files of a function's image."""
+def directive_text(spec: FunctionSpec) -> str:
+    """Every build directive and command, as one text to look file names up in."""
+    pre, post = directive_steps(spec)
+    return "\n".join(step.instruction for step in pre + post)
+
+
+def make_context(
+    spec: FunctionSpec,
+    base: BaseImage,
+    pip_ca: Path | None = None,
+    *,
+    code_mounted: bool = False,
+) -> BuildContext:
+    """The Dockerfile and files of a function's image (see the module's docstring for
+    ``code_mounted``)."""
     pre, post = directive_steps(spec)
     ours = "cvat-fn"
     steps = [Step(f"FROM {base.name}", "spec.build.baseImage")]
@@ -283,14 +347,43 @@ def make_context(spec: FunctionSpec, base: BaseImage, pip_ca: Path | None = None
             Step(f"LABEL {labels.MANAGED}=true", ours),
         ]
     home = RUNTIME_HOME.lstrip("/")
+    unhashed: set[str] = set()
+    named = directive_text(spec)
+    baked = []
     for rel, path in function_files(spec.directory):
-        files[f"root/{FUNCTION_HOME.lstrip('/')}/{rel}"] = path
+        name = f"root/{FUNCTION_HOME.lstrip('/')}/{rel}"
+        files[name] = path
+        baked.append(rel)
+        if code_mounted and rel not in named:
+            unhashed.add(name)
+    if code_mounted:
+        manifest = {
+            "baked": baked,
+            "ignored_dirs": sorted(IGNORED_DIRS),
+            "ignored_suffixes": list(IGNORED_SUFFIXES),
+        }
+        files[f"root/{home}/{MANIFEST}"] = json.dumps(manifest).encode()
+        unhashed.add(f"root/{home}/{MANIFEST}")
     for rel, path in runtime_files():
         files[f"root/{home}/{rel}"] = path
     files[f"root/{home}/start.py"] = _START_SCRIPT.encode()
     config = spec.runtime_config(function_dir=FUNCTION_HOME)
     files[f"root/{home}/config.json"] = json.dumps(config, indent=2, sort_keys=True).encode()
-    return BuildContext(spec, base, steps, files)
+    return BuildContext(spec, base, steps, files, unhashed, code_mounted)
+
+
+def outside_links(directory: Path) -> list[str]:
+    """Symlinks in the function directory that point outside it: a copy follows them, a
+    mount would show them dangling."""
+    root = directory.resolve()
+    found = []
+    for walk_root, dirs, files in os.walk(directory):
+        dirs[:] = [d for d in dirs if d not in IGNORED_DIRS]
+        for name in dirs + files:
+            path = Path(walk_root, name)
+            if path.is_symlink() and not path.resolve().is_relative_to(root):
+                found.append(path.relative_to(directory).as_posix())
+    return found
 
 
 def stderr_progress(message: str) -> None:
@@ -390,10 +483,16 @@ def build(
 
 
 def prune_older(client: Any, context: BuildContext, keep_id: str) -> None:
-    """Remove this directory's earlier images; one still used by a container is kept."""
+    """Remove this directory's earlier images of the same kind (code copied in, or mounted);
+    one still used by a container is kept."""
     import docker.errors
 
     for image in client.images.list(name=context.repository):
+        mounted = any(
+            tag.rpartition(":")[2].startswith(MOUNTED_TAG_PREFIX) for tag in image.tags or []
+        )
+        if mounted != context.code_mounted:
+            continue
         if image.id != keep_id and (image.labels or {}).get(labels.MANAGED) == "true":
             with contextlib.suppress(docker.errors.APIError):  # in use
                 client.images.remove(image.id, noprune=False)

@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import datetime
+import functools
 import json
 import os
 import shutil
 import signal
 import socket
+import socketserver
 import sys
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Dict, List, Optional
 from urllib.parse import parse_qsl, urlsplit
 
+from . import http11
+from .buffers import send_all
 from .workers import Pool, Worker, WorkerDied, WorkerTimeout, wrapper_path
 
 MAX_LOGS_HEADER = 4096
@@ -26,6 +30,7 @@ BATCH_WARNING = (
     " its first item; return context.Response(body=json.dumps(results),"
     " content_type='application/json') instead"
 )
+METHODS = frozenset(("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"))
 LEVELS = {"debug": 10, "info": 20, "warn": 30, "warning": 30, "error": 40}
 
 
@@ -47,6 +52,7 @@ class Output:
         self({"level": level, "message": message, "name": "processor", "with": extra})
 
 
+@functools.lru_cache(maxsize=512)
 def canonical(key: str) -> str:
     """Go's canonical MIME header key, as in Nuclio events: content-type -> Content-Type."""
     return "-".join(part[:1].upper() + part[1:].lower() for part in key.split("-"))
@@ -79,6 +85,7 @@ class Processor:
         self.event_timeout: Optional[float] = config.get("event_timeout") or None
         self.availability_timeout = float(config.get("worker_availability_timeout") or 10.0)
         self.failed = False
+        self.trigger = {"kind": "http", "name": config.get("trigger_name") or "myHttpTrigger"}
 
     def is_ready(self) -> bool:
         """Started, and not every worker lost to restarts that failed."""
@@ -135,100 +142,80 @@ def logs_header(records: List[Dict[str, Any]]) -> Optional[str]:
     return text if len(text.encode("utf-8")) < MAX_LOGS_HEADER else None
 
 
-class TriggerHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class TriggerHandler(socketserver.StreamRequestHandler):
+    """One keep-alive connection of the HTTP trigger: each request becomes one event."""
+
+    disable_nagle_algorithm = True
     server: "TriggerServer"
 
-    def setup(self) -> None:
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    def handle(self) -> None:
+        self.body_buffer = http11.BodyBuffer()
+        with contextlib.suppress(ConnectionError, socket.timeout):
+            while self.handle_one():
+                pass
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib's name
-        pass
+    def _reply(self, status: int, headers: Dict[str, str], body: bytes, close: bool) -> None:
+        date = self.server.date()
+        send_all(self.connection, [http11.head(status, headers, len(body), close, date), body])
 
-    def _read_body(self) -> Optional[bytes]:
-        """The request body; None when it exceeds maxRequestBodySize; ValueError if malformed."""
-        processor = self.server.processor
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks: List[bytes] = []
-            total = 0
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size < 0:
-                    raise ValueError("negative chunk size")
-                if size == 0:
-                    while self.rfile.readline().strip():
-                        pass  # trailers, up to the blank line
-                    return b"".join(chunks)
-                total += size
-                if total > processor.max_body:
-                    return None
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-        length = int(self.headers.get("Content-Length") or 0)
-        if length < 0:
-            raise ValueError("negative Content-Length")
-        if length > processor.max_body:
-            return None
-        return self.rfile.read(length) if length else b""
+    def _refuse(self, status: int, message: str) -> bool:
+        self._reply(status, {"Content-Type": "text/plain"}, message.encode(), close=True)
+        return False
 
-    def _reply(self, status: int, headers: Dict[str, str], body: bytes) -> None:
-        self.send_response(status)
-        for key, value in headers.items():
-            self.send_header(key, value)
-        self.send_header("Content-Length", str(len(body)))
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self._headers_buffer.append(b"\r\n")  # type: ignore[attr-defined]
-        self._headers_buffer.append(body)  # type: ignore[attr-defined]
-        self.flush_headers()
-
-    def handle_any(self) -> None:
+    def handle_one(self) -> bool:
+        """Serve the next request; False when the connection is to be closed."""
         processor = self.server.processor
         try:
-            body = self._read_body()
-        except ValueError as exc:
-            self.close_connection = True
-            self._reply(
-                400, {"Content-Type": "text/plain"}, "malformed body: {}".format(exc).encode()
-            )
-            return
-        if body is None:
-            self.close_connection = True
-            message = "request body exceeds maxRequestBodySize ({} bytes)".format(
-                processor.max_body
-            )
-            self._reply(413, {"Content-Type": "text/plain"}, message.encode())
-            return
-        split = urlsplit(self.path)
-        headers = {canonical(k): v for k, v in self.headers.items()}
+            request = http11.read_request(self.rfile)
+        except http11.BadRequest as exc:
+            return self._refuse(exc.status, str(exc))
+        if request is None:
+            return False
+        if request.method not in METHODS:
+            return self._refuse(501, "Unsupported method ({!r})".format(request.method))
+        if request.version == "HTTP/1.1" and request.get("expect").lower() == "100-continue":
+            self.connection.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+        try:
+            body = http11.read_body(self.rfile, request, processor.max_body, self.body_buffer)
+        except http11.BadRequest as exc:
+            return self._refuse(exc.status, str(exc))
+        except http11.BodyTooLarge:
+            message = "request body exceeds maxRequestBodySize ({} bytes)"
+            return self._refuse(413, message.format(processor.max_body))
+        target = request.target
+        if target.startswith("/"):
+            path, _, query = target.partition("?")
+            path = path.partition("#")[0]
+            query = query.partition("#")[0]
+        else:  # absolute-form (a proxy's request)
+            split = urlsplit(target)
+            path, query = split.path, split.query
+        content_type = request.get("content-type")
         event = {
             "body": body,
-            "content_type": self.headers.get("Content-Type", ""),
-            "headers": headers,
-            "fields": dict(parse_qsl(split.query, keep_blank_values=True)),
+            "content_type": content_type,
+            "headers": {canonical(k): v for k, v in request.items},
+            "fields": dict(parse_qsl(query, keep_blank_values=True)) if query else {},
             "id": str(uuid.uuid4()),
-            "method": self.command,
-            "path": split.path or "/",
+            "method": request.method,
+            "path": path or "/",
             "size": len(body),
             "timestamp": int(time.time()),
-            "trigger": {
-                "kind": "http",
-                "name": processor.config.get("trigger_name") or "myHttpTrigger",
-            },
-            "url": "http://{}{}".format(self.headers.get("Host", ""), self.path),
+            "trigger": processor.trigger,
+            "url": "http://{}{}".format(request.get("host"), target),
             "shard_id": 0,
             "num_shards": 0,
             "type": "",
             "type_version": "",
             "version": "",
             # the rest of Nuclio's eventAsMap (pkg/processor/runtime/rpc/encoder/encode.go)
-            "content-type": self.headers.get("Content-Type", ""),
+            "content-type": content_type,
             "offset": 0,
             "topic": "",
         }
         status, reply_headers, reply, records = processor.invoke(event)
-        level = self.headers.get("X-Nuclio-Log-Level")
+        del event, body  # a large body is not kept while the answer is written
+        level = request.get("x-nuclio-log-level")
         if level:
             floor = LEVELS.get(level.lower(), 10)
             wanted = [r for r in records if LEVELS.get(str(r.get("level")).lower(), 20) >= floor]
@@ -238,34 +225,43 @@ class TriggerHandler(BaseHTTPRequestHandler):
                 processor.out.processor("warn", skipped)
             else:
                 reply_headers["X-Nuclio-Logs"] = header
-        self._reply(status, reply_headers, reply)
+        self._reply(status, reply_headers, reply, request.close)
+        return not request.close
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = handle_any
 
+class HealthHandler(socketserver.StreamRequestHandler):
+    """GET /live and /ready, as Nuclio's processor answers them on :8082; one a connection."""
 
-class HealthHandler(BaseHTTPRequestHandler):
     server: "TriggerServer"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib's name
-        pass
+    def handle(self) -> None:
+        with contextlib.suppress(ConnectionError, socket.timeout):
+            try:
+                request = http11.read_request(self.rfile)
+            except http11.BadRequest as exc:
+                self._reply(exc.status)
+                return
+            if request is None:
+                return
+            path = request.target.partition("?")[0]
+            if request.method != "GET":
+                status = 501
+            elif path == "/live":
+                status = 200
+            elif path == "/ready":
+                status = 200 if self.server.processor.is_ready() else 503
+            else:
+                status = 404
+            self._reply(status)
 
-    def do_GET(self) -> None:
-        path = urlsplit(self.path).path
-        if path == "/live":
-            status = 200
-        elif path == "/ready":
-            status = 200 if self.server.processor.is_ready() else 503
-        else:
-            status = 404
+    def _reply(self, status: int) -> None:
         body = json.dumps({"status": status}).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        headers = {"Content-Type": "application/json"}
+        head = http11.head(status, headers, len(body), True, self.server.date())
+        send_all(self.connection, [head, body])
 
 
-class TriggerServer(ThreadingHTTPServer):
+class TriggerServer(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128
@@ -273,6 +269,7 @@ class TriggerServer(ThreadingHTTPServer):
     def __init__(self, address: Any, handler: Any, processor: Processor) -> None:
         super().__init__(address, handler)
         self.processor = processor
+        self.date = http11.DateHeader()
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

@@ -7,6 +7,7 @@ import json
 import os
 import queue
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -16,8 +17,12 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import msgpack
 
 from . import sockdirs
+from .buffers import send_all
 
 RESTART_ATTEMPTS = 3
+READ_SIZE = 1 << 18  # one read of the worker's answers (a Unix socket's buffer holds about this)
+SEND_BUFFER = 1 << 22  # asked for; the kernel caps it at net.core.wmem_max
+TIMEOUT_SLACK = 0.01  # the read timeout is set again once it exceeds what remains by this
 WRAPPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "wrapper.py")
 LogSink = Callable[[Dict[str, Any]], None]
 
@@ -25,6 +30,40 @@ LogSink = Callable[[Dict[str, Any]], None]
 def wrapper_path(env: Dict[str, str]) -> str:
     """NUCLIO_PYTHON_WRAPPER_PATH when set (Nuclio's runtime.go honours it too), else ours."""
     return env.get("NUCLIO_PYTHON_WRAPPER_PATH") or WRAPPER
+
+
+def _bin_header(size: int) -> bytes:
+    if size < 1 << 8:
+        return struct.pack(">BB", 0xC4, size)
+    if size < 1 << 16:
+        return struct.pack(">BH", 0xC5, size)
+    return struct.pack(">BI", 0xC6, size)
+
+
+def _map_header(count: int) -> bytes:
+    return struct.pack(">B", 0x80 | count) if count < 16 else struct.pack(">BH", 0xDE, count)
+
+
+_BODY_KEY = msgpack.packb("body")
+
+
+def frame_event(event: Dict[str, Any]) -> List[Any]:
+    """The event as Nuclio's processor frames it (4-byte big-endian length, then a msgpack
+    map), as buffers to send in one go: the body is written as it is rather than copied into
+    one packed buffer, and the frame is not joined either. The body is the map's first entry
+    (any order is valid msgpack), where the wrapper finds it without unpacking it."""
+    fields = dict(event)
+    body = fields.pop("body")
+    if not isinstance(body, (bytes, bytearray, memoryview)):
+        fields["body"] = body
+        body = None
+    packed = msgpack.packb(fields, use_bin_type=True)
+    if body is None:
+        return [len(packed).to_bytes(4, "big"), packed]
+    skip = 1 if packed[0] & 0xF0 == 0x80 else 3  # the map's own header: fixmap or map 16
+    head = _map_header(len(fields) + 1) + _BODY_KEY + _bin_header(len(body))
+    size = len(head) + len(body) + len(packed) - skip
+    return [size.to_bytes(4, "big"), head, body, memoryview(packed)[skip:]]
 
 
 class WorkerTimeout(Exception):
@@ -45,6 +84,8 @@ class Worker:
         self._env = env
         self._sink = sink
         self._buf = bytearray()
+        self._scratch = bytearray(READ_SIZE)
+        self._timeout: Optional[float] = None  # the event socket's, as last set
         self._dir = sockdirs.make(index)
         self._path = os.path.join(self._dir, "event.sock")
         self._control_path = os.path.join(self._dir, "control.sock")
@@ -91,6 +132,8 @@ class Worker:
                 listener.close()
         self.conn.settimeout(None)
         self.control.settimeout(None)
+        with contextlib.suppress(OSError):  # a large event in a few sends, not dozens
+            self.conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
         threading.Thread(target=self._read_control, args=(self.control,), daemon=True).start()
         while True:
             kind, payload = self._read_line(None)
@@ -128,9 +171,13 @@ class Worker:
     ) -> Tuple[Dict[str, Any], List[Dict[str, Any]]]:
         """Send one event; return the wrapper's response and the log records it wrote meanwhile."""
         assert self.conn is not None
-        data = msgpack.packb(event, use_bin_type=True)
-        self.conn.settimeout(None)  # the last event's deadline must not cut this send short
-        self.conn.sendall(len(data).to_bytes(4, "big") + data)
+        # The whole budget for the send and the first read (the last event's deadline must not
+        # cut this one short); set only when it changed, so a quick event costs no syscall.
+        self._set_timeout(timeout or None)
+        try:
+            send_all(self.conn, frame_event(event))
+        except socket.timeout:
+            raise WorkerTimeout() from None
         deadline = time.monotonic() + timeout if timeout else None
         records: List[Dict[str, Any]] = []
         while True:
@@ -138,6 +185,7 @@ class Worker:
             if kind == "r":
                 return json.loads(payload), records
             self._note(kind, payload, records)
+            del payload
 
     def _note(self, kind: str, payload: str, records: Optional[List[Dict[str, Any]]]) -> None:
         if kind != "l":
@@ -152,30 +200,41 @@ class Worker:
             records.append(record)
 
     def _read_line(self, deadline: Optional[float]) -> Tuple[str, str]:
+        """The next line's one-letter kind and its text, decoded once from the buffer."""
         assert self.conn is not None
         scanned = 0  # bytes already searched for the newline: a big response is scanned once
         while True:
             end = self._buf.find(b"\n", scanned)
             scanned = len(self._buf)
             if end >= 0:
-                line = self._buf[:end].decode("utf-8", "replace")
+                with memoryview(self._buf) as view:
+                    kind = chr(view[0]) if end else ""
+                    text = str(view[1:end], "utf-8", "replace") if end > 1 else ""
                 del self._buf[: end + 1]
-                return line[:1], line[1:]
+                return kind, text
             if deadline is not None:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise WorkerTimeout()
-                self.conn.settimeout(remaining)
+                if self._timeout is None or self._timeout - remaining > TIMEOUT_SLACK:
+                    self._set_timeout(remaining)
             try:
-                chunk = self.conn.recv(1 << 20)
+                got = self.conn.recv_into(self._scratch)  # no buffer allocated per read
             except socket.timeout:
                 raise WorkerTimeout() from None
             except OSError:
-                chunk = b""
-            if not chunk:
+                got = 0
+            if not got:
                 code = self.proc.wait() if self.proc else None
                 raise WorkerDied(code)
-            self._buf += chunk
+            with memoryview(self._scratch) as view:
+                self._buf += view[:got]
+
+    def _set_timeout(self, value: Optional[float]) -> None:
+        assert self.conn is not None
+        if value != self._timeout:
+            self.conn.settimeout(value)
+            self._timeout = value
 
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -198,7 +257,7 @@ class Pool:
         self._config = config
         self.env = self._env = env
         self._sink = sink
-        self._free: "queue.Queue[Worker]" = queue.Queue()
+        self._free: "queue.SimpleQueue[Worker]" = queue.SimpleQueue()  # C: no Condition
         self._all: List[Worker] = []
         self._lock = threading.Lock()
         self._closed = False
