@@ -74,9 +74,11 @@ class Counting:
 
 
 def run_one(directory: Path, report: Path, out: Path) -> int:
-    """In the child: ``cvat-fn test`` as its command line runs it, counted."""
+    """In the child: ``cvat-fn test`` as its command line runs it (harness.commands.gate.run),
+    counted."""
     import pytest
 
+    import harness.plugin  # noqa: F401 (as cvat-fn test does: harness.commands.gate.PREIMPORTED)
     from harness.commands.gate import pytest_arguments
 
     args = argparse.Namespace(
