@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -144,8 +144,20 @@ def shown(inv: Invocation) -> str:
     return inv.text if len(inv.text) <= SHOWN_CHARS else inv.text[:SHOWN_CHARS] + " …"
 
 
+@dataclass
+class Reply:
+    """What came back for one request, before it is judged (FunctionClient.judge)."""
+
+    status: int | None
+    text: str
+    headers: Mapping[str, str]
+    latency_s: float
+    mark: int = 0  # where the function's captured output stood when the request left
+    error: str | None = None
+
+
 class FunctionClient:
-    """Calls one running function the way CVAT does and judges every answer (``judge``:
+    """Calls one running function the way CVAT does and judges every answer (``rules``:
     the kind, declared labels and CVAT release; :meth:`for_function` builds it from a spec,
     as every command and the suite do)."""
 
@@ -164,7 +176,7 @@ class FunctionClient:
         self.kind = kind
         self.labels = list(labels) if labels is not None else None
         self.cvat_version = cvat_version
-        self.judge = Judge(kind, None if labels is None else tuple(labels), cvat_version)
+        self.rules = Judge(kind, None if labels is None else tuple(labels), cvat_version)
         self.shape_objects = shape_objects
         self.timeout = timeout
         self.session = requests.Session()
@@ -194,47 +206,61 @@ class FunctionClient:
             timeout=timeout,
             log_source=log_source,
         )
-        client.judge = judge
+        client.rules = judge
         return client
 
     def send(
         self, request: dict[str, Any], sent: str, image_size: tuple[int, int] | None
     ) -> Invocation:
         """POST a ready request body as CVAT does (JSON) and check the answer."""
-        inv = Invocation(self.kind, sent, request, image_size)
-        started = time.perf_counter()
+        return self.judge(Invocation(self.kind, sent, request, image_size), self.post(request))
+
+    def post(self, body: dict[str, Any] | bytes) -> Reply:
+        """POST a request (a dict, or its JSON already encoded) and time the answer."""
         mark = len(self.log_source) if self.log_source is not None else 0
+        headers = {"X-Nuclio-Log-Level": "debug"}
+        if isinstance(body, bytes):
+            headers["Content-Type"] = "application/json"
+        started = time.perf_counter()
         try:
             response = self.session.post(
                 self.url,
-                json=request,
-                headers={"X-Nuclio-Log-Level": "debug"},
+                json=None if isinstance(body, bytes) else body,
+                data=body if isinstance(body, bytes) else None,
+                headers=headers,
                 timeout=self.timeout,
             )
         except requests.RequestException as exc:
-            inv.latency_s = time.perf_counter() - started
-            inv.error = f"{type(exc).__name__}: {exc}"
+            error = f"{type(exc).__name__}: {exc}"
+            return Reply(None, "", {}, time.perf_counter() - started, mark, error)
+        latency = time.perf_counter() - started
+        return Reply(response.status_code, response.text, response.headers, latency, mark)
+
+    def judge(self, inv: Invocation, reply: Reply) -> Invocation:
+        """Fill ``inv`` from the reply to its request: status, body, findings, log lines."""
+        inv.latency_s = reply.latency_s
+        if reply.error is not None:
+            inv.error = reply.error
             return inv
-        inv.latency_s = time.perf_counter() - started
-        inv.status = response.status_code
-        inv.text = response.text
+        inv.status = reply.status
+        inv.text = reply.text
         try:
-            inv.logs = json.loads(response.headers.get("X-Nuclio-Logs", "[]"))
+            inv.logs = json.loads(reply.headers.get("X-Nuclio-Logs", "[]"))
         except ValueError:
             inv.logs = []
-        if "X-Nuclio-Logs" not in response.headers and self.log_source is not None:
-            inv.logs = records_in(logged_since(self.log_source, mark))
-        if response.status_code != 200:
+        if "X-Nuclio-Logs" not in reply.headers and self.log_source is not None:
+            inv.logs = records_in(logged_since(self.log_source, reply.mark))
+        if reply.status != 200:
             return inv
         try:
-            inv.body = response.json()
+            inv.body = json.loads(reply.text)
         except ValueError:
-            inv.body = response.text
-        inv.findings = self.judge.findings(
+            inv.body = reply.text
+        inv.findings = self.rules.findings(
             # a JSON string answer goes in as its text, which validate parses once
-            response.text if isinstance(inv.body, str) else inv.body,
-            image_size=image_size,
-            request=request,
+            reply.text if isinstance(inv.body, str) else inv.body,
+            image_size=inv.image_size,
+            request=inv.request,
         )
         return inv
 

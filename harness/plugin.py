@@ -280,6 +280,17 @@ def _explicit(config: pytest.Config) -> bool:
     )
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Each function's plan: the answers its selected checks read, in the order they read
+    them, so that they can be sent ahead of the checks (harness.checks.target)."""
+    for item in session.items:
+        if isinstance(item, CheckItem):
+            if item.needs is not None:
+                item.fut.planned.extend(item.needs())
+            if item.prepares is not None:
+                item.fut.preparations.append(item.prepares)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     """Remember each check's outcome for the JSON and HTML reports; a skip is placed at its

@@ -11,6 +11,7 @@ from PIL import Image
 
 from harness.client import FunctionClient, ImageLike, Invocation
 from harness.config import Fixture
+from harness.similarity import same_shapes
 
 
 def play(client: FunctionClient, fixture: Fixture, threshold: float | None = None) -> Invocation:
@@ -69,6 +70,15 @@ def canonical_answer(invocation: Invocation) -> str:
     if invocation.status != 200:
         return f"HTTP {invocation.status}: {invocation.text[:200]}"
     return json.dumps(invocation.body, sort_keys=True, default=str)
+
+
+def same_answer(a: Invocation, b: Invocation, size: tuple[int, int]) -> bool:
+    """Equal text, or the same shapes in any order (a set returned unordered is the same)."""
+    if canonical_answer(a) == canonical_answer(b):
+        return True
+    if a.status != 200 or b.status != 200 or not (a.shapes or b.shapes):
+        return False
+    return same_shapes(a.shapes, b.shapes, size)
 
 
 def answered_frame(fixture: Fixture) -> Path:

@@ -4,7 +4,7 @@ at the end; and the built-in suite's collector and items, one item per check."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -16,16 +16,19 @@ from harness.checks import CheckFailed, NotApplicable
 from harness.checks.accuracy import check_accuracy
 from harness.checks.concurrency import check_concurrency
 from harness.checks.latency import check_first_request, check_ready, check_warm
-from harness.checks.robustness import check_robustness
+from harness.checks.robustness import check_robustness, robustness_calls
 from harness.checks.schema import check_answered, check_category
 from harness.checks.target import Target
-from harness.checks.threshold import check_monotone, check_respected
+from harness.checks.threshold import check_monotone, check_respected, thresholds_read
 from harness.config import Budgets, ConfigError, Fixture, Minimums, SuiteConfig, load_config
 from harness.defaults import default_fixtures
 from harness.lint import lint_directory
 from harness.runners import Runner, RunningFunction, StartError, make_runner
 from harness.runners.scratch import ScratchDir
 from harness.spec import FunctionSpec, SpecError, function_directory, load_spec
+
+Need = tuple[Fixture, float | None]
+"""An answer a check reads: a fixture's (None) or the fixture's at a threshold."""
 
 
 @dataclass
@@ -59,6 +62,8 @@ class FunctionUnderTest:
         self.start_error: str | None = None
         self._running: RunningFunction | None = None
         self._target: Target | None = None
+        self.planned: list[Need] = []  # what the selected items read
+        self.preparations: list[tuple[Hashable, Callable[[], Any]]] = []
         self._tmp = ScratchDir("cvat-fn-fixtures-")  # swept by the next run if this is killed
         self.started_at = time.strftime("%Y-%m-%d %H:%M:%S")
         try:
@@ -127,6 +132,8 @@ class FunctionUnderTest:
             fixtures=self.config.fixtures,
             ready_seconds=self._running.ready_seconds,
             logs=self._running.logs if self._running.captures_logs else None,
+            planned=list(self.planned),
+            preparations=list(self.preparations),
         )
         return self._target
 
@@ -150,6 +157,8 @@ class FunctionUnderTest:
         return self._running.logs.lines() if self._running else []
 
     def stop(self) -> None:
+        if self._target is not None:
+            self._target.close()
         if self._running is not None:
             self._running.stop()
         self._tmp.remove()
@@ -179,6 +188,8 @@ class CheckItem(pytest.Item):
         check: str,
         fixture: str | None,
         run: Callable[[], Any],
+        needs: Callable[[], list[Need]] | None = None,
+        prepares: tuple[Hashable, Callable[[], Any]] | None = None,
         **kw: Any,
     ) -> None:
         super().__init__(**kw)
@@ -186,6 +197,10 @@ class CheckItem(pytest.Item):
         self.check = check
         self.fixture_name = fixture
         self._run = run
+        self.needs = needs
+        """The answers this check reads (Target.planned), so that they can be sent ahead."""
+        self.prepares = prepares
+        """Work it needs done before it sends (Target.preparations)."""
 
     def runtest(self) -> None:
         try:
@@ -207,10 +222,24 @@ class FunctionSuite(pytest.File):
 
     fut: FunctionUnderTest
 
-    def _item(self, check: str, run: Callable[[], Any], fixture: str | None = None) -> CheckItem:
+    def _item(
+        self,
+        check: str,
+        run: Callable[[], Any],
+        fixture: str | None = None,
+        needs: Callable[[], list[Need]] | None = None,
+        prepares: tuple[Hashable, Callable[[], Any]] | None = None,
+    ) -> CheckItem:
         name = f"{check}[{fixture}]" if fixture else check
         return CheckItem.from_parent(
-            self, name=name, fut=self.fut, check=check, fixture=fixture, run=run
+            self,
+            name=name,
+            fut=self.fut,
+            check=check,
+            fixture=fixture,
+            run=run,
+            needs=needs,
+            prepares=prepares,
         )
 
     def collect(self) -> Iterator[CheckItem]:
@@ -222,21 +251,35 @@ class FunctionSuite(pytest.File):
             return
         yield item("starts", fut.starts)
         yield item("latency", lambda: check_ready(fut.target()), "ready")
-        yield item("latency", lambda: check_first_request(fut.target()), "first_request")
+        fixtures = fut.config.fixtures
+        every = partial(_answers, fixtures)
+        first = partial(_answers, fixtures[:1])
+        yield item("latency", lambda: check_first_request(fut.target()), "first_request", first)
         examples = fut.options.examples
-        for fx in fut.config.fixtures:
-            yield item("answered", partial(_answered, fut, fx), fx.name)
+        for fx in fixtures:
+            own = partial(_answers, [fx])
+            yield item("answered", partial(_answered, fut, fx), fx.name, own)
             for name in fut.categories:
-                yield item(name, partial(_category, fut, fx, name), fx.name)
+                yield item(name, partial(_category, fut, fx, name), fx.name, own)
             if fut.kind == "detector":
-                yield item("threshold", partial(_threshold, fut, fx, examples), fx.name)
-                yield item("threshold_monotone", partial(_monotone, fut, fx, examples), fx.name)
-        yield item("accuracy", lambda: check_accuracy(fut.target()))
-        yield item("latency", lambda: check_warm(fut.target()), "warm")
-        yield item("robustness", lambda: check_robustness(fut.target(), examples))
-        yield item("concurrency", lambda: check_concurrency(fut.target()))
+                for check, run in (("threshold", _threshold), ("threshold_monotone", _monotone)):
+                    needs = partial(_at_thresholds, fx, check, examples)
+                    yield item(check, partial(run, fut, fx, examples), fx.name, needs)
+        yield item("accuracy", lambda: check_accuracy(fut.target()), None, every)
+        yield item("latency", lambda: check_warm(fut.target()), "warm", first)
+        frames = (("robustness", fut.kind, examples), partial(robustness_calls, fut.kind, examples))
+        yield item("robustness", lambda: check_robustness(fut.target(), examples), prepares=frames)
+        yield item("concurrency", lambda: check_concurrency(fut.target()), None, every)
         if fut.options.dataset is not None:
             yield item("accuracy", partial(_dataset, fut), "dataset")
+
+
+def _answers(fixtures: list[Fixture]) -> list[Need]:
+    return [(fx, None) for fx in fixtures]
+
+
+def _at_thresholds(fx: Fixture, check: str, examples: int) -> list[Need]:
+    return [(fx, t) for t in thresholds_read(check, examples)]
 
 
 def _answered(fut: FunctionUnderTest, fx: Fixture) -> None:

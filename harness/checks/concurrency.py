@@ -1,7 +1,8 @@
 """Concurrency up to numWorkers: answers under parallel load equal the sequential ones, so
 shared state in the handler (a global buffer, a non-reentrant model) shows up here. Answers
 with shapes are compared as shapes (harness.similarity.same_shapes: in any order), others as
-text."""
+text. Answers other checks received beside other requests and found different when sent
+again alone (harness.checks.target) fail it too."""
 
 from __future__ import annotations
 
@@ -11,17 +12,7 @@ from harness.checks import CheckFailed
 from harness.checks.target import Target
 from harness.client import Invocation
 from harness.config import Fixture
-from harness.scenario import canonical_answer, frame_size, play
-from harness.similarity import same_shapes
-
-
-def same_answer(a: Invocation, b: Invocation, size: tuple[int, int]) -> bool:
-    """Equal text, or the same shapes in any order (a set returned unordered is the same)."""
-    if canonical_answer(a) == canonical_answer(b):
-        return True
-    if a.status != 200 or b.status != 200 or not (a.shapes or b.shapes):
-        return False
-    return same_shapes(a.shapes, b.shapes, size)
+from harness.scenario import canonical_answer, frame_size, play, same_answer
 
 
 def check_concurrency(target: Target, rounds: int = 3) -> int:
@@ -30,6 +21,7 @@ def check_concurrency(target: Target, rounds: int = 3) -> int:
     function's fault); returns the count."""
     workers = max(1, target.spec.num_workers)
     sequential = {f.name: canonical_answer(target.answer(f)) for f in target.fixtures}
+    target.idle()  # nothing sent ahead is in flight: at most numWorkers at once
     jobs: list[Fixture] = [f for _ in range(max(rounds, workers)) for f in target.fixtures]
 
     def send(fixture: Fixture) -> tuple[Fixture, Invocation]:
@@ -58,5 +50,13 @@ def check_concurrency(target: Target, rounds: int = 3) -> int:
             f"not safe under concurrent requests: {len(differing)} of {len(results)} answers"
             f" sent {workers} at a time differ from the sequential ones"
             f"\nsequential answer for {fixture.name}: {expected[:300]}\n" + invocation.describe()
+        )
+    if target.differing:
+        beside, alone = target.differing[0]
+        raise CheckFailed(
+            f"not safe under concurrent requests: {len(target.differing)} answer(s) the other"
+            f" checks received with up to {workers} requests in flight differ from the same"
+            f" request's answer sent alone\nanswer sent alone: {canonical_answer(alone)[:300]}\n"
+            + beside.describe()
         )
     return len(results)

@@ -12,7 +12,9 @@ request must still be answered."""
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -20,7 +22,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from harness.checks import CheckFailed
-from harness.checks.search import falsify
+from harness.checks.search import drawn
 from harness.checks.target import Target
 from harness.client import FunctionClient, Invocation
 from harness.cvat import errors
@@ -238,10 +240,35 @@ MALFORMED: dict[str, dict[str, Any]] = {
 """Requests CVAT never sends; the function may refuse them however it likes."""
 
 
+class _Unrobust(CheckFailed):
+    """The check's failure, with the answer it failed on and that answer's place in the
+    unit (0: the frame, 1: the good request after it)."""
+
+    def __init__(self, message: str, invocation: Invocation, role: int) -> None:
+        super().__init__(message)
+        self.invocation = invocation
+        self.role = role
+
+
+class _UnitFailed(Exception):
+    def __init__(self, index: int, failure: _Unrobust) -> None:
+        super().__init__(index)
+        self.index = index
+        self.failure = failure
+
+
+def robustness_calls(kind: str, examples: int) -> list[tuple[str, dict[str, Any]]]:
+    """Every frame the check sends, in order: one of each kind CVAT sends, then the drawn
+    ones (encoding them takes a while, so the suite prepares them ahead: Target.prepared)."""
+    return [*(fixed_call(kind, frame) for frame in frame_kinds()), *drawn(calls(kind), examples)]
+
+
 def check_robustness(target: Target, examples: int) -> None:
+    """Malformed requests first, then every frame, each with the good request after it as one
+    unit, up to numWorkers units at once and judged in order. A unit that fails beside others
+    is tried again alone and judged on that (a difference is the concurrency check's)."""
     good = target.fixtures[0]
     kind = target.kind
-    client = target.client()
     plain = target.answer(good)
     if plain.status != 200:
         # nothing sent before it to blame: the function fails on its own good request
@@ -252,14 +279,25 @@ def check_robustness(target: Target, examples: int) -> None:
             f" (answered[{good.name}]) for the answer and the function's log"
         )
 
-    def next_good_answers(after: str) -> None:
-        answer = target.play(good)
+    def next_good_answers(after: str, client: FunctionClient) -> Invocation:
+        answer = target.send(good, client=client)
         if answer.status != 200:
-            raise CheckFailed(
-                f"after the request ({after}) the next good request failed\n" + answer.describe()
+            raise _Unrobust(
+                f"after the request ({after}) the next good request failed\n" + answer.describe(),
+                answer,
+                1,
             )
+        return answer
 
-    def survives(call: tuple[str, dict[str, Any]]) -> None:
+    def malformed(name: str, client: FunctionClient) -> list[Invocation]:
+        body = MALFORMED[name]
+        request = {key: value for key, value in body.items() if key in _KEYS[kind]}
+        sent = client.send(request, f"a malformed request ({name})", None)
+        if sent.error is not None and "Timeout" in sent.error:
+            raise CheckFailed(f"a malformed request ({name}) hung the function\n" + sent.describe())
+        return [sent, next_good_answers(f"a malformed request: {name}", client)]
+
+    def survives(call: tuple[str, dict[str, Any]], client: FunctionClient) -> list[Invocation]:
         label, args = call
         invocation = _send(client, kind, args)
         if not acceptable(invocation):
@@ -269,21 +307,39 @@ def check_robustness(target: Target, examples: int) -> None:
                 if invocation.status is not None and invocation.status >= 300
                 else ""
             )
-            raise CheckFailed(
+            raise _Unrobust(
                 f"not robust: the function failed on a frame CVAT can send ({label}){refused}\n"
-                + invocation.describe()
+                + invocation.describe(),
+                invocation,
+                0,
             )
-        next_good_answers(label)
+        return [invocation, next_good_answers(label, client)]
 
-    for name, body in MALFORMED.items():
-        request = {key: value for key, value in body.items() if key in _KEYS[kind]}
-        sent = client.send(request, f"a malformed request ({name})", None)
-        if sent.error is not None and "Timeout" in sent.error:
-            raise CheckFailed(f"a malformed request ({name}) hung the function\n" + sent.describe())
-        next_good_answers(f"a malformed request: {name}")
+    frames = target.prepared(
+        ("robustness", kind, examples), partial(robustness_calls, kind, examples)
+    )
+    units: list[Callable[[FunctionClient], list[Invocation]]] = [
+        *(partial(malformed, name) for name in MALFORMED),
+        *(partial(survives, call) for call in frames),
+    ]
 
-    first = [fixed_call(kind, frame) for frame in frame_kinds()]
-    falsify(calls(kind), examples, survives, first=first)
+    def unit(index: int, client: FunctionClient) -> None:
+        try:
+            units[index](client)
+        except _Unrobust as exc:
+            raise _UnitFailed(index, exc) from None
+
+    start = 0
+    while start < len(units):
+        try:
+            target.in_order(list(range(start, len(units))), unit)
+            return
+        except _UnitFailed as exc:
+            if target.spec.num_workers <= 1:  # nothing else was in flight
+                raise exc.failure from None
+            alone = units[exc.index](target.client())  # a failure here is the check's
+            target.differing.append((exc.failure.invocation, alone[exc.failure.role]))
+            start = exc.index + 1
 
 
 _KEYS = {

@@ -1,7 +1,11 @@
 """Hypothesis as the checks use it: find one failing example and report it as the check's
 own failure. A function under test is stateful (a bad request can break the next one), so a
 failure may not replay; the first CheckFailed found is what is reported, never Hypothesis's
-"unreliable results" error, and there is no shrinking to send extra requests."""
+"unreliable results" error, and there is no shrinking to send extra requests.
+
+The examples are drawn before any is checked (:func:`drawn`): derandomized and never
+shrunk, Hypothesis draws the same values whatever the checks answer, so the values a check
+will try are known in advance and their requests can be sent ahead (harness.checks.ahead)."""
 
 from __future__ import annotations
 
@@ -16,18 +20,15 @@ from harness.checks import CheckFailed
 T = TypeVar("T")
 
 
-def falsify(
-    strategy: st.SearchStrategy[T],
-    examples: int,
-    check: Callable[[T], Any],
-    first: Sequence[T] = (),
-) -> None:
-    """Run ``check`` on the ``first`` values, then on up to ``examples`` drawn ones; raise
-    the first CheckFailed."""
-    for value in first:
-        check(value)
+def drawn(strategy: st.SearchStrategy[T], examples: int) -> list[T]:
+    """The up to ``examples`` values Hypothesis draws from ``strategy``, in order; the same
+    list on every call (derandomized, no database, no shrinking)."""
+    values: list[T] = []
+    check = values.append
     failures: list[CheckFailed] = []
 
+    # Derandomized, Hypothesis seeds from this function's source: it is kept as the checks
+    # ran it when they drew and checked at once, so they try the same values as then.
     @settings(
         max_examples=examples,
         deadline=None,
@@ -44,9 +45,18 @@ def falsify(
             failures.append(exc)
             raise
 
-    try:
+    if examples > 0:
         search()
-    except Exception:
-        if failures:
-            raise failures[0] from None
-        raise
+    return values
+
+
+def falsify(
+    strategy: st.SearchStrategy[T],
+    examples: int,
+    check: Callable[[T], Any],
+    first: Sequence[T] = (),
+) -> None:
+    """Run ``check`` on the ``first`` values, then on up to ``examples`` drawn ones; raise
+    the first CheckFailed (or any other error) as it is."""
+    for value in [*first, *drawn(strategy, examples)]:
+        check(value)

@@ -3,10 +3,12 @@ subset), searched with Hypothesis over thresholds. CVAT leaves both to the funct
 
 from __future__ import annotations
 
+import functools
+
 from hypothesis import strategies as st
 
 from harness.checks import CheckFailed, NotApplicable
-from harness.checks.search import falsify
+from harness.checks.search import drawn
 from harness.checks.target import Target
 from harness.client import Invocation
 from harness.config import Fixture
@@ -18,6 +20,28 @@ THRESHOLDS = st.floats(min_value=0.05, max_value=0.95).map(lambda t: round(t, 2)
 # Tried before any drawn ones, so the ends and the middle of the range are always covered.
 FIXED = (0.05, 0.25, 0.5, 0.75, 0.95)
 FIXED_PAIRS = ((0.05, 0.95), (0.25, 0.5), (0.5, 0.75), (0.75, 0.95), (0.05, 0.5))
+PAIRS = st.tuples(THRESHOLDS, THRESHOLDS)
+
+
+@functools.cache
+def respected_thresholds(examples: int) -> tuple[float, ...]:
+    """The thresholds check_respected tries, in order."""
+    return (*FIXED, *drawn(THRESHOLDS, examples))
+
+
+@functools.cache
+def monotone_pairs(examples: int) -> tuple[tuple[float, float], ...]:
+    """The threshold pairs check_monotone tries, in order."""
+    return (*FIXED_PAIRS, *drawn(PAIRS, examples))
+
+
+def thresholds_read(check: str, examples: int) -> list[float]:
+    """The thresholds a passing ``threshold`` or ``threshold_monotone`` check reads, in
+    order (for sending them ahead)."""
+    if check == "threshold":
+        return list(respected_thresholds(examples))
+    pairs = map(sorted, monotone_pairs(examples))
+    return [t for low, high in pairs if low != high for t in (low, high)]
 
 
 def _answered(invocation: Invocation, threshold: float) -> list[Shape]:
@@ -56,7 +80,11 @@ def check_respected(target: Target, fixture: Fixture, examples: int) -> None:
                     + invocation.describe()
                 )
 
-    falsify(THRESHOLDS, examples, respected, first=FIXED)
+    def run() -> None:
+        for threshold in respected_thresholds(examples):
+            respected(threshold)
+
+    target.judged_alone(run)
     _nothing_to_check(target, fixture)
 
 
@@ -81,5 +109,9 @@ def check_monotone(target: Target, fixture: Fixture, examples: int) -> None:
                 " threshold must give a subset\n" + at_high_inv.describe()
             )
 
-    falsify(st.tuples(THRESHOLDS, THRESHOLDS), examples, monotone, first=FIXED_PAIRS)
+    def run() -> None:
+        for pair in monotone_pairs(examples):
+            monotone(pair)
+
+    target.judged_alone(run)
     _nothing_to_check(target, fixture)

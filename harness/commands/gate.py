@@ -153,8 +153,20 @@ def register(sub: SubParsers) -> None:
     p.set_defaults(run=guarded("test", run))
 
 
+PREIMPORTED = ("harness", "hypothesis", "_hypothesis_globals")
+"""Packages the suite imports that run() imports before pytest starts: pytest rewrites the
+asserts of every package of a distribution that has a pytest plugin (cvat-fn's, Hypothesis's),
+re-parsing its sources at each start when bytecode is not cached (PYTHONDONTWRITEBYTECODE),
+though neither holds a test of the user's. Its warning that it could not is dropped."""
+
+
 def pytest_arguments(args: argparse.Namespace) -> list[str]:
     report = args.report_dir
+    quiet = [
+        f"ignore:Module already imported so cannot be rewritten; {name}:"
+        "pytest.PytestAssertRewriteWarning"
+        for name in PREIMPORTED
+    ]
     command = [
         "--function", str(args.directory),
         "--runtime", args.runtime,
@@ -164,6 +176,7 @@ def pytest_arguments(args: argparse.Namespace) -> list[str]:
         "-p", "no:cacheprovider",
         "--rootdir", str(_rootdir(args.directory)),
         "-q", "-rfE",
+        *(arg for warning in quiet for arg in ("-W", warning)),
     ]  # fmt: skip
     if args.base_image:
         command += ["--base-image", args.base_image]
@@ -192,6 +205,8 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     args.report_dir.mkdir(parents=True, exist_ok=True)
+    import harness.plugin  # noqa: F401 (imported now, its asserts are not rewritten: PREIMPORTED)
+
     code = int(pytest.main(pytest_arguments(args)))
     verdict = "PASSED" if code == 0 else "FAILED"
     print(f"cvat-fn test: {verdict}; reports in {args.report_dir}/", file=sys.stderr)

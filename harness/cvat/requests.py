@@ -12,6 +12,7 @@ when truthy.
 from __future__ import annotations
 
 import base64
+import json
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -69,6 +70,14 @@ def detector_request(image: ImageInput, threshold: float | None = None) -> dict[
         body["threshold"] = threshold
     body["image"] = encode_image(image)
     return body
+
+
+def detector_body(image: bytes, threshold: float | None = None) -> bytes:
+    """:func:`detector_request` as the JSON bytes sent, the image's base64 written in once:
+    base64 needs no JSON escaping, so the large string is neither copied into a str nor
+    scanned again."""
+    head, tail = json.dumps(detector_request(b"", threshold)).rsplit('""', 1)
+    return b"".join((head.encode(), b'"', base64.b64encode(image), b'"', tail.encode()))
 
 
 def interactor_request(

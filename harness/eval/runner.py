@@ -1,7 +1,8 @@
 """Send every image of a dataset to a detector as CVAT does, a few in flight at a time.
 
-Streaming: at most ``concurrency`` images are read and in flight at once, and an answer is
-kept only as its shapes, so memory follows the number of annotations, not of pixels.
+Streaming: each image is read once, at most ``concurrency`` images are in flight and as many
+wait ready to be sent, and an answer is kept only as its shapes, so memory follows the
+number of annotations, not of pixels.
 Every answer is appended (and flushed) to an answers file as it arrives, keyed by the image's
 content, the function's version and the threshold; ``resume`` reuses the lines whose key
 matches, so an interrupted run sends only what is still missing.
@@ -11,19 +12,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+import queue
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from harness.client import FunctionClient, Invocation
+from harness.client import FunctionClient, ImageError, Invocation, Reply, read_image
 from harness.cvat import errors
+from harness.cvat.requests import detector_body
 from harness.cvat.shapes import Shape
 from harness.eval.dataset import DatasetImage
 from harness.runners import cleanup
 
 ANSWERS_FILE = "answers.jsonl"
+T = TypeVar("T")
 
 
 @dataclass
@@ -142,6 +146,36 @@ class AnswerLog:
             self._file.close()
 
 
+@dataclass
+class _Ready:
+    """One image, read once: its answer key, and its request as the bytes sent."""
+
+    image: DatasetImage
+    key: str
+    invocation: Invocation
+    body: bytes
+
+
+def _prepare(
+    image: DatasetImage, version: str, threshold: float | None, kind: str
+) -> _Ready | Answer:
+    """Read the image once: its key, its size and the request body; an Answer with the
+    error when the file cannot be read as an image."""
+    try:
+        data = image.path.read_bytes()
+    except OSError as exc:
+        return Answer(image.name, "", error=f"{type(exc).__name__}: {exc}")
+    key = answer_key(data, version, threshold)
+    try:
+        _, name, size = read_image(data)
+    except ImageError as exc:
+        return Answer(image.name, key, error=f"{type(exc).__name__}: {exc}")
+    sent = f"{image.name} ({size[0]}x{size[1]}), threshold {threshold}"
+    request = {"image": f"<base64 of {len(data)} bytes>", "threshold": threshold}
+    invocation = Invocation(kind, sent, request, size)
+    return _Ready(image, key, invocation, detector_body(data, threshold))
+
+
 def run_images(
     images: list[DatasetImage],
     make_client: Callable[[], FunctionClient],
@@ -153,67 +187,95 @@ def run_images(
     resume: bool,
     on_answer: Callable[[DatasetImage, Answer], None],
 ) -> None:
-    """Send every image not answered before; ``on_answer`` gets each image with its answer,
-    reused ones first, then as answers arrive (one call at a time, from the sending threads)."""
+    """Send every image not answered before; ``on_answer`` gets each image with its answer
+    as it is reused or arrives, one call at a time, from the calling thread.
+
+    Three stages, so that a request never waits for Python work on another image: a reader
+    reads each image once (its key for ``resume`` and its request body come from the same
+    bytes), ``concurrency`` senders only send and receive, and the calling thread judges each
+    answer, records it and hands it on. At most ``concurrency`` bodies wait to be sent."""
     earlier = load_answers(answers_path) if resume else {}
-    reused: list[tuple[DatasetImage, Answer]] = []
-    todo: list[tuple[DatasetImage, str]] = []
-    for image in images:
-        key = answer_key(image.path.read_bytes(), version, threshold)
-        if key in earlier:
-            reused.append((image, earlier[key]))
-        else:
-            todo.append((image, key))
-    log = AnswerLog(answers_path, [answer for _, answer in reused])
-    # Each sender pulls the next image and handles its answer itself: no hand-off to another
-    # thread sits between one answer and the next request.
-    source = iter(todo)
-    source_lock, deliver_lock = threading.Lock(), threading.Lock()
+    log = AnswerLog(answers_path, [])
+    judge = make_client()
+    ready: queue.Queue[_Ready | None] = queue.Queue(maxsize=max(1, concurrency))
+    done: queue.Queue[tuple[DatasetImage, Answer | tuple[_Ready, Reply]]] = queue.Queue()
     stop = threading.Event()
     failures: list[BaseException] = []
+
+    def put(item: _Ready | None) -> None:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def reader() -> None:
+        try:
+            for image in images:
+                if stop.is_set():
+                    return
+                prepared = _prepare(image, version, threshold, judge.kind)
+                if isinstance(prepared, Answer):
+                    done.put((image, prepared))
+                elif prepared.key in earlier:
+                    done.put((image, earlier[prepared.key]))
+                else:
+                    put(prepared)
+        except BaseException as exc:  # a bug here must not vanish with its thread
+            failures.append(exc)
+            stop.set()
+        finally:
+            for _ in senders:
+                put(None)
 
     def sender() -> None:
         try:
             client = make_client()
             while not stop.is_set():
-                with source_lock:
-                    nxt = next(source, None)
-                if nxt is None:
+                item = ready.get()
+                if item is None:
                     return
-                image, key = nxt
-                try:
-                    answer = from_invocation(
-                        image.name, key, client.detect(image.path.read_bytes(), threshold)
-                    )
-                except Exception as exc:  # an unreadable image, say: recorded, go on
-                    answer = Answer(image.name, key, error=f"{type(exc).__name__}: {exc}")
-                log.write(answer)
-                with deliver_lock:
-                    if not stop.is_set():
-                        on_answer(image, answer)
-        except BaseException as exc:  # a bug here must not vanish with its thread
+                done.put((item.image, (item, client.post(item.body))))
+        except BaseException as exc:
             failures.append(exc)
             stop.set()
 
     senders = [
         threading.Thread(target=sender, name=f"cvat-fn-eval-{n}", daemon=True)
-        for n in range(min(concurrency, len(todo)))
+        for n in range(max(1, min(concurrency, len(images))))
     ]
+    threads = [threading.Thread(target=reader, name="cvat-fn-eval-reader", daemon=True)]
+    threads += senders
     # On Ctrl-C or SIGTERM this runs before the function is stopped (newest first), so the
     # senders do not run through the remaining images against a function that is gone.
     token = cleanup.register(stop.set)
     try:
-        for image, answer in reused:
-            answer.name = image.name
-            on_answer(image, answer)
-        for thread in senders:
+        for thread in threads:
             thread.start()
-        for thread in senders:
-            while thread.is_alive():
-                thread.join(0.5)  # with a timeout, so Ctrl-C reaches this thread
-        if failures:
-            raise failures[0]
+        for _ in images:
+            image, outcome = _next(done, stop, failures)
+            if isinstance(outcome, Answer):
+                answer = outcome
+                answer.name = image.name
+            else:
+                item, reply = outcome
+                answer = from_invocation(image.name, item.key, judge.judge(item.invocation, reply))
+            log.write(answer)
+            on_answer(image, answer)
     finally:
-        stop.set()  # senders stop taking images; one in flight ends with its request
+        stop.set()  # the stages stop taking images; one in flight ends with its request
         cleanup.unregister(token)
         log.close()
+
+
+def _next(done: queue.Queue[T], stop: threading.Event, failures: list[BaseException]) -> T:
+    """The next outcome; with a timeout, so that Ctrl-C reaches this thread."""
+    while True:
+        if failures:
+            raise failures[0]
+        try:
+            return done.get(timeout=0.5)
+        except queue.Empty:
+            if stop.is_set() and not failures:
+                raise RuntimeError("stopped before every image was answered") from None

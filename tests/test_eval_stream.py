@@ -1,0 +1,101 @@
+"""eval's sending stage: every image goes as CVAT's detector request (the body a real HTTP
+server receives is ``detector_request`` of the file's bytes), each image is read once, and
+never more requests are in flight than ``concurrency``."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from harness.client import FunctionClient
+from harness.cvat.requests import detector_body, detector_request
+from harness.eval.dataset import DatasetImage
+from harness.eval.runner import Answer, run_images
+
+IMAGES = Path(__file__).parents[1] / "fixtures" / "images"
+
+
+class Recording(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, hold_for: int) -> None:
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.bodies: list[bytes] = []
+        self.lock = threading.Condition()
+        self.in_flight = self.most = 0
+        self.hold_for = hold_for
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: Recording
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        with self.server.lock:
+            self.server.bodies.append(body)
+            self.server.in_flight += 1
+            self.server.most = max(self.server.most, self.server.in_flight)
+            self.server.lock.notify_all()
+            # a barrier, not a sleep: hold each request until the client's parallelism shows
+            self.server.lock.wait_for(
+                lambda: self.server.in_flight >= self.server.hold_for, timeout=2
+            )
+            self.server.in_flight -= 1
+        answer = b"[]"
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def recording(request: pytest.FixtureRequest) -> Iterator[Recording]:
+    server = Recording(request.param)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("recording", [1, 2], indirect=True)
+def test_every_image_goes_as_cvats_request_never_more_at_once(
+    recording: Recording, tmp_path: Path
+) -> None:
+    concurrency = recording.hold_for
+    paths = sorted(IMAGES.glob("*.jpg")) * 2
+    images = [DatasetImage(f"{i}-{p.name}", p, 0, 0) for i, p in enumerate(paths)]
+    url = f"http://127.0.0.1:{recording.server_address[1]}"
+    answered: list[tuple[str, Answer]] = []
+    run_images(
+        images,
+        lambda: FunctionClient(url, "detector"),
+        version="v",
+        threshold=0.5,
+        concurrency=concurrency,
+        answers_path=tmp_path / "answers.jsonl",
+        resume=False,
+        on_answer=lambda image, answer: answered.append((image.name, answer)),
+    )
+    assert sorted(name for name, _ in answered) == sorted(image.name for image in images)
+    assert all(answer.error is None for _, answer in answered)
+    sent = sorted(json.loads(body)["image"] for body in recording.bodies)
+    expected = sorted(detector_request(p.read_bytes(), 0.5)["image"] for p in paths)
+    assert sent == expected
+    assert all(json.loads(body)["threshold"] == 0.5 for body in recording.bodies)
+    assert recording.most == concurrency
+
+
+@pytest.mark.parametrize("threshold", [None, 0, 0.5, 1e-9])
+def test_the_body_is_the_json_of_cvats_request(threshold: float | None) -> None:
+    data = (IMAGES / "astronaut.jpg").read_bytes()
+    assert json.loads(detector_body(data, threshold)) == detector_request(data, threshold)
