@@ -22,7 +22,8 @@ from typing import IO, Any
 
 from harness.client import Invocation, LogSource, logged_since, records_in
 from harness.commands.invoke import Step, failure_lines, findings_lines, status_line, step_json
-from harness.cvat import CVAT_VERSION, errors, validate
+from harness.cvat import CVAT_VERSION, errors
+from harness.cvat.judge import Judge
 from harness.logformat import format_record
 from harness.spec import Label
 from harness.table import shapes_table
@@ -156,8 +157,8 @@ def describe_request(
 
 
 def judge(exchange: Exchange, cvat_version: str = CVAT_VERSION) -> Verdict:
-    """The exchange as invoke would report it: described, validated with the function's
-    declared labels, with its log lines."""
+    """The exchange as invoke would report it: described, judged by the one judge
+    (harness.cvat.judge) with the function's declared labels, with its log lines."""
     try:
         request = json.loads(exchange.body) if exchange.body else None
     except ValueError:
@@ -189,13 +190,11 @@ def judge(exchange: Exchange, cvat_version: str = CVAT_VERSION) -> Verdict:
             inv.body = json.loads(inv.text)
         except ValueError:
             inv.body = inv.text
-        inv.findings = validate(
-            exchange.kind,
+        labels = tuple(exchange.labels) if exchange.labels is not None else None
+        inv.findings = Judge(exchange.kind, labels, cvat_version).findings(
             inv.text if isinstance(inv.body, str) else inv.body,
-            labels=list(exchange.labels) if exchange.labels is not None else None,
             image_size=size,
             request=request if isinstance(request, dict) else None,
-            cvat_version=cvat_version,
         )
     title = f"{exchange.function} ({exchange.kind or 'no kind'}) via {exchange.via}"
     return Verdict(exchange, Step(title, inv, output), request, images, cvat_version)
