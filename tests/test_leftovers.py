@@ -178,6 +178,7 @@ def test_a_scratch_directory_is_removed_by_its_owner(
 
 ADOPT_AND_WAIT = """
 import subprocess, sys, time
+from harness.runners import watchdog
 from harness.runners.scratch import ScratchDir
 made = ScratchDir(sys.argv[1])
 server = subprocess.Popen(  # a server that does not watch its parent, with a worker of its own
@@ -186,7 +187,7 @@ server = subprocess.Popen(  # a server that does not watch its parent, with a wo
     start_new_session=True,
 )
 made.adopt(server.pid)
-print(made.path, server.pid, flush=True)
+print(made.path, server.pid, watchdog.get().process.pid, flush=True)
 time.sleep(600)
 """
 
@@ -202,25 +203,55 @@ def group_members(pgid: int) -> list[int]:
     return found
 
 
-def test_a_killed_owners_adopted_process_groups_are_ended_by_the_sweep(tmp_path: Path) -> None:
-    """tests/cvat_server's PostgreSQL, Redis and uvicorn outlive a ``kill -9`` of the session;
-    the next session's sweep ends their groups (workers included) before removing the
-    directory."""
+def adopted_servers(tmp_path: Path) -> tuple[subprocess.Popen[str], Path, int, int]:
+    """An owner that adopted a server group (with a worker of its own): the owner, its
+    scratch directory, the group and the owner's watchdog."""
     owner = start([sys.executable, "-c", ADOPT_AND_WAIT, PREFIX], tmp_path, tmp_path)
     assert owner.stdout is not None
-    path, pgid = owner.stdout.readline().split()
+    path, pgid, dog = owner.stdout.readline().split()
     group = int(pgid)
-    try:
-        deadline = time.monotonic() + 30
-        while len(group_members(group)) < 2 and time.monotonic() < deadline:
-            time.sleep(0.05)  # the server's own worker is starting
-        assert len(group_members(group)) == 2
-        owner.send_signal(signal.SIGKILL)
-        owner.wait()  # not communicate(): the servers hold its stdout open
-        owner.stdout.close()
-        assert len(group_members(group)) == 2, "kill -9 of the owner leaves its servers"
+    deadline = time.monotonic() + 30
+    while len(group_members(group)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)  # the server's own worker is starting
+    assert len(group_members(group)) == 2
+    return owner, Path(path), group, int(dog)
 
-        assert scratch.sweep(PREFIX, tmp_path) == [Path(path)]
+
+def kill_owner(owner: subprocess.Popen[str]) -> None:
+    owner.send_signal(signal.SIGKILL)
+    owner.wait()  # not communicate(): the servers hold its stdout open
+    assert owner.stdout is not None
+    owner.stdout.close()
+
+
+def test_a_killed_owners_adopted_process_groups_are_ended_by_its_watchdog(tmp_path: Path) -> None:
+    """tests/cvat_server's PostgreSQL, Redis and uvicorn are adopted process groups: a ``kill
+    -9`` of the session leaves them to its watchdog, which ends them (workers included) and
+    removes the directory within seconds, nothing run after."""
+    owner, path, group, _ = adopted_servers(tmp_path)
+    try:
+        kill_owner(owner)
+        deadline = time.monotonic() + 15
+        while (group_members(group) or path.exists()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert group_members(group) == []
+        assert not path.exists()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGKILL)
+
+
+def test_a_killed_owners_adopted_process_groups_are_ended_by_the_sweep(tmp_path: Path) -> None:
+    """The second line: owner and watchdog both killed with -9, the servers outlive them;
+    the next session's sweep ends their groups (workers included) before removing the
+    directory."""
+    owner, path, group, dog = adopted_servers(tmp_path)
+    try:
+        os.kill(dog, signal.SIGKILL)
+        kill_owner(owner)
+        assert len(group_members(group)) == 2, "kill -9 of owner and watchdog leaves the servers"
+
+        assert scratch.sweep(PREFIX, tmp_path) == [path]
         deadline = time.monotonic() + 10
         while group_members(group) and time.monotonic() < deadline:
             time.sleep(0.05)  # SIGKILL is delivered asynchronously

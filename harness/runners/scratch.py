@@ -38,8 +38,9 @@ class ScratchDir:
         (self.path / OWNER_FILE).write_text(json.dumps(labels.owner_labels()), encoding="utf-8")
 
     def adopt(self, pid: int) -> None:
-        """Record the process group led by ``pid`` (started with ``start_new_session``), so a
-        sweep after ``kill -9`` of this process ends it; its owner still stops it normally."""
+        """Record the process group led by ``pid`` (started with ``start_new_session``), so
+        after ``kill -9`` of this process the watchdog ends it, or the next run's sweep where
+        the watchdog was killed too; its owner still stops it normally."""
         path = self.path / PROCESSES_FILE
         try:
             groups = json.loads(path.read_text(encoding="utf-8"))
@@ -49,6 +50,9 @@ class ScratchDir:
         partial = path.with_suffix(".tmp")
         partial.write_text(json.dumps(groups), encoding="utf-8")
         partial.replace(path)  # a kill between the two writes leaves the previous list whole
+        # the watchdog ends the group within seconds of a kill -9 of this process; the file
+        # above is the next run's second line, for a watchdog killed too
+        watchdog.watch_group(pid)
 
     def remove(self) -> None:
         cleanup.unregister(self._token)
