@@ -120,6 +120,17 @@ def format_records(
     ]
 
 
+RECORD_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d[.,]\d+ +[a-z]+ ")
+"""A log record as :func:`format_line` (and Python's logging in a worker) prints it:
+``2026-01-02 03:04:05.678 info  processor: ...``."""
+
+
+def is_record_line(line: str) -> bool:
+    """A log record, raw (JSON) or printed by :func:`format_line`."""
+    text = line.strip()
+    return text.startswith("{") or RECORD_LINE.match(text) is not None
+
+
 def format_line(line: str) -> str:
     """A runtime JSON log line as readable text; anything else as it came."""
     try:

@@ -36,6 +36,23 @@ def test_the_reason_skips_log_records_and_traceback_frames() -> None:
     ]
 
 
+def test_the_reason_skips_log_records_printed_readably() -> None:
+    """Start errors print the runtime's records as text (logformat.format_line), the worker's
+    own stderr as it came: the worker's failure is the reason, not the records before it."""
+    message = (
+        "m::starts: the function did not start:\n"
+        "faces: the function exited (code 1) (init_context failed?) before it was ready. Logs:\n"
+        "2026-12-03 07:34:51.906 info  processor: starting workers function=faces workers=2\n"
+        "2026-12-03 07:34:52,131 error worker 0: Exception raised while running init_context\n"
+        "worker 0: failed (WeightsError: weights file w.xml is unreadable)\n"
+    )
+    assert reasons(message) == [
+        "the function did not start:",
+        "faces: the function exited (code 1) (init_context failed?) before it was ready. Logs:",
+        "worker 0: failed (WeightsError: weights file w.xml is unreadable)",
+    ]
+
+
 def test_a_failed_report_names_the_check_and_exits_1(tmp_path: Path) -> None:
     report = {
         "verdict": "failed",

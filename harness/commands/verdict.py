@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.commands import UsageError, guarded
+from harness.logformat import is_record_line
 
 if TYPE_CHECKING:
     from harness.commands import SubParsers
@@ -35,12 +36,12 @@ def register(sub: SubParsers) -> None:
 
 
 def reasons(message: str) -> list[str]:
-    """The lines of a failure message a reader needs: not the log records (JSON), not the
+    """The lines of a failure message a reader needs: not the log records (JSON or printed), not the
     traceback frames, not the check's own id."""
     kept = []
     for line in message.splitlines():
         text = line.strip()
-        if not text or text.startswith(("{", "Traceback", "File ", "^", "~")):
+        if not text or is_record_line(text) or text.startswith(("Traceback", "File ", "^", "~")):
             continue
         if line.startswith(" "):  # traceback source lines
             continue
