@@ -369,12 +369,16 @@ def test_cvat_fn_build_and_ci_copy_the_code_in(
 def _tags(client: Any, directory: Path) -> list[str]:
     from harness.runners.image import repository
 
-    return [t for i in client.images.list(name=repository(load_spec(directory))) for t in i.tags]
+    name = repository(load_spec(directory))
+    # One image may carry other repositories' tags too: the same echo built from
+    # another directory has the same content, so the same id.
+    found = client.images.list(name=name)
+    return [t for i in found for t in i.tags if t.rpartition(":")[0] == name]
 
 
 def _remove_images(client: Any, directory: Path) -> None:
     """A tmp directory's images: nothing else will use them."""
     from harness.runners.image import repository
 
-    for found in client.images.list(name=repository(load_spec(directory))):
-        client.images.remove(found.id, force=True)
+    for tag in _tags(client, directory):
+        client.images.remove(tag)  # by tag: the id may be shared with another test's image

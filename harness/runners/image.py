@@ -494,5 +494,9 @@ def prune_older(client: Any, context: BuildContext, keep_id: str) -> None:
         if mounted != context.code_mounted:
             continue
         if image.id != keep_id and (image.labels or {}).get(labels.MANAGED) == "true":
-            with contextlib.suppress(docker.errors.APIError):  # in use
-                client.images.remove(image.id, noprune=False)
+            # By tag, not id: identical code built from another directory shares the id,
+            # and its own tag stays; the image goes with its last tag.
+            for tag in image.tags or []:
+                if tag.rpartition(":")[0] == context.repository:
+                    with contextlib.suppress(docker.errors.APIError):  # in use
+                        client.images.remove(tag, noprune=False)
