@@ -72,7 +72,7 @@ def default_name(directory: Path) -> str:
 
 
 def template_root() -> Path:
-    root = resources.files("harness") / TEMPLATES
+    root = resources.files(__package__ or "harness") / TEMPLATES  # beside this module
     return Path(str(root))
 
 

@@ -225,10 +225,18 @@ def runtime_files() -> Iterator[tuple[str, Path]]:
     import msgpack
     import nuclio_sdk
 
-    harness_dir = Path(__file__).resolve().parents[1]
-    yield "harness/__init__.py", harness_dir / "__init__.py"
-    for rel, path in _py_files(harness_dir / "runtime"):
-        yield f"harness/runtime/{rel}", path
+    import harness
+    import harness.runtime
+
+    root = Path(harness.__file__).resolve().parents[1]
+    runtime = Path(harness.runtime.__file__).resolve().parent
+    for package in [runtime, *runtime.parents]:  # the runtime's parent packages' __init__.py
+        if package == root:
+            break
+        if package != runtime:
+            yield (package / "__init__.py").relative_to(root).as_posix(), package / "__init__.py"
+    for rel, path in _py_files(runtime):
+        yield f"{runtime.relative_to(root).as_posix()}/{rel}", path
     for module in (nuclio_sdk, msgpack):
         assert module.__file__ is not None
         package = Path(module.__file__).parent
