@@ -23,10 +23,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness.runners import image
-from harness.runners.docker import DockerRunner, default_base_image
-from harness.runners.labels import MANAGED
-from harness.spec import load_spec
+from harness.nuclio.runners import image
+from harness.nuclio.runners.docker import DockerRunner, default_base_image
+from harness.nuclio.runners.labels import MANAGED
+from harness.nuclio.spec import load_spec
 
 NOOP = Path(__file__).resolve().parent / "noop"
 MODES = ("mount", "copy")

@@ -88,7 +88,7 @@ def bare_client(function: Path, export: Path, workers: int) -> float:
 
     import requests
 
-    from harness.runners.process import ProcessRunner
+    from harness.nuclio.runners.process import ProcessRunner
 
     frames = sorted((export / "images" / "default").glob("*.jpg"))
     bodies = [{"image": base64.b64encode(f.read_bytes()).decode()} for f in frames]

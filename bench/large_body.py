@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from harness.runners.process import ProcessRunner
+from harness.nuclio.runners.process import ProcessRunner
 
 NOOP = Path(__file__).resolve().parent / "noop"
 

@@ -27,8 +27,8 @@ from pathlib import Path
 
 import nuclio_sdk
 
-from harness.runners.process import ProcessRunner
-from harness.stats import percentile
+from harness.nuclio.runners.process import ProcessRunner
+from harness.output.stats import percentile
 
 NOOP = Path(__file__).resolve().parent / "noop"
 PEER = Path(__file__).resolve().parent / "peer"
@@ -151,7 +151,7 @@ def main() -> None:
     print(f"load average:    {load}")
     print(f"runtime overhead per request (median): {(http_median - direct_median) * 1000:.3f} ms")
     if args.plot:
-        from harness.plot import latency_histogram
+        from harness.output.plot import latency_histogram
 
         image = latency_histogram([t * 1000 for t in over_http], {})
         image.save(args.plot)

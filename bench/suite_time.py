@@ -47,14 +47,14 @@ class Counting:
     """A pytest plugin: every request the suite sends, by check, and the most in flight."""
 
     def __init__(self) -> None:
-        import harness.client
+        import harness.cvat.client
 
         self.by_check: Counter[str] = Counter()
         self.in_flight = 0
         self.most = 0
         self._lock = threading.Lock()
         self._check = "setup"
-        original = harness.client.FunctionClient.send
+        original = harness.cvat.client.FunctionClient.send
 
         def send(client: Any, *args: Any, **kwargs: Any) -> Any:
             with self._lock:
@@ -67,7 +67,7 @@ class Counting:
                 with self._lock:
                     self.in_flight -= 1
 
-        harness.client.FunctionClient.send = send  # type: ignore[method-assign]
+        harness.cvat.client.FunctionClient.send = send  # type: ignore[method-assign]
 
     def pytest_runtest_call(self, item: Any) -> None:
         self._check = item.name
@@ -78,7 +78,7 @@ def run_one(directory: Path, report: Path, out: Path) -> int:
     counted."""
     import pytest
 
-    import harness.plugin  # noqa: F401 (as cvat-fn test does: harness.commands.gate.PREIMPORTED)
+    import harness.suite.plugin  # noqa: F401 (as cvat-fn test does: harness.commands.gate.PREIMPORTED)
     from harness.commands.gate import pytest_arguments
 
     args = argparse.Namespace(

@@ -8,15 +8,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from harness.commands import UsageError
-from harness.runners import RunnerUnavailable
-from harness.spec import SpecError
+from harness.nuclio.runners import RunnerUnavailable
+from harness.nuclio.spec import SpecError
 
 
 def cmd_lint(args: argparse.Namespace) -> int:
     """Each path on its own, a total when there are several (``cvat-fn lint
     serverless/**/function*.yaml``); exit 1 when any has an error."""
     from harness.cvat.findings import parse_version
-    from harness.lint import lint_directory
+    from harness.cvat.lint import lint_directory
 
     if args.cvat_version is not None:
         try:

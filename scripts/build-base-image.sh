@@ -7,7 +7,7 @@
 # Python 3 with pip, NumPy, OpenCV (Debian's, plus opencv-data for the Haar cascades under
 # /usr/share/opencv4), Pillow and CA certificates.
 #
-# Its CMD and HEALTHCHECK are those of cvat-fn's function images (harness/runners/image.py:
+# Its CMD and HEALTHCHECK are those of cvat-fn's function images (harness/nuclio/runners/image.py:
 # START_COMMAND, HEALTHCHECK), so images built FROM it need no extra builder steps for them.
 #
 # Idempotent: exits at once when the image exists (--force rebuilds). Needs root.

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from harness.runners.base import Runner, RunningFunction
-from harness.runners.process import ProcessRunner
+from harness.nuclio.runners.base import Runner, RunningFunction
+from harness.nuclio.runners.process import ProcessRunner
 
 HERE = Path(__file__).parent
 FUNCTIONS = HERE / "functions"
@@ -27,7 +27,7 @@ def _runners() -> list[Any]:
 def make_runner(name: str, wrapper: str | None = None) -> Runner:
     if name == "process":
         return ProcessRunner(wrapper=wrapper)
-    from harness.runners.docker import DockerRunner, docker_available
+    from harness.nuclio.runners.docker import DockerRunner, docker_available
 
     reason = docker_available()
     if reason:

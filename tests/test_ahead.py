@@ -1,4 +1,4 @@
-"""Requests sent ahead of the checks (harness.checks.ahead): as many at once as the function
+"""Requests sent ahead of the checks (harness.suite.checks.ahead): as many at once as the function
 has workers and never more, counted by a real HTTP server; units of dependent requests judged
 in order; the threshold checks try the values they planned to."""
 
@@ -10,14 +10,14 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import strategies as st
 
-from harness.checks import NotApplicable
-from harness.checks.ahead import Ahead
-from harness.checks.search import drawn, falsify
-from harness.checks.target import Target
-from harness.checks.threshold import check_monotone, check_respected, thresholds_read
-from harness.client import FunctionClient
-from harness.config import Fixture, SuiteConfig
-from harness.spec import FunctionSpec
+from harness.cvat.client import FunctionClient
+from harness.nuclio.spec import FunctionSpec
+from harness.suite.checks import NotApplicable
+from harness.suite.checks.ahead import Ahead
+from harness.suite.checks.search import drawn, falsify
+from harness.suite.checks.target import Target
+from harness.suite.checks.threshold import check_monotone, check_respected, thresholds_read
+from harness.suite.config import Fixture, SuiteConfig
 from tests.test_concurrency_workers import IMAGE, Counting
 
 EXAMPLES = 4

@@ -84,7 +84,7 @@ class Served:
                     cmdline = (entry / "cmdline").read_text()
                 except OSError:
                     continue
-                if "harness.runtime" in cmdline and (cmdline + "\0").find(marker) >= 0:
+                if "harness.nuclio.runtime" in cmdline and (cmdline + "\0").find(marker) >= 0:
                     pids.append(int(entry.name))
         return pids
 

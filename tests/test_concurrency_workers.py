@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.checks.concurrency import check_concurrency
-from harness.checks.target import Target
-from harness.config import Fixture, SuiteConfig
-from harness.spec import FunctionSpec
+from harness.nuclio.spec import FunctionSpec
+from harness.suite.checks.concurrency import check_concurrency
+from harness.suite.checks.target import Target
+from harness.suite.config import Fixture, SuiteConfig
 
 IMAGE = Path(__file__).parents[1] / "fixtures" / "images" / "astronaut.jpg"
 

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from harness.config import Budgets, ConfigError, load_config
+from harness.suite.config import Budgets, ConfigError, load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = sorted(p.parent for p in (ROOT / "sample_functions").glob("*/cvat-fn.yaml"))

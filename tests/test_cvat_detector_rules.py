@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
-from harness.checks.schema import owner
 from harness.cvat import validate
 from harness.cvat.findings import failing
-from harness.spec import parse_labels
+from harness.nuclio.spec import parse_labels
+from harness.suite.checks.schema import owner
 
 # The labels of CVAT's own face-detection-0205 (attributes) and mmpose hrnet32 (skeleton)
 # functions, plus a checkbox, a text, a radio and a polygon label.

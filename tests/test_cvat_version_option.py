@@ -35,10 +35,10 @@ def test_an_unreadable_version_is_a_usage_error(pytester: pytest.Pytester) -> No
 
 def test_the_stated_version_reaches_a_cvat_sdk_module() -> None:
     """--cvat-version overrides the cvat-fn.yaml beside a cvat-sdk module, as beside a
-    function.yaml (harness.suite.FunctionUnderTest reads it for both)."""
+    function.yaml (harness.suite.session.FunctionUnderTest reads it for both)."""
     pytest.importorskip("cvat_sdk")
     from harness.sdk.suite import make_function
-    from harness.suite import Options
+    from harness.suite.session import Options
 
     module = Path(__file__).parents[1] / "sample_functions/sdk_face_detector/haar_faces.py"
     _, fut = make_function(str(module), {}, Options(cvat_version="2.60"))

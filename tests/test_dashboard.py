@@ -401,10 +401,10 @@ def test_debug_a_debugpy_client_stops_in_handler_and_sees_the_image_size(
 
 
 def test_the_worker_imports_debugpy_only_when_asked() -> None:
-    """harness/runtime must import only the standard library, nuclio_sdk and msgpack: the
+    """harness/nuclio/runtime must import only the standard library, nuclio_sdk and msgpack: the
     worker's debugger hook imports debugpy only with CVAT_FN_DEBUGPY set."""
     code = (
-        "import sys; sys.path.insert(0, 'harness/runtime'); import wrapper;"
+        "import sys; sys.path.insert(0, 'harness/nuclio/runtime'); import wrapper;"
         " wrapper.start_debugger({}); print('debugpy' in sys.modules)"
     )
     quiet = subprocess.run(

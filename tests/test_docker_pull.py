@@ -20,8 +20,8 @@ import pytest
 import requests
 import yaml
 
-from harness.runners.docker import DockerRunner, default_base_image, docker_available
-from harness.runners.image import BuildError
+from harness.nuclio.runners.docker import DockerRunner, default_base_image, docker_available
+from harness.nuclio.runners.image import BuildError
 from tests.conftest import copy_function
 
 pytestmark = pytest.mark.docker

@@ -19,17 +19,17 @@ import pytest
 import requests
 import yaml
 
-from harness.runners import labels
-from harness.runners.base import StartError
-from harness.runners.docker import DockerRunner, docker_available, docker_client
-from harness.runners.image import (
+from harness.nuclio.runners import labels
+from harness.nuclio.runners.base import StartError
+from harness.nuclio.runners.docker import DockerRunner, docker_available, docker_client
+from harness.nuclio.runners.image import (
     START_COMMAND,
     BaseImage,
     BuildError,
     directive_steps,
     make_context,
 )
-from harness.spec import Volume, load_spec
+from harness.nuclio.spec import Volume, load_spec
 
 pytestmark = pytest.mark.docker
 
@@ -367,7 +367,7 @@ def test_cvat_fn_build_and_ci_copy_the_code_in(
 
 
 def _tags(client: Any, directory: Path) -> list[str]:
-    from harness.runners.image import repository
+    from harness.nuclio.runners.image import repository
 
     name = repository(load_spec(directory))
     # One image may carry other repositories' tags too: the same echo built from
@@ -378,7 +378,6 @@ def _tags(client: Any, directory: Path) -> list[str]:
 
 def _remove_images(client: Any, directory: Path) -> None:
     """A tmp directory's images: nothing else will use them."""
-    from harness.runners.image import repository
 
     for tag in _tags(client, directory):
         client.images.remove(tag)  # by tag: the id may be shared with another test's image

@@ -11,9 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from harness.config import Expected
 from harness.cvat.shapes import MASK_BITMAP, MASK_RLE, Shape, bitmap_to_rle
-from harness.draw import (
+from harness.output.draw import (
     EXPECTED_COLOR,
     MASK_ALPHA,
     PALETTE,
@@ -22,6 +21,7 @@ from harness.draw import (
     label_color,
     save_png,
 )
+from harness.suite.config import Expected
 
 GREY = (128, 128, 128)
 W, H = 320, 240

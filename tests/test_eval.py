@@ -417,7 +417,7 @@ def test_polygons_and_masks_scored_as_segm_like_pycocotools(tmp_path: Path) -> N
 @pytest.mark.docker
 def test_eval_in_a_container(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The same evaluation with the function built and run as Nuclio would (docker runner)."""
-    from harness.runners.docker import default_base_image, docker_available
+    from harness.nuclio.runners.docker import default_base_image, docker_available
 
     reason = docker_available()
     if reason:
@@ -475,7 +475,7 @@ def test_eval_through_nuclios_dashboard(
     """A deployed function reached as CVAT reaches it: POST /api/function_invocations on the
     dashboard (a STAND-IN, tests/nuclio_dashboard.py: Nuclio cannot run here) in front of the
     face detector running under the harness; every image goes through it."""
-    from harness.runners.process import ProcessRunner
+    from harness.nuclio.runners.process import ProcessRunner
     from tests.nuclio_dashboard import Deployed, stand_in_dashboard
 
     with ProcessRunner().start(FACES) as running:

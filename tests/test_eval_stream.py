@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.client import FunctionClient
+from harness.cvat.client import FunctionClient
 from harness.cvat.requests import detector_body, detector_request
 from harness.eval.dataset import DatasetImage
 from harness.eval.runner import Answer, run_images

@@ -96,9 +96,9 @@ def test_invoke_shows_the_handler_exception_once(tmp_path):
 def test_serve_prints_the_runtimes_records_readably():
     """serve prints each line of the function's output through format_line: the runtime's own
     record of the exception, as the process runner captured it, becomes readable lines."""
-    from harness.client import FunctionClient
-    from harness.logformat import format_line
-    from harness.runners.process import ProcessRunner
+    from harness.cvat.client import FunctionClient
+    from harness.nuclio.runners.process import ProcessRunner
+    from harness.output.logformat import format_line
 
     with ProcessRunner().start(FUNCTION) as running:
         since = len(running.logs)

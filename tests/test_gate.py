@@ -62,7 +62,7 @@ def test_gate_on_a_directory_without_function_yaml_is_one_line(tmp_path):
 
 @pytest.mark.docker
 def test_suite_passes_against_a_real_container(pytester):
-    from harness.runners.docker import default_base_image, docker_available
+    from harness.nuclio.runners.docker import default_base_image, docker_available
 
     reason = docker_available()
     if reason:

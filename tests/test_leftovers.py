@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from harness.runners import labels, reaper, scratch
+from harness.nuclio.runners import labels, reaper, scratch
 from tests.test_cli_invoke import child_env
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,8 +31,8 @@ REAL_PYTEST_RUNS = 3  # the rest are cheap processes that only make the director
 
 MAKE_AND_WAIT = """
 import sys, time
-from harness.runners import watchdog
-from harness.runners.scratch import ScratchDir
+from harness.nuclio.runners import watchdog
+from harness.nuclio.runners.scratch import ScratchDir
 print(ScratchDir(sys.argv[1]).path, watchdog.get().process.pid, flush=True)
 time.sleep(600)
 """
@@ -178,8 +178,8 @@ def test_a_scratch_directory_is_removed_by_its_owner(
 
 ADOPT_AND_WAIT = """
 import subprocess, sys, time
-from harness.runners import watchdog
-from harness.runners.scratch import ScratchDir
+from harness.nuclio.runners import watchdog
+from harness.nuclio.runners.scratch import ScratchDir
 made = ScratchDir(sys.argv[1])
 server = subprocess.Popen(  # a server that does not watch its parent, with a worker of its own
     [sys.executable, "-c", "import subprocess, sys, time; "
@@ -279,7 +279,7 @@ def test_the_sweep_leaves_a_group_whose_leader_pid_was_reused(tmp_path: Path) ->
 
 IN_NAMESPACE = """
 import json, sys
-from harness.runners import labels
+from harness.nuclio.runners import labels
 outside = json.loads(sys.argv[1])
 print(json.dumps({"labels": labels.owner_labels(), "judges_outside": labels.owner_alive(outside)}),
       flush=True)
@@ -346,7 +346,7 @@ def test_the_reaper_keeps_a_container_of_another_namespace(
 ) -> None:
     import docker.errors
 
-    from harness.runners.docker import default_base_image, docker_available, docker_client
+    from harness.nuclio.runners.docker import default_base_image, docker_available, docker_client
 
     reason = docker_available()
     if reason:
@@ -367,7 +367,7 @@ def test_the_reaper_keeps_a_container_of_another_namespace(
 
 HOLD_A_PROCESSOR = """
 import sys, time
-from harness.runners.process import ProcessRunner
+from harness.nuclio.runners.process import ProcessRunner
 running = ProcessRunner().start(sys.argv[1])
 print("processor", running.proc.pid, flush=True)
 time.sleep(600)
@@ -390,7 +390,7 @@ def socket_dirs(tmp: Path) -> list[Path]:
 def test_a_processor_killed_with_kill_9_leaves_socket_dirs_the_next_one_sweeps(
     tmp_path: Path,
 ) -> None:
-    # harness/runtime/sockdirs.py: the echo function has two workers, one directory each
+    # harness/nuclio/runtime/sockdirs.py: the echo function has two workers, one directory each
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     child, processor = start_processor(tmp, tmp_path)
@@ -414,7 +414,7 @@ def test_a_processor_killed_with_kill_9_leaves_socket_dirs_the_next_one_sweeps(
 
 
 def test_the_socket_dir_sweep_removes_only_dead_owners(tmp_path: Path) -> None:
-    from harness.runtime import sockdirs
+    from harness.nuclio.runtime import sockdirs
 
     namespace = os.readlink("/proc/self/ns/pid")
 

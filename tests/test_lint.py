@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.lint import lint_directory
+from harness.cvat.lint import lint_directory
 
 GOOD_YAML = """\
 metadata:

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
-from harness.lint import lint_directory
+from harness.cvat.lint import lint_directory
 from tests.test_lint import GOOD_MAIN, GOOD_YAML
 
 

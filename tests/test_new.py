@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.scaffold import KINDS, name_problem
+from harness.nuclio.scaffold import KINDS, name_problem
 
 PYTHON_BIN = str(Path(sys.executable).parent)
 

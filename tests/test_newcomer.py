@@ -26,7 +26,7 @@ TRACEBACK = "Traceback (most recent call last)"
 
 @pytest.fixture
 def docker_ready() -> None:
-    from harness.runners.docker import docker_available
+    from harness.nuclio.runners.docker import docker_available
 
     reason = docker_available()
     if reason:

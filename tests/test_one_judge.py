@@ -16,14 +16,14 @@ from typing import Any
 
 import pytest
 
-from harness.checks import CheckFailed, NotApplicable
-from harness.checks.schema import check_category, owner
-from harness.config import Fixture
 from harness.cvat.findings import CODES, Finding
 from harness.cvat.judge import Judge
 from harness.cvat.requests import KINDS
-from harness.spec import load_spec, parse_labels
-from harness.suite import FunctionUnderTest, Options
+from harness.nuclio.spec import load_spec, parse_labels
+from harness.suite.checks import CheckFailed, NotApplicable
+from harness.suite.checks.schema import check_category, owner
+from harness.suite.config import Fixture
+from harness.suite.session import FunctionUnderTest, Options
 from tests.cvat_server.corpus import CORPUS, ERRORS, HEIGHT, INTERACTOR, SPEC, VALID, WIDTH, frame
 from tests.test_cli_invoke import ROOT, child_env
 

@@ -50,8 +50,8 @@ def test_cvat_fn_imports_neither_opencv_nor_docker_to_run_the_process_runner(tmp
         "sys.meta_path.insert(0, Block())\n"
     )
     code = (
-        "import harness.cli, harness.plugin, harness.runners.process\n"
-        "from harness.runners import make_runner, RunnerUnavailable\n"
+        "import harness.cli, harness.suite.plugin, harness.nuclio.runners.process\n"
+        "from harness.nuclio.runners import make_runner, RunnerUnavailable\n"
         "try:\n"
         "    make_runner('docker')\n"
         "except RunnerUnavailable as exc:\n"

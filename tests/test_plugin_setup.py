@@ -68,4 +68,4 @@ def test_skips_are_placed_at_each_checks_id(pytester: pytest.Pytester) -> None:
         ],
         consecutive=False,
     )
-    result.stdout.no_fnmatch_line("*harness/suite.py*")
+    result.stdout.no_fnmatch_line("*harness/suite/session.py*")

@@ -15,7 +15,7 @@ from tests.conftest import FUNCTIONS
 INNER = """
 import os, time
 import pytest
-from harness.runners.process import ProcessRunner
+from harness.nuclio.runners.process import ProcessRunner
 
 @pytest.fixture
 def echo():
@@ -29,7 +29,7 @@ def test_hold(echo):
 
 DIRECT = """
 import os, time
-from harness.runners.process import ProcessRunner
+from harness.nuclio.runners.process import ProcessRunner
 
 def test_hold():
     running = ProcessRunner().start({function!r})

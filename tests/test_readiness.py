@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from harness.runners.base import StartError
-from harness.runners.process import ProcessRunner
+from harness.nuclio.runners.base import StartError
+from harness.nuclio.runners.process import ProcessRunner
 from tests.conftest import FUNCTIONS
 
 SLOW = FUNCTIONS / "slow_init"

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from harness.runners import labels, reaper
-from harness.runners.docker import (
+from harness.nuclio.runners import labels, reaper
+from harness.nuclio.runners.docker import (
     DockerRunner,
     default_base_image,
     docker_available,
@@ -31,7 +31,7 @@ ECHO = ROOT / "tests" / "functions" / "docker_echo"
 
 CHILD = """
 import sys, time
-from harness.runners.docker import DockerRunner
+from harness.nuclio.runners.docker import DockerRunner
 running = DockerRunner(progress=lambda message: None).start(sys.argv[1])
 print(running.container.id, flush=True)
 time.sleep(600)

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 from registry import digest, local_registry, registry_unavailable, tags
 
-from harness.runners.docker import docker_available
+from harness.nuclio.runners.docker import docker_available
 
 pytestmark = pytest.mark.docker
 

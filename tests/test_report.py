@@ -15,12 +15,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from harness.client import Invocation
+from harness.cvat.client import Invocation
 from harness.cvat.findings import Finding
 from harness.cvat.shapes import MASK_RLE, Shape, bitmap_to_rle
-from harness.draw import EXPECTED_COLOR, label_color
-from harness.plot import BAR, PERCENTILES, latency_histogram
-from harness.report import (
+from harness.output.draw import EXPECTED_COLOR, label_color
+from harness.output.plot import BAR, PERCENTILES, latency_histogram
+from harness.output.report import (
     CheckResult,
     FixtureResult,
     ReportData,
@@ -29,7 +29,7 @@ from harness.report import (
     write_html,
     write_json,
 )
-from harness.stats import percentile
+from harness.output.stats import percentile
 
 ROOT = Path(__file__).resolve().parent.parent
 ASTRONAUT = ROOT / "fixtures" / "images" / "astronaut.jpg"

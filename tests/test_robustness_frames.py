@@ -7,8 +7,8 @@ import io
 
 from PIL import Image
 
-from harness.checks.robustness import EXIF_ORIENTATION, acceptable, frame_kinds
-from harness.client import Invocation
+from harness.cvat.client import Invocation
+from harness.suite.checks.robustness import EXIF_ORIENTATION, acceptable, frame_kinds
 
 
 def test_every_frame_kind_is_what_it_says() -> None:

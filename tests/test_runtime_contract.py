@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 import requests
 
-from harness.client import FunctionClient
-from harness.runners.base import RunningFunction, StartError
-from harness.runners.process import ProcessRunner
+from harness.cvat.client import FunctionClient
+from harness.nuclio.runners.base import RunningFunction, StartError
+from harness.nuclio.runners.process import ProcessRunner
 from tests.conftest import FUNCTIONS, ROOT, copy_function
 
 ECHO = FUNCTIONS / "echo"
@@ -323,7 +323,7 @@ def test_wrapper_option_runs_another_worker_script(runner, tmp_path):
         "import os, runpy, sys\n"
         "flags = [a for a in sys.argv if a.startswith('--')]\n"
         "os.environ['ECHO_WRAPPER'] = 'custom:' + ' '.join(flags)\n"
-        "runpy.run_module('harness.runtime.wrapper', run_name='__main__')\n"
+        "runpy.run_module('harness.nuclio.runtime.wrapper', run_name='__main__')\n"
     )
     with type(runner)(wrapper=custom).start(FUNCTIONS / "echo") as fn:
         env = event_of(fn, json={})["env"]

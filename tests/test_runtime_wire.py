@@ -1,5 +1,5 @@
 """The runtime's own HTTP/1.1 and its side of Nuclio's wire protocol, against real processes:
-what the faster paths (harness/runtime/http11.py, workers.frame_event, the wrapper's one
+what the faster paths (harness/nuclio/runtime/http11.py, workers.frame_event, the wrapper's one
 registered reader and C JSON encoder) must keep as before."""
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ import nuclio_sdk
 import pytest
 import requests
 
-from harness.runners.base import RunningFunction
-from harness.runners.process import ProcessRunner
-from harness.runtime.buffers import send_all
-from harness.runtime.processor import function_env
-from harness.runtime.workers import Worker, frame_event
+from harness.nuclio.runners.base import RunningFunction
+from harness.nuclio.runners.process import ProcessRunner
+from harness.nuclio.runtime.buffers import send_all
+from harness.nuclio.runtime.processor import function_env
+from harness.nuclio.runtime.workers import Worker, frame_event
 from tests.conftest import FUNCTIONS
 
 

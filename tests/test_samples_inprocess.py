@@ -26,7 +26,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from harness.spec import load_spec
+from harness.nuclio.spec import load_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_functions"

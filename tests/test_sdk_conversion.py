@@ -35,10 +35,10 @@ import numpy as np  # noqa: E402
 from cvat_sdk.masks import encode_mask  # noqa: E402
 
 from harness.cli import main  # noqa: E402
-from harness.client import FunctionClient  # noqa: E402
-from harness.runners.process import ProcessRunner  # noqa: E402
+from harness.cvat.client import FunctionClient  # noqa: E402
+from harness.nuclio.runners.process import ProcessRunner  # noqa: E402
+from harness.nuclio.spec import load_spec  # noqa: E402
 from harness.sdk import nuclio_main  # noqa: E402
-from harness.spec import load_spec  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 FUNCTIONS = ROOT / "tests" / "sdk_functions"

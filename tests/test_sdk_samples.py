@@ -17,7 +17,7 @@ import pytest
 pytest.importorskip("cvat_sdk")
 
 from harness.cli import main  # noqa: E402
-from harness.lint import lint_directory  # noqa: E402
+from harness.cvat.lint import lint_directory  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DETECTOR = ROOT / "sample_functions/sdk_face_detector/haar_faces.py"

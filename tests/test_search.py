@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from hypothesis import strategies as st
 
-from harness.checks import CheckFailed
-from harness.checks.search import falsify
+from harness.suite.checks import CheckFailed
+from harness.suite.checks.search import falsify
 
 
 def test_a_failure_that_does_not_replay_is_still_the_checks_failure():

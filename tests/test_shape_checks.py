@@ -1,5 +1,5 @@
 """The checks that compare shapes (threshold_monotone, concurrency, accuracy) judge shapes
-without area by harness.similarity: detectors answering a single point, a horizontal polyline,
+without area by harness.suite.similarity: detectors answering a single point, a horizontal polyline,
 a collinear skeleton or a tag pass when their answers are the same and fail when they differ.
 
 Each case is a real inner ``pytest --function`` run of tests/functions/shape_*, with one defect

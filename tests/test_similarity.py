@@ -1,4 +1,4 @@
-"""harness.similarity: each shape type is compared by what it is. A shape without area equals
+"""harness.suite.similarity: each shape type is compared by what it is. A shape without area equals
 itself (box IoU said 0), moving it lowers its similarity, different types never match, and
 the measures follow COCO's and CVAT's definitions:
 
@@ -17,7 +17,7 @@ import math
 import pytest
 
 from harness.cvat.shapes import Shape, shapes_from_response
-from harness.similarity import (
+from harness.suite.similarity import (
     IDENTICAL,
     LINE_SIGMA,
     POINT_SIGMA,

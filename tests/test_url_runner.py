@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from harness.runners import make_runner
-from harness.runners.base import RunningFunction, StartError
-from harness.runners.process import ProcessRunner
-from harness.runners.url import UrlRunner
-from harness.suite import FunctionUnderTest, Options
+from harness.nuclio.runners import make_runner
+from harness.nuclio.runners.base import RunningFunction, StartError
+from harness.nuclio.runners.process import ProcessRunner
+from harness.nuclio.runners.url import UrlRunner
+from harness.suite.session import FunctionUnderTest, Options
 from tests.conftest import FUNCTIONS, ROOT
 from tests.nuclio_dashboard import Deployed, stand_in_dashboard
 

@@ -1,5 +1,5 @@
 """Nothing of a killed run survives it by more than a few seconds, whatever runs next
-(harness/runners/watchdog.py, after testcontainers' Ryuk).
+(harness/nuclio/runners/watchdog.py, after testcontainers' Ryuk).
 
 Real runs are killed with ``kill -9``, which no cleanup inside them survives: ``cvat-fn
 serve`` and ``pytest --function`` with either runtime. Each test then polls, with a deadline
@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 import requests
 
-from harness.runners import labels
+from harness.nuclio.runners import labels
 from tests.test_process_cleanup import alive, descendants
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -133,8 +133,8 @@ def test_kill_9_of_serve_of_an_sdk_module_leaves_no_directory(tmpdir_root: Path)
 
 def test_a_busy_worker_does_not_outlive_its_killed_processor(tmp_path: Path) -> None:
     """kill -9 of the processor alone, while a worker is inside a handler that would run a
-    minute: the worker ends on its own (harness/runtime/wrapper.py ``exit_with_parent``)."""
-    from harness.runners.process import ProcessRunner
+    minute: the worker ends on its own (harness/nuclio/runtime/wrapper.py ``exit_with_parent``)."""
+    from harness.nuclio.runners.process import ProcessRunner
 
     function = tmp_path / "hang"
     function.mkdir()
@@ -169,7 +169,7 @@ def _post_quietly(url: str) -> None:
 
 @pytest.fixture(scope="module")
 def client() -> Any:
-    from harness.runners.docker import docker_available, docker_client
+    from harness.nuclio.runners.docker import docker_available, docker_client
 
     reason = docker_available()
     if reason:
@@ -234,7 +234,7 @@ def test_kill_9_of_a_docker_run_removes_its_container_within_seconds(
 
 OWNER = """
 import json, os, subprocess, sys, time
-from harness.runners import watchdog
+from harness.nuclio.runners import watchdog
 kept = subprocess.Popen(["sleep", "300"], start_new_session=True)
 ended = subprocess.Popen(["sleep", "300"], start_new_session=True)
 watchdog.watch_group(kept.pid)
@@ -267,7 +267,7 @@ def test_the_watchdog_ends_what_it_was_given_and_nothing_released(tmp_path: Path
 def test_a_reused_pid_is_not_taken_for_the_group() -> None:
     """A group is ended only while its leader is the process registered (boot id and start
     time, labels.process_start), or gone with members left."""
-    from harness.runners import watchdog
+    from harness.nuclio.runners import watchdog
 
     sleeper = subprocess.Popen(["sleep", "300"], start_new_session=True)
     try:
@@ -285,7 +285,7 @@ def test_a_reused_pid_is_not_taken_for_the_group() -> None:
 
 def test_an_owner_that_ends_normally_leaves_the_watchdog_nothing_to_do(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-c", "from harness.runners import watchdog;"
+        [sys.executable, "-c", "from harness.nuclio.runners import watchdog;"
          " print(watchdog.get().process.pid)"],
         cwd=ROOT, env=env_with(tmp_path), capture_output=True, text=True, timeout=60,
     )  # fmt: skip

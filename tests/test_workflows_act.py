@@ -30,7 +30,7 @@ from pathlib import Path
 import pytest
 from registry import digest, local_registry, registry_unavailable, tags
 
-from harness.runners.docker import docker_available
+from harness.nuclio.runners.docker import docker_available
 
 HERE = Path(__file__).resolve().parent
 CHECKOUT = HERE.parent
@@ -259,7 +259,8 @@ def test_a_release_with_broken_weights_fails_the_workflow_under_act(
     assert re.search(r"^\[test/test\]\s+\| FAILED \S+::starts", out, re.M), out[-6000:]
     assert committed.name in out and "unreadable" in out
     # The worker that failed was this checkout's cvat-fn, as installed into the job's Python.
-    assert re.search(r"setup-python-3\.11/lib/python3\.11/site-packages/harness/runtime/", out)
+    site = r"setup-python-3\.11/lib/python3\.11/site-packages/"
+    assert re.search(site + r"harness/nuclio/runtime/", out)
 
 
 def test_an_action_without_a_stand_in_fails_at_once_instead_of_fetching(

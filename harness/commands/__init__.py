@@ -14,8 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.client import ImageError
-from harness.spec import SpecError
+from harness.cvat.client import ImageError
+from harness.nuclio.spec import SpecError
 
 Command = Callable[[argparse.Namespace], int]
 if TYPE_CHECKING:

@@ -8,9 +8,9 @@ import argparse
 from typing import TYPE_CHECKING
 
 from harness.commands import fail, guarded
-from harness.runners import StartError, make_runner
-from harness.runners.docker import DockerRunner
-from harness.spec import load_spec
+from harness.nuclio.runners import StartError, make_runner
+from harness.nuclio.runners.docker import DockerRunner
+from harness.nuclio.spec import load_spec
 
 if TYPE_CHECKING:
     from harness.commands import SubParsers

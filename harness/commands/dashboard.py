@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING
 from harness.commands import UsageError, guarded
 from harness.cvat import CVAT_VERSION
 from harness.cvat.findings import parse_version
-from harness.dashboard.api import DashboardHandler, FunctionPortHandler, Server, serve
-from harness.dashboard.registry import ERROR, READY, Registry, ServedFunction, StartOptions
-from harness.dashboard.verdicts import Verdicts
-from harness.runners import cleanup
-from harness.runners.options import add_start_options, runner_kwargs
+from harness.nuclio.dashboard.api import DashboardHandler, FunctionPortHandler, Server, serve
+from harness.nuclio.dashboard.registry import ERROR, READY, Registry, ServedFunction, StartOptions
+from harness.nuclio.dashboard.verdicts import Verdicts
+from harness.nuclio.runners import cleanup
+from harness.nuclio.runners.options import add_start_options, runner_kwargs
 from harness.sdk import add_parameter_option
 
 if TYPE_CHECKING:
@@ -206,7 +206,7 @@ def run(args: argparse.Namespace) -> int:
         recorder = None
         ignored: list[Path] = []
         if args.record:
-            from harness.dashboard.recording import Recorder
+            from harness.nuclio.dashboard.recording import Recorder
 
             recorder = Recorder(Path(args.record))
             ignored.append(Path(args.record))
@@ -238,7 +238,7 @@ def run(args: argparse.Namespace) -> int:
                 f" {args.runtime} runner; its own port {args.host}:{fn.port} ...")  # fmt: skip
             threading.Thread(target=_start, args=(fn, args), daemon=True).start()
         if args.reload:
-            from harness.dashboard.reload import Reloader
+            from harness.nuclio.dashboard.reload import Reloader
 
             reloader = Reloader(registry, ignored, say)
             reloader.start()

@@ -11,10 +11,10 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness.client import DEFAULT_TIMEOUT_S
 from harness.commands import UsageError, fail
-from harness.runners import RUNTIMES, RunnerUnavailable, StartError
-from harness.runners.options import add_reach_options
+from harness.cvat.client import DEFAULT_TIMEOUT_S
+from harness.nuclio.runners import RUNTIMES, RunnerUnavailable, StartError
+from harness.nuclio.runners.options import add_reach_options
 
 if TYPE_CHECKING:
     from harness.commands import SubParsers
@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     from harness.eval import DatasetError, GateInputError
     from harness.eval.gate import parse_pairs
     from harness.eval.session import EvalOptions, run_eval
-    from harness.spec import SpecError
+    from harness.nuclio.spec import SpecError
 
     try:
         options = EvalOptions(

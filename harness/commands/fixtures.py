@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.commands import UsageError, guarded
-from harness.config import CONFIG_NAME
+from harness.suite.config import CONFIG_NAME
 
 if TYPE_CHECKING:
     from harness.commands import SubParsers
@@ -50,8 +50,8 @@ def register(sub: SubParsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.dashboard.fixtures import add_fixtures
-    from harness.dashboard.recording import RecordingError, find_recordings
+    from harness.nuclio.dashboard.fixtures import add_fixtures
+    from harness.nuclio.dashboard.recording import RecordingError, find_recordings
 
     try:
         recordings = find_recordings([Path(p) for p in args.recordings])

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.commands import UsageError, guarded
-from harness.runners import RUNTIMES
-from harness.spec import find_function_yaml
+from harness.nuclio.runners import RUNTIMES
+from harness.nuclio.spec import find_function_yaml
 
 if TYPE_CHECKING:
     from harness.commands import SubParsers
@@ -95,8 +95,8 @@ config = get_config()
 if AUTOLOAD:
     config.pluginmanager.load_setuptools_entrypoints("pytest11")
 else:
-    import harness.plugin
-    config.pluginmanager.register(harness.plugin, "cvat-fn")
+    import harness.suite.plugin
+    config.pluginmanager.register(harness.suite.plugin, "cvat-fn")
 parser = config._parser
 argparser = getattr(parser, "optparser", None) or parser._getparser()  # pytest 9 / 8
 print(json.dumps({o: a.nargs != 0 for a in argparser._actions for o in a.option_strings}))
@@ -205,7 +205,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     args.report_dir.mkdir(parents=True, exist_ok=True)
-    import harness.plugin  # noqa: F401 (imported now, its asserts are not rewritten: PREIMPORTED)
+    import harness.suite.plugin  # noqa: F401 (imported now, its asserts are not rewritten: PREIMPORTED)
 
     code = int(pytest.main(pytest_arguments(args)))
     verdict = "PASSED" if code == 0 else "FAILED"

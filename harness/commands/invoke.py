@@ -16,13 +16,6 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.client import (
-    DEFAULT_TIMEOUT_S,
-    FunctionClient,
-    ImageError,
-    Invocation,
-    shown,
-)
 from harness.commands import UsageError, fail, guarded, sdk_scratch
 from harness.commands.invoke_plan import (
     Plan,
@@ -32,15 +25,22 @@ from harness.commands.invoke_plan import (
     resolve_target,
 )
 from harness.cvat import CVAT_VERSION, KINDS, Shape, errors, warnings
+from harness.cvat.client import (
+    DEFAULT_TIMEOUT_S,
+    FunctionClient,
+    ImageError,
+    Invocation,
+    shown,
+)
 from harness.cvat.findings import losses, parse_version
-from harness.logformat import format_line, format_records, handler_traceback
-from harness.runners import make_runner
-from harness.runners.base import RunningFunction, StartError
-from harness.runners.options import add_start_options, runner_kwargs
-from harness.scenario import states_to_continue
+from harness.nuclio.runners import make_runner
+from harness.nuclio.runners.base import RunningFunction, StartError
+from harness.nuclio.runners.options import add_start_options, runner_kwargs
+from harness.nuclio.spec import SpecError
+from harness.output.logformat import format_line, format_records, handler_traceback
+from harness.output.table import matches_table, shapes_table
 from harness.sdk import add_parameter_option
-from harness.spec import SpecError
-from harness.table import matches_table, shapes_table
+from harness.suite.scenario import states_to_continue
 
 if TYPE_CHECKING:
     from harness.commands import SubParsers
@@ -335,7 +335,7 @@ def draw(steps: Sequence[Step], kind: str, plan: Plan, out: Path) -> list[Path]:
     """PNGs of the answers; which image and which shapes depends on the kind."""
     from PIL import Image as PILImage
 
-    from harness.draw import draw_shapes, save_png
+    from harness.output.draw import draw_shapes, save_png
 
     answered = [s for s in steps if s.invocation.status is not None]
     if not answered:

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from harness.client import read_image as read_image_file
 from harness.commands import UsageError
 from harness.cvat import KINDS
-from harness.spec import FunctionSpec, load_spec
+from harness.cvat.client import read_image as read_image_file
+from harness.nuclio.spec import FunctionSpec, load_spec
 
 IMAGES_NEEDED = {
     "detector": "IMAGE...",

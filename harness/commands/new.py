@@ -1,4 +1,4 @@
-"""cvat-fn new: a model repository of one kind, ready to push (see harness.scaffold)."""
+"""cvat-fn new: a model repository of one kind, ready to push (see harness.nuclio.scaffold)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.commands import UsageError, guarded
-from harness.scaffold import KINDS, ScaffoldError, create
+from harness.nuclio.scaffold import KINDS, ScaffoldError, create
 
 if TYPE_CHECKING:
     from harness.commands import SubParsers

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.commands import UsageError, guarded
-from harness.pinning import PinError, pin_base_image
+from harness.nuclio.pinning import PinError, pin_base_image
 
 if TYPE_CHECKING:
     from harness.commands import SubParsers

@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.commands import UsageError, fail, guarded, sdk_scratch
-from harness.logformat import format_line
-from harness.runners import RunningFunction, make_runner
-from harness.runners.base import StartError
-from harness.runners.options import add_start_options, runner_kwargs
+from harness.nuclio.runners import RunningFunction, make_runner
+from harness.nuclio.runners.base import StartError
+from harness.nuclio.runners.options import add_start_options, runner_kwargs
+from harness.nuclio.spec import FunctionSpec, load_spec
+from harness.output.logformat import format_line
 from harness.sdk import add_parameter_option
-from harness.spec import FunctionSpec, load_spec
 
 if TYPE_CHECKING:
     from harness.commands import SubParsers

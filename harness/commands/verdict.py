@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.commands import UsageError, guarded
-from harness.logformat import is_record_line
+from harness.output.logformat import is_record_line
 
 if TYPE_CHECKING:
     from harness.commands import SubParsers

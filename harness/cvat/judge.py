@@ -18,7 +18,7 @@ from harness.cvat.findings import CVAT_VERSION, Finding
 from harness.cvat.validate import validate
 
 if TYPE_CHECKING:
-    from harness.spec import FunctionSpec, Label
+    from harness.nuclio.spec import FunctionSpec, Label
 
 
 def declared_labels(spec: FunctionSpec | None) -> tuple[Label, ...] | None:

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.checks import CheckFailed, NotApplicable
-from harness.checks.target import Target
+from harness.suite.checks import CheckFailed, NotApplicable
+from harness.suite.checks.target import Target
 
 
 @dataclass

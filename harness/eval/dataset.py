@@ -23,7 +23,7 @@ from typing import Any
 from xml.etree import ElementTree
 
 from harness.eval import DatasetError
-from harness.runners.scratch import ScratchDir
+from harness.nuclio.runners.scratch import ScratchDir
 
 CVAT_FORMAT = "CVAT for images 1.1"
 COCO_FORMAT = "COCO 1.0"

@@ -14,9 +14,9 @@ from typing import Any
 from PIL import Image, ImageDraw
 
 from harness.cvat.shapes import Shape
-from harness.draw import RGB, draw_shapes, font, label_color, png_bytes
 from harness.eval.metrics import Evaluation, Scored
-from harness.plot import latency_histogram
+from harness.output.draw import RGB, draw_shapes, font, label_color, png_bytes
+from harness.output.plot import latency_histogram
 
 WORST_IMAGES = 6
 MAX_SIDE = 560

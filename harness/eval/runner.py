@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from harness.client import FunctionClient, ImageError, Invocation, Reply, read_image
 from harness.cvat import errors
+from harness.cvat.client import FunctionClient, ImageError, Invocation, Reply, read_image
 from harness.cvat.requests import detector_body
 from harness.cvat.shapes import Shape
 from harness.eval.dataset import DatasetImage
-from harness.runners import cleanup
+from harness.nuclio.runners import cleanup
 
 ANSWERS_FILE = "answers.jsonl"
 T = TypeVar("T")
@@ -65,7 +65,7 @@ class Answer:
         )
 
     def shape_objects(self) -> list[Shape]:
-        from harness.report import shape_from_json
+        from harness.output.report import shape_from_json
 
         return [shape_from_json(s) for s in self.shapes]
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.client import DEFAULT_TIMEOUT_S, FunctionClient
 from harness.cvat import CVAT_VERSION
+from harness.cvat.client import DEFAULT_TIMEOUT_S, FunctionClient
 from harness.eval import GateInputError
 from harness.eval.dataset import DatasetImage, fingerprint, open_dataset
 from harness.eval.gate import (
@@ -25,9 +25,9 @@ from harness.eval.gate import (
 )
 from harness.eval.metrics import Evaluation, LabelMap, Scored, evaluate, label_counts
 from harness.eval.runner import ANSWERS_FILE, Answer, function_version, run_images
-from harness.runners import make_runner
-from harness.spec import FunctionSpec, load_spec
-from harness.stats import percentile
+from harness.nuclio.runners import make_runner
+from harness.nuclio.spec import FunctionSpec, load_spec
+from harness.output.stats import percentile
 
 EVAL_FORMAT = "cvat-fn-eval"
 

@@ -17,15 +17,15 @@ from typing import Any
 import requests
 from hypothesis import strategies as st
 
-from harness.checks import CheckFailed, NotApplicable
-from harness.checks.search import falsify
-from harness.checks.target import Target
-from harness.checks.threshold import FIXED_PAIRS, THRESHOLDS
-from harness.client import DEFAULT_TIMEOUT_S
-from harness.config import Fixture
+from harness.cvat.client import DEFAULT_TIMEOUT_S
 from harness.cvat.requests import encode_image
 from harness.sdk.nuclio_main import PROBE_KEY, SIZE_MISMATCH
 from harness.sdk.rules import MASK_RULES, check_answer
+from harness.suite.checks import CheckFailed, NotApplicable
+from harness.suite.checks.search import falsify
+from harness.suite.checks.target import Target
+from harness.suite.checks.threshold import FIXED_PAIRS, THRESHOLDS
+from harness.suite.config import Fixture
 
 
 class SdkWarning(UserWarning):

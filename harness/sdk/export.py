@@ -23,8 +23,8 @@ from typing import Any
 
 import yaml
 
-from harness.config import CONFIG_NAME
 from harness.sdk import nuclio_main
+from harness.suite.config import CONFIG_NAME
 
 DESCRIBE_TIMEOUT_S = 120.0
 # cvat-sdk 2.80 requires Python >= 3.11 (its Requires-Python), so not CVAT's usual ubuntu:22.04
@@ -96,7 +96,7 @@ def describe(ref: FunctionRef) -> dict[str, Any]:
     SdkError with the SDK's own message when loading fails."""
     if ref.text.endswith(".py") and not (ref.path and ref.path.is_file()):
         raise SdkError(f"{ref.text}: no such file")
-    from harness.runners.process import harness_pythonpath
+    from harness.nuclio.runners.process import harness_pythonpath
 
     env = dict(os.environ, PYTHONPATH=harness_pythonpath(os.environ))
     try:
@@ -277,7 +277,7 @@ def write_function_dir(
 def scratch_function(text: str, params: list[str]) -> tuple[Path, Any]:
     """A scratch Nuclio directory running the module in place, answering as an exported
     function would (for cvat-fn invoke and serve); returns it and its ScratchDir to remove."""
-    from harness.runners.scratch import ScratchDir
+    from harness.nuclio.runners.scratch import ScratchDir
 
     ref = FunctionRef(text, parse_params(params))
     info = describe(ref)

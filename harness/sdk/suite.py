@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 
-from harness.checks import CheckFailed
-from harness.runners.scratch import ScratchDir
+from harness.nuclio.runners.scratch import ScratchDir
 from harness.sdk import checks
 from harness.sdk.export import FunctionRef, SdkError, describe, write_function_dir
-from harness.suite import CheckItem, FunctionSuite, FunctionUnderTest, Options
+from harness.suite.checks import CheckFailed
+from harness.suite.session import CheckItem, FunctionSuite, FunctionUnderTest, Options
 
 REPLACED = ("threshold", "threshold_monotone")
 

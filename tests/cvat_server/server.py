@@ -42,9 +42,9 @@ from pathlib import Path
 
 import requests
 
-from harness.runners import cleanup, wait
-from harness.runners.base import StartError
-from harness.runners.scratch import ScratchDir
+from harness.nuclio.runners import cleanup, wait
+from harness.nuclio.runners.base import StartError
+from harness.nuclio.runners.scratch import ScratchDir
 from tests.cvat_server import cvat_venv
 from tests.cvat_server.client import CvatClient
 from tests.cvat_server.forwarder import Forwarder

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from harness.runners.process import ProcessRunner
-from harness.spec import load_spec
+from harness.nuclio.runners.process import ProcessRunner
+from harness.nuclio.spec import load_spec
 from tests.nuclio_dashboard import Deployed, StandInDashboard, stand_in_dashboard
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.similarity import box_iou
+from harness.suite.similarity import box_iou
 from tests.cvat_server.client import CvatClient, labels_from_spec
 from tests.cvat_server.server import CvatServer
 from tests.dap_client import attach_with_breakpoint, stopped_locals

@@ -21,7 +21,7 @@ import yaml
 import tests.cvat_server.requires_source  # noqa: F401  (skips without CVAT_SOURCE)
 from harness.cvat.requests import detector_request, interactor_request, tracker_request
 from harness.cvat.shapes import MASK_RLE, Shape
-from harness.similarity import box_iou
+from harness.suite.similarity import box_iou
 from tests.cvat_server.client import CvatClient, labels_from_spec
 from tests.cvat_server.server import CvatServer
 from tests.cvat_server.standin import served

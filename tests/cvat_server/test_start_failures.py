@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import tests.cvat_server.requires_source  # noqa: F401  (skips without CVAT_SOURCE)
-from harness.runners import labels
+from harness.nuclio.runners import labels
 from tests.cvat_server import server
 from tests.cvat_server.source import SourceError, configured, unpack
 

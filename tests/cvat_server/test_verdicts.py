@@ -36,7 +36,7 @@ import pytest
 
 from harness.cvat.findings import Finding
 from harness.cvat.judge import Judge
-from harness.spec import load_spec
+from harness.nuclio.spec import load_spec
 from tests.cvat_server import stored as canon
 from tests.cvat_server.client import CvatClient, labels_from_spec
 from tests.cvat_server.corpus import CORPUS, HEIGHT, INTERACTOR, WIDTH, Answer, frame

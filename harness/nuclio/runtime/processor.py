@@ -1,0 +1,365 @@
+"""The processor: Nuclio's HTTP trigger and health endpoints in front of a pool of workers."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import datetime
+import functools
+import json
+import os
+import shutil
+import signal
+import socket
+import socketserver
+import sys
+import threading
+import time
+import uuid
+from typing import Any, Dict, List, Optional
+from urllib.parse import parse_qsl, urlsplit
+
+from . import http11
+from .buffers import send_all
+from .workers import Pool, Worker, WorkerDied, WorkerTimeout, wrapper_path
+
+MAX_LOGS_HEADER = 4096
+BATCH_WARNING = (
+    "handler returned a list: Nuclio (1.13.3+) takes a list as a batch of responses and sends only"
+    " its first item; return context.Response(body=json.dumps(results),"
+    " content_type='application/json') instead"
+)
+METHODS = frozenset(("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"))
+LEVELS = {"debug": 10, "info": 20, "warn": 30, "warning": 30, "error": 40}
+
+
+class Output:
+    """The processor's stdout: one JSON record a line, as Nuclio's processor logs."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def __call__(self, record: Dict[str, Any]) -> None:
+        record.setdefault("datetime", datetime.datetime.now().isoformat(timespec="milliseconds"))
+        record.setdefault("with", {})
+        line = json.dumps(record, default=str)
+        with self._lock:
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+
+    def processor(self, level: str, message: str, **extra: Any) -> None:
+        self({"level": level, "message": message, "name": "processor", "with": extra})
+
+
+@functools.lru_cache(maxsize=512)
+def canonical(key: str) -> str:
+    """Go's canonical MIME header key, as in Nuclio events: content-type -> Content-Type."""
+    return "-".join(part[:1].upper() + part[1:].lower() for part in key.split("-"))
+
+
+def function_env(config: Dict[str, Any]) -> Dict[str, str]:
+    env = dict(os.environ)
+    env.update({str(k): str(v) for k, v in (config.get("env") or {}).items()})
+    env.update(
+        {
+            "NUCLIO_FUNCTION_NAME": str(config.get("name") or ""),
+            "NUCLIO_FUNCTION_DESCRIPTION": str(config.get("description") or ""),
+            "NUCLIO_FUNCTION_VERSION": str(config.get("version") or ""),
+            "NUCLIO_FUNCTION_HANDLER": str(config.get("handler") or ""),
+        }
+    )
+    path = [config["function_dir"]] + [p for p in [env.get("PYTHONPATH")] if p]
+    env["PYTHONPATH"] = os.pathsep.join(path)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+class Processor:
+    def __init__(self, config: Dict[str, Any], out: Output) -> None:
+        self.config = config
+        self.out = out
+        self.pool = Pool(config, function_env(config), out)
+        self.ready = threading.Event()
+        self.max_body = int(config.get("max_request_body_size") or 4 * 1024 * 1024)
+        self.event_timeout: Optional[float] = config.get("event_timeout") or None
+        self.availability_timeout = float(config.get("worker_availability_timeout") or 10.0)
+        self.failed = False
+        self.trigger = {"kind": "http", "name": config.get("trigger_name") or "myHttpTrigger"}
+
+    def is_ready(self) -> bool:
+        """Started, and not every worker lost to restarts that failed."""
+        workers = max(1, int(self.config.get("num_workers") or 1))
+        return self.ready.is_set() and self.pool.lost < workers
+
+    def invoke(self, event: Dict[str, Any]) -> Any:
+        """(status, headers, body, log records) for one event, never raising."""
+        worker: Optional[Worker] = self.pool.acquire(self.availability_timeout)
+        if worker is None:
+            return (
+                503,
+                {"Content-Type": "application/json"},
+                json.dumps({"error": "no available workers"}).encode(),
+                [],
+            )
+        try:
+            response, records = worker.handle(event, self.event_timeout)
+        except WorkerTimeout:
+            self.pool.replace(worker, "handler timed out after {}s".format(self.event_timeout))
+            return 408, {"Content-Type": "application/json"}, b'{"error": "handler timed out"}', []
+        except WorkerDied as exc:
+            self.pool.replace(worker, "worker process exited (code {})".format(exc))
+            body = "worker process exited (code {}) while handling the event".format(exc)
+            return 500, {"Content-Type": "text/plain"}, body.encode(), []
+        except OSError as exc:
+            self.pool.replace(worker, "lost the connection to the worker ({})".format(exc))
+            body = "lost the connection to the worker while handling the event: {}".format(exc)
+            return 500, {"Content-Type": "text/plain"}, body.encode(), []
+        self.pool.release(worker)
+        if isinstance(response, list):  # a batch: an HTTP trigger answers with its first item
+            self.out.processor("warn", BATCH_WARNING, worker=worker.index)
+            response = response[0] if response else {}
+        body = response.get("body") or ""
+        raw = (
+            base64.b64decode(body)
+            if response.get("body_encoding") == "base64"
+            else (body.encode("utf-8") if isinstance(body, str) else bytes(body))
+        )
+        headers = {
+            str(k): str(v)
+            for k, v in (response.get("headers") or {}).items()
+            if str(k).lower() not in ("content-length", "transfer-encoding", "connection")
+        }
+        headers["Content-Type"] = response.get("content_type") or "text/plain"
+        return int(response.get("status_code") or 200), headers, raw, records
+
+
+def logs_header(records: List[Dict[str, Any]]) -> Optional[str]:
+    """The records as a JSON list, or None where Nuclio's HTTP trigger leaves the header out:
+    it sets X-Nuclio-Logs only while the logs are under 4096 bytes (pkg/processor/trigger/http,
+    trigger.go, handleRequest), and warns instead."""
+    text = json.dumps(records, default=str, separators=(",", ":"))
+    return text if len(text.encode("utf-8")) < MAX_LOGS_HEADER else None
+
+
+class TriggerHandler(socketserver.StreamRequestHandler):
+    """One keep-alive connection of the HTTP trigger: each request becomes one event."""
+
+    disable_nagle_algorithm = True
+    server: "TriggerServer"
+
+    def handle(self) -> None:
+        self.body_buffer = http11.BodyBuffer()
+        with contextlib.suppress(ConnectionError, socket.timeout):
+            while self.handle_one():
+                pass
+
+    def _reply(self, status: int, headers: Dict[str, str], body: bytes, close: bool) -> None:
+        date = self.server.date()
+        send_all(self.connection, [http11.head(status, headers, len(body), close, date), body])
+
+    def _refuse(self, status: int, message: str) -> bool:
+        self._reply(status, {"Content-Type": "text/plain"}, message.encode(), close=True)
+        return False
+
+    def handle_one(self) -> bool:
+        """Serve the next request; False when the connection is to be closed."""
+        processor = self.server.processor
+        try:
+            request = http11.read_request(self.rfile)
+        except http11.BadRequest as exc:
+            return self._refuse(exc.status, str(exc))
+        if request is None:
+            return False
+        if request.method not in METHODS:
+            return self._refuse(501, "Unsupported method ({!r})".format(request.method))
+        if request.version == "HTTP/1.1" and request.get("expect").lower() == "100-continue":
+            self.connection.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+        try:
+            body = http11.read_body(self.rfile, request, processor.max_body, self.body_buffer)
+        except http11.BadRequest as exc:
+            return self._refuse(exc.status, str(exc))
+        except http11.BodyTooLarge:
+            message = "request body exceeds maxRequestBodySize ({} bytes)"
+            return self._refuse(413, message.format(processor.max_body))
+        target = request.target
+        if target.startswith("/"):
+            path, _, query = target.partition("?")
+            path = path.partition("#")[0]
+            query = query.partition("#")[0]
+        else:  # absolute-form (a proxy's request)
+            split = urlsplit(target)
+            path, query = split.path, split.query
+        content_type = request.get("content-type")
+        event = {
+            "body": body,
+            "content_type": content_type,
+            "headers": {canonical(k): v for k, v in request.items},
+            "fields": dict(parse_qsl(query, keep_blank_values=True)) if query else {},
+            "id": str(uuid.uuid4()),
+            "method": request.method,
+            "path": path or "/",
+            "size": len(body),
+            "timestamp": int(time.time()),
+            "trigger": processor.trigger,
+            "url": "http://{}{}".format(request.get("host"), target),
+            "shard_id": 0,
+            "num_shards": 0,
+            "type": "",
+            "type_version": "",
+            "version": "",
+            # the rest of Nuclio's eventAsMap (pkg/processor/runtime/rpc/encoder/encode.go)
+            "content-type": content_type,
+            "offset": 0,
+            "topic": "",
+        }
+        status, reply_headers, reply, records = processor.invoke(event)
+        del event, body  # a large body is not kept while the answer is written
+        level = request.get("x-nuclio-log-level")
+        if level:
+            floor = LEVELS.get(level.lower(), 10)
+            wanted = [r for r in records if LEVELS.get(str(r.get("level")).lower(), 20) >= floor]
+            header = logs_header(wanted)
+            if header is None:
+                skipped = "Skipped setting logs in header cause of size limit"
+                processor.out.processor("warn", skipped)
+            else:
+                reply_headers["X-Nuclio-Logs"] = header
+        self._reply(status, reply_headers, reply, request.close)
+        return not request.close
+
+
+class HealthHandler(socketserver.StreamRequestHandler):
+    """GET /live and /ready, as Nuclio's processor answers them on :8082; one a connection."""
+
+    server: "TriggerServer"
+
+    def handle(self) -> None:
+        with contextlib.suppress(ConnectionError, socket.timeout):
+            try:
+                request = http11.read_request(self.rfile)
+            except http11.BadRequest as exc:
+                self._reply(exc.status)
+                return
+            if request is None:
+                return
+            path = request.target.partition("?")[0]
+            if request.method != "GET":
+                status = 501
+            elif path == "/live":
+                status = 200
+            elif path == "/ready":
+                status = 200 if self.server.processor.is_ready() else 503
+            else:
+                status = 404
+            self._reply(status)
+
+    def _reply(self, status: int) -> None:
+        body = json.dumps({"status": status}).encode()
+        headers = {"Content-Type": "application/json"}
+        head = http11.head(status, headers, len(body), True, self.server.date())
+        send_all(self.connection, [head, body])
+
+
+class TriggerServer(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, address: Any, handler: Any, processor: Processor) -> None:
+        super().__init__(address, handler)
+        self.processor = processor
+        self.date = http11.DateHeader()
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m harness.nuclio.runtime", description=__doc__)
+    parser.add_argument(
+        "--config", required=True, help="runtime JSON (FunctionSpec.runtime_config)"
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080, help="HTTP trigger port (0: any free)")
+    parser.add_argument(
+        "--health-port", type=int, default=8082, help="/ready and /live (0: any free)"
+    )
+    parser.add_argument("--ports-file", help="write the bound ports here as JSON once listening")
+    parser.add_argument("--parent-pid", type=int, help="stop when this process is gone")
+    parser.add_argument(
+        "--remove-on-exit", metavar="DIR", help="a scratch directory of the runner's to delete"
+    )
+    return parser.parse_args(argv)
+
+
+def _watch_parent(pid: int, stop: threading.Event) -> None:
+    while not stop.wait(0.5):
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            stop.set()
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    args = parse_args(argv)
+    with open(args.config, encoding="utf-8") as handle:
+        config = json.load(handle)
+    out = Output()
+    processor = Processor(config, out)
+    trigger = TriggerServer((args.host, args.port), TriggerHandler, processor)
+    health = TriggerServer((args.host, args.health_port), HealthHandler, processor)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    for server in (trigger, health):
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    if args.ports_file:
+        tmp = args.ports_file + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as handle:
+            json.dump(
+                {"http": trigger.server_address[1], "health": health.server_address[1]}, handle
+            )
+        os.replace(tmp, args.ports_file)
+    if args.parent_pid:
+        threading.Thread(target=_watch_parent, args=(args.parent_pid, stop), daemon=True).start()
+    out.processor(
+        "info",
+        "starting workers",
+        function=config.get("name"),
+        workers=config.get("num_workers") or 1,
+    )
+    wrapper = wrapper_path(processor.pool.env)
+    if not os.path.isfile(wrapper):
+        out.processor("error", "Can't find wrapper at {!r}".format(wrapper))
+        processor.failed = True
+        stop.set()
+    else:
+        threading.Thread(target=_start_pool, args=(processor, stop), daemon=True).start()
+    try:
+        stop.wait()
+    finally:
+        code = 1 if processor.failed else 0
+        trigger.shutdown()
+        health.shutdown()
+        processor.pool.close()
+        if args.remove_on_exit:
+            # the runner may be gone (kill -9): its scratch files go with the function
+            shutil.rmtree(args.remove_on_exit, ignore_errors=True)
+    sys.exit(code)
+
+
+def _start_pool(processor: Processor, stop: threading.Event) -> None:
+    try:
+        processor.pool.start()
+    except WorkerDied as exc:
+        if stop.is_set():  # stopped while starting: the workers were ended, they did not fail
+            return
+        processor.out.processor(
+            "error",
+            "Function wasn't ready: a worker failed to initialise (exit code {})".format(exc),
+        )
+        processor.failed = True
+        stop.set()
+        return
+    processor.ready.set()
+    processor.out.processor(
+        "info", "function ready", port_workers=processor.config.get("num_workers")
+    )
