@@ -88,9 +88,9 @@ EXTRA_COMMANDS.append(_register_run_commands)
 
 
 def _register_sdk_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from harness.sdk import command  # export-nuclio (cvat-sdk functions)
+    from harness.commands import export_nuclio  # export-nuclio (cvat-sdk functions)
 
-    command.register(sub)
+    export_nuclio.register(sub)
 
 
 EXTRA_COMMANDS.append(_register_sdk_commands)
