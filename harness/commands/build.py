@@ -7,13 +7,13 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from harness.commands import fail, guarded
+from harness.commands.common import fail, guarded
 from harness.nuclio.runners import StartError, make_runner
 from harness.nuclio.runners.docker import DockerRunner
 from harness.nuclio.spec import load_spec
 
 if TYPE_CHECKING:
-    from harness.commands import SubParsers
+    from harness.commands.common import SubParsers
 
 
 def register(sub: SubParsers) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from harness.commands import UsageError, guarded
+from harness.commands.common import UsageError, guarded
 from harness.cvat import CVAT_VERSION
 from harness.cvat.findings import parse_version
 from harness.nuclio.dashboard.api import DashboardHandler, FunctionPortHandler, Server, serve
@@ -28,7 +28,7 @@ from harness.nuclio.runners.options import add_start_options, runner_kwargs
 from harness.sdk import add_parameter_option
 
 if TYPE_CHECKING:
-    from harness.commands import SubParsers
+    from harness.commands.common import SubParsers
 
 DEFAULT_PORT = 8070  # the dashboard's port in CVAT's components/serverless compose file
 DEBUGPY_PORT = 5678  # debugpy's own default

@@ -11,13 +11,13 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness.commands import UsageError, fail
+from harness.commands.common import UsageError, fail
 from harness.cvat.client import DEFAULT_TIMEOUT_S
 from harness.nuclio.runners import RUNTIMES, RunnerUnavailable, StartError
 from harness.nuclio.runners.options import add_reach_options
 
 if TYPE_CHECKING:
-    from harness.commands import SubParsers
+    from harness.commands.common import SubParsers
 
 EPILOG = """\
 metrics (eval.json's "metrics"; per label as per_label.NAME.KEY):

@@ -7,10 +7,11 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from harness.commands.common import fail
 from harness.sdk import add_parameter_option
 
 if TYPE_CHECKING:
-    from harness.commands import SubParsers
+    from harness.commands.common import SubParsers
 
 EPILOG = """\
 The directory gets function.yaml (the kind, the labels from the SDK spec, cvat-sdk as a build
@@ -50,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         require_sdk()
     except ImportError as exc:
-        print(f"cvat-fn export-nuclio: {exc}", file=sys.stderr)
+        fail("export-nuclio", str(exc))
         return 2
     from harness.sdk.export import FunctionRef, SdkError, parse_params, write_function_dir
 
@@ -62,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         written = write_function_dir(ref, outdir, harness=False)
     except SdkError as exc:
         first, _, rest = str(exc).partition("\n")
-        print(f"cvat-fn export-nuclio: {first}", file=sys.stderr)
+        fail("export-nuclio", first)
         if rest:
             print(rest, file=sys.stderr)
         return 2

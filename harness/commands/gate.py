@@ -14,12 +14,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness.commands import UsageError, guarded
+from harness.commands.common import UsageError, guarded
 from harness.nuclio.runners import RUNTIMES
 from harness.nuclio.spec import find_function_yaml
 
 if TYPE_CHECKING:
-    from harness.commands import SubParsers
+    from harness.commands.common import SubParsers
 
 
 class GateParser(argparse.ArgumentParser):

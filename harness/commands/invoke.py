@@ -16,7 +16,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.commands import UsageError, fail, guarded, sdk_scratch
+from harness.commands.common import UsageError, fail, guarded, sdk_scratch
 from harness.commands.invoke_plan import (
     Plan,
     Target,
@@ -43,7 +43,7 @@ from harness.sdk import add_parameter_option
 from harness.suite.scenario import states_to_continue
 
 if TYPE_CHECKING:
-    from harness.commands import SubParsers
+    from harness.commands.common import SubParsers
 
 EPILOG = """\
 one request per kind:

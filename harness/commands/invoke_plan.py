@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from harness.commands import UsageError
+from harness.commands.common import UsageError
 from harness.cvat import KINDS
 from harness.cvat.client import read_image as read_image_file
 from harness.nuclio.spec import FunctionSpec, load_spec

@@ -6,11 +6,11 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness.commands import UsageError, guarded
+from harness.commands.common import UsageError, guarded
 from harness.nuclio.pinning import PinError, pin_base_image
 
 if TYPE_CHECKING:
-    from harness.commands import SubParsers
+    from harness.commands.common import SubParsers
 
 
 def register(sub: SubParsers) -> None:

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.commands import UsageError, fail, guarded, sdk_scratch
+from harness.commands.common import UsageError, fail, guarded, sdk_scratch
 from harness.nuclio.runners import RunningFunction, make_runner
 from harness.nuclio.runners.base import StartError
 from harness.nuclio.runners.options import add_start_options, runner_kwargs
@@ -23,7 +23,7 @@ from harness.output.logformat import format_line
 from harness.sdk import add_parameter_option
 
 if TYPE_CHECKING:
-    from harness.commands import SubParsers
+    from harness.commands.common import SubParsers
 
 POLL_S = 0.2
 EXAMPLE_ARGS = {

@@ -8,11 +8,11 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.commands import UsageError, guarded
+from harness.commands.common import UsageError, guarded
 from harness.output.logformat import is_record_line
 
 if TYPE_CHECKING:
-    from harness.commands import SubParsers
+    from harness.commands.common import SubParsers
 
 MAX_REASONS = 3
 MAX_LINE = 300

@@ -169,7 +169,7 @@ class ServedFunction:
         directory: Path
         try:
             if looks_like_sdk_ref(self.given):
-                from harness.commands import UsageError, sdk_scratch
+                from harness.commands.common import UsageError, sdk_scratch
 
                 module = Path(self.given.partition(":")[0])
                 self.watched = module.resolve().parent if module.suffix == ".py" else Path.cwd()
