@@ -96,7 +96,7 @@ def describe(ref: FunctionRef) -> dict[str, Any]:
     SdkError with the SDK's own message when loading fails."""
     if ref.text.endswith(".py") and not (ref.path and ref.path.is_file()):
         raise SdkError(f"{ref.text}: no such file")
-    from harness.nuclio.runners.process import harness_pythonpath
+    from harness.nuclio.runners.pythonpath import harness_pythonpath
 
     env = dict(os.environ, PYTHONPATH=harness_pythonpath(os.environ))
     try:

@@ -23,7 +23,13 @@ from typing import Any
 
 import requests
 
-from harness.nuclio.runners import cleanup, failures, image, labels, reaper, wait, watchdog
+import harness.nuclio.runners.cleanup as cleanup
+import harness.nuclio.runners.failures as failures
+import harness.nuclio.runners.image as image
+import harness.nuclio.runners.labels as labels
+import harness.nuclio.runners.reaper as reaper
+import harness.nuclio.runners.wait as wait
+import harness.nuclio.runners.watchdog as watchdog
 from harness.nuclio.runners.base import LogBuffer, Runner, RunningFunction, StartError
 from harness.nuclio.runners.wrapper import ENV as WRAPPER_ENV
 from harness.nuclio.runners.wrapper import IN_CONTAINER as WRAPPER_IN_CONTAINER

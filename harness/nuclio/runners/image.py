@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from harness.nuclio.runners import labels
+import harness.nuclio.runners.labels as labels
 from harness.nuclio.runners.base import StartError
 from harness.nuclio.spec import FunctionSpec
 

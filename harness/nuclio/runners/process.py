@@ -16,8 +16,12 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO
 
-from harness.nuclio.runners import cleanup, failures, wait, watchdog
+import harness.nuclio.runners.cleanup as cleanup
+import harness.nuclio.runners.failures as failures
+import harness.nuclio.runners.wait as wait
+import harness.nuclio.runners.watchdog as watchdog
 from harness.nuclio.runners.base import LogBuffer, Runner, RunningFunction, StartError
+from harness.nuclio.runners.pythonpath import harness_pythonpath
 from harness.nuclio.runners.wrapper import ENV as WRAPPER_ENV
 from harness.nuclio.runners.wrapper import check_wrapper
 from harness.nuclio.spec import FunctionSpec, load_spec
@@ -156,17 +160,6 @@ class ProcessRunner(Runner):
         running.health_url = f"http://127.0.0.1:{ports['health']}"
         running.ready_seconds = time.monotonic() - started
         return running
-
-
-def harness_pythonpath(environ: dict[str, str] | os._Environ[str]) -> str:
-    """PYTHONPATH for a child Python that finds this harness package first, installed or not.
-    Relative entries are made absolute: workers run in the function's directory, not in this
-    one."""
-    import harness
-
-    root = str(Path(harness.__file__).resolve().parents[1])
-    rest = [os.path.abspath(p) for p in environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-    return os.pathsep.join([root, *rest])
 
 
 def _ended(proc: subprocess.Popen[bytes]) -> str | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from harness.nuclio.runners import labels
+import harness.nuclio.runners.labels as labels
 
 
 def orphans(client: Any) -> list[Any]:

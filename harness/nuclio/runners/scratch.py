@@ -21,7 +21,9 @@ import stat
 import tempfile
 from pathlib import Path
 
-from harness.nuclio.runners import cleanup, labels, watchdog
+import harness.nuclio.runners.cleanup as cleanup
+import harness.nuclio.runners.labels as labels
+import harness.nuclio.runners.watchdog as watchdog
 
 OWNER_FILE = ".cvat-fn-owner.json"
 PROCESSES_FILE = ".cvat-fn-processes.json"

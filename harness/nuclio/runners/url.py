@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import requests
 import yaml
 
-from harness.nuclio.runners import wait
+import harness.nuclio.runners.wait as wait
 from harness.nuclio.runners.base import Runner, RunningFunction, StartError
 from harness.nuclio.spec import DEFAULT_READINESS_S, FunctionSpec, load_spec
 

@@ -55,7 +55,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
-from harness.nuclio.runners import labels
+import harness.nuclio.runners.labels as labels
+from harness.nuclio.runners.pythonpath import harness_pythonpath
 
 GROUP_GRACE_S = 3.0
 """How long a group has after SIGTERM before SIGKILL: a processor stops its workers and
@@ -72,8 +73,6 @@ class Watchdog:
         self.pid = os.getpid()
         self._lock = threading.RLock()  # a signal handler may send while main holds it
         read, self._write = os.pipe()  # both ends non-inheritable (PEP 446)
-        from harness.nuclio.runners.process import harness_pythonpath
-
         env = dict(os.environ, PYTHONPATH=harness_pythonpath(os.environ))
         try:
             self.process = subprocess.Popen(
