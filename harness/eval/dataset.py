@@ -195,7 +195,7 @@ def _truth(ann: Any, labels: list[str], types: Any, size: tuple[int, int]) -> Tr
     if ann.type == types.polygon:
         segmentation = [[float(v) for v in ann.points]]
     elif ann.type == types.mask:
-        from harness.eval.metrics import encode_mask
+        from harness.eval.rle import encode_mask
 
         segmentation = encode_mask(ann.image, size)
     crowd = bool(ann.attributes.get("is_crowd", False))

@@ -20,27 +20,11 @@ import numpy as np
 
 from harness.cvat.shapes import Shape
 from harness.eval.dataset import DatasetImage
+from harness.eval.rle import encode_mask, polygon_rle
 
 IOU_50 = 0  # index of IoU 0.5 in COCOeval's iouThrs
 AREA_ALL = 0
 MAX_DETS = -1  # COCOeval's largest maxDets (100)
-
-
-def encode_mask(bitmap: Any, size: tuple[int, int]) -> dict[str, Any]:
-    """A full-image 0/1 array (height, width) as a COCO RLE (counts as str, for JSON)."""
-    from pycocotools import mask as mask_utils
-
-    array = np.asfortranarray(np.asarray(bitmap, dtype=np.uint8).reshape(size))
-    rle = mask_utils.encode(array)
-    return {"size": [int(v) for v in rle["size"]], "counts": rle["counts"].decode("ascii")}
-
-
-def polygon_rle(points: Sequence[float], size: tuple[int, int]) -> dict[str, Any]:
-    """A polygon as a COCO RLE: COCOeval's loadRes takes detections' masks only as RLE."""
-    from pycocotools import mask as mask_utils
-
-    rle = mask_utils.merge(mask_utils.frPyObjects([list(points)], size[0], size[1]))
-    return {"size": [int(v) for v in rle["size"]], "counts": rle["counts"].decode("ascii")}
 
 
 @dataclass
