@@ -44,18 +44,11 @@ def guarded(command: str, run: Command) -> Command:
 
 
 def sdk_scratch(text: str, params: list[str], option: str = "") -> tuple[Path, Any]:
-    """A cvat-sdk module (``func.py``, ``module:create``) as a scratch Nuclio directory that
-    runs it (harness/sdk), for invoke and serve: the directory and its ScratchDir to remove.
-    No cvat-sdk, or a module that does not load: a UsageError of one line after ``option``."""
-    from harness.sdk import require_sdk
+    """:func:`harness.sdk.scratch_directory` for invoke and serve: a cvat-sdk module as a
+    scratch Nuclio directory, its failure a UsageError of one line after ``option``."""
+    from harness.sdk import SdkUnavailable, scratch_directory
 
     try:
-        require_sdk()
-    except ImportError as exc:
+        return scratch_directory(text, params)
+    except SdkUnavailable as exc:
         raise UsageError(f"{option}{exc}") from None
-    from harness.sdk.export import SdkError, scratch_function
-
-    try:
-        return scratch_function(text, params)
-    except (ImportError, SdkError) as exc:
-        raise UsageError(f"{option}{str(exc).splitlines()[0]}") from None

@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,20 +24,19 @@ from harness.commands.invoke_plan import (
     plan_requests,
     resolve_target,
 )
-from harness.cvat import CVAT_VERSION, KINDS, Shape, errors, warnings
+from harness.cvat import CVAT_VERSION, KINDS, Shape
 from harness.cvat.client import (
     DEFAULT_TIMEOUT_S,
     FunctionClient,
     ImageError,
     Invocation,
-    shown,
 )
-from harness.cvat.findings import losses, parse_version
+from harness.cvat.findings import parse_version
 from harness.nuclio.runners import make_runner
 from harness.nuclio.runners.base import RunningFunction, StartError
 from harness.nuclio.runners.options import add_start_options, runner_kwargs
 from harness.nuclio.spec import SpecError
-from harness.output.logformat import format_line, format_records, handler_traceback
+from harness.output.invocation import Step, failure_lines, findings_lines, status_line, step_json
 from harness.output.table import matches_table, shapes_table
 from harness.sdk import add_parameter_option
 from harness.suite.scenario import states_to_continue
@@ -155,16 +154,6 @@ def register(sub: SubParsers) -> None:
 # --- calls -------------------------------------------------------------------------------
 
 
-@dataclass
-class Step:
-    """One request of the run and the function output printed while it ran."""
-
-    title: str
-    invocation: Invocation
-    output: list[str] = field(default_factory=list)
-    """The function's own output lines of that time (a crash's traceback is only there)."""
-
-
 def progress(message: str) -> None:
     print(f"cvat-fn invoke: {message}", file=sys.stderr, flush=True)
 
@@ -217,45 +206,6 @@ def call(
 # --- output ------------------------------------------------------------------------------
 
 
-def status_line(inv: Invocation) -> str:
-    if inv.error:
-        return f"no answer after {inv.latency_s * 1000:.0f} ms: {inv.error}"
-    return f"HTTP {inv.status} in {inv.latency_s * 1000:.0f} ms"
-
-
-def findings_lines(inv: Invocation, cvat_version: str) -> list[str]:
-    errs, warns = errors(inv.findings), warnings(inv.findings)
-    lost = losses(inv.findings)
-    if inv.status != 200:
-        return []
-    if not inv.findings:
-        return [f"valid for CVAT {cvat_version}: no errors, no warnings"]
-    dropped = f", {len(lost)} silently dropped" if lost else ""
-    lines = [f"CVAT {cvat_version}: {len(errs)} error(s){dropped}, {len(warns)} warning(s)"]
-    lines += [f"  error: {f.where}: {f.message}" for f in errs]
-    lines += [f"  dropped: {f.where}: {f.message}" for f in lost]
-    lines += [f"  warning: {f.where}: {f.message}" for f in warns]
-    return lines
-
-
-def failure_lines(step: Step) -> list[str]:
-    """What the function said while it failed: its log records for the request, else its
-    output of that time (a worker that died leaves no records, only a traceback)."""
-    inv = step.invocation
-    lines = []
-    if inv.status is not None and inv.status != 200:
-        lines.append("answer: " + (shown(inv).strip() or "(empty)"))
-    if inv.logs:
-        lines.append("function log for this request:")
-        lines += format_records(inv.logs, shown=filter(None, [handler_traceback(inv.text)]))
-    elif step.output:
-        lines.append("function output while this request ran:")
-        lines += [f"  {text}" for line in step.output for text in format_line(line).splitlines()]
-    else:
-        lines.append("the function logged nothing for this request")
-    return lines
-
-
 def text_report(steps: Sequence[Step], kind: str, plan: Plan, cvat_version: str) -> str:
     blocks = []
     for step in steps:
@@ -272,35 +222,6 @@ def text_report(steps: Sequence[Step], kind: str, plan: Plan, cvat_version: str)
             lines += failure_lines(step)
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
-
-
-def step_json(step: Step, kind: str) -> dict[str, Any]:
-    inv = step.invocation
-    out: dict[str, Any] = {
-        "title": step.title,
-        "sent": inv.sent,
-        "status": inv.status,
-        "ok": inv.ok,
-        "error": inv.error,
-        "latency_ms": round(inv.latency_s * 1000, 3),
-        "body": inv.body if inv.status == 200 else inv.text,
-        "shapes": [s.to_json() for s in inv.shapes],
-        "findings": [
-            {
-                "severity": f.severity,
-                "code": f.code,
-                "where": f.where,
-                "message": f.message,
-                "cvat_version": f.cvat_version,
-            }
-            for f in inv.findings
-        ],
-        "logs": inv.logs,
-        "output": step.output if not inv.ok else [],
-    }
-    if kind == "reid":
-        out["matches"] = inv.body if inv.status == 200 and isinstance(inv.body, list) else None
-    return out
 
 
 def failure_json(target: Target | None, args: argparse.Namespace, error: str) -> dict[str, Any]:

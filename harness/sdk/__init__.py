@@ -33,6 +33,25 @@ def require_sdk() -> None:
         raise ImportError(EXTRA_HINT) from None
 
 
+class SdkUnavailable(ValueError):
+    """No cvat-sdk, or a module that does not load; the message is one line saying why."""
+
+
+def scratch_directory(text: str, params: list[str]) -> tuple[Path, Any]:
+    """A cvat-sdk module (``func.py``, ``module:create``) as a scratch Nuclio directory that
+    runs it, for invoke, serve and the dashboard: the directory and its ScratchDir to remove."""
+    try:
+        require_sdk()
+    except ImportError as exc:
+        raise SdkUnavailable(str(exc)) from None
+    from harness.sdk.export import SdkError, scratch_function
+
+    try:
+        return scratch_function(text, params)
+    except (ImportError, SdkError) as exc:
+        raise SdkUnavailable(str(exc).splitlines()[0]) from None
+
+
 def add_parameter_option(add: Callable[..., Any], *flags: str, given: str = "") -> None:
     """``--function-parameter NAME=TYPE:VALUE`` (cvat-cli's ``-p``), declared once for
     export-nuclio, invoke, serve and pytest; ``add`` is add_argument or pytest's addoption,

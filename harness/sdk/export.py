@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from harness.sdk import nuclio_main
+import harness.sdk.nuclio_main as nuclio_main
 from harness.suite.config import CONFIG_NAME
 
 DESCRIBE_TIMEOUT_S = 120.0

@@ -169,13 +169,15 @@ class ServedFunction:
         directory: Path
         try:
             if looks_like_sdk_ref(self.given):
-                from harness.commands.common import UsageError, sdk_scratch
+                from harness.sdk import SdkUnavailable, scratch_directory
 
                 module = Path(self.given.partition(":")[0])
                 self.watched = module.resolve().parent if module.suffix == ".py" else Path.cwd()
                 try:
-                    directory, self._scratch = sdk_scratch(self.given, self.options.sdk_params)
-                except UsageError as exc:
+                    directory, self._scratch = scratch_directory(
+                        self.given, self.options.sdk_params
+                    )
+                except SdkUnavailable as exc:
                     return None, str(exc)
             else:
                 directory = Path(self.given)

@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from harness.commands.invoke import Step, failure_lines, findings_lines, status_line, step_json
 from harness.cvat import CVAT_VERSION, errors
 from harness.cvat.client import Invocation, LogSource, logged_since, records_in
 from harness.cvat.judge import Judge
 from harness.nuclio.spec import Label
+from harness.output.invocation import Step, failure_lines, findings_lines, status_line, step_json
 from harness.output.logformat import format_record
 from harness.output.table import shapes_table
 
