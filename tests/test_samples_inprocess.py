@@ -36,6 +36,9 @@ KINDS = {
     "template_tracker": "tracker",
     "histogram_reid": "reid",
 }
+# The modules every sample imports by the same name (model_weights reads the weights/ beside
+# the sample that imported it first).
+SHARED = ("model_handler", "model_weights")
 
 
 class Sample:
@@ -74,7 +77,7 @@ class Sample:
 
 def import_main(directory: Path) -> ModuleType:
     """Import directory/main.py with directory on sys.path, isolated from other samples."""
-    for shared in ("main", "model_handler"):
+    for shared in ("main", *SHARED):
         sys.modules.pop(shared, None)
     sys.path.insert(0, str(directory))
     try:
@@ -86,8 +89,9 @@ def import_main(directory: Path) -> ModuleType:
         spec.loader.exec_module(module)
     finally:
         sys.path.remove(str(directory))
-        # Every sample names its helper model_handler; main keeps its own reference.
-        sys.modules.pop("model_handler", None)
+        # Every sample names its helpers alike; main keeps its own references.
+        for shared in SHARED:
+            sys.modules.pop(shared, None)
     return module
 
 
@@ -323,7 +327,8 @@ def test_interactor_rle_follows_cvat(interactor: Sample) -> None:
         handler_module = importlib.import_module("model_handler")
     finally:
         sys.path.remove(str(interactor.directory))
-        sys.modules.pop("model_handler", None)
+        for shared in SHARED:
+            sys.modules.pop(shared, None)
     assert handler_module.mask_to_rle(np.array([0, 0, 0, 1])) == [3, 1]
     assert handler_module.mask_to_rle(np.array([1, 1, 0, 0])) == [0, 2, 2]
     grid = np.array([[0, 1, 1], [1, 0, 0]])

@@ -1,11 +1,15 @@
 """`cvat-fn new`: a model repository of one kind, rendered from the templates in
 harness/nuclio/templates.
 
-The templates are files, rendered with Jinja2: ``common/`` goes into every repository,
-``<kind>/`` adds the demo model of that kind, and ``partials/`` holds pieces both include. A
-``.j2`` file is rendered (and loses the suffix), any other file is copied byte for byte; a path
-part ``dot-x`` is written as ``.x`` (packaging tools skip dotfiles). Each kind also gets its
-fixture images, and the detector the Haar cascade from the installed OpenCV as its weights.
+The templates are files, rendered with Jinja2: ``common/`` goes into every repository and
+``<kind>/`` adds the demo model of that kind. A ``.j2`` file is rendered (and loses the suffix),
+any other file is copied byte for byte; a path part ``dot-x`` is written as ``.x`` (packaging
+tools skip dotfiles). Each kind also gets its fixture images, and the detector the Haar cascade
+from the installed OpenCV as its weights.
+
+The model code (``<kind>/model_handler.py``, ``common/model_weights.py``) is plain Python with no
+template syntax, so the Nuclio samples in sample_functions/ link to these very files and
+tests/test_scaffold_samples.py fails when a sample and what this module writes part ways.
 """
 
 from __future__ import annotations
@@ -87,7 +91,7 @@ def _render_tree(source: Path, target: Path, context: dict[str, Any]) -> list[Pa
     import jinja2
 
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(source.parent)),  # partials/ can be included
+        loader=jinja2.FileSystemLoader(str(source.parent)),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,
@@ -141,7 +145,6 @@ def create(directory: Path, kind: str, name: str | None = None, image: str | Non
         "title": spec.label,
         "image": image or f"ghcr.io/OWNER/{name}",
         "images": spec.images,
-        "cascade": spec.cascade,
     }
     cascade = _haar_cascade(spec.cascade) if spec.cascade else None  # before writing anything
     root = template_root()

@@ -11,19 +11,15 @@ broken one is named.
 
 from __future__ import annotations
 
-import json
 import math
-import os
-from pathlib import Path
 
 import cv2
 import numpy as np
 
+from model_weights import load_settings
+
 SETTINGS = "reid.json"
 
-
-{% include "partials/weights.py.j2" %}
-{% include "partials/settings.py.j2" %}
 
 def box_points(box) -> list[float] | None:
     """[x1, y1, x2, y2] from a CVAT shape dict (``points``) or a bare list."""

@@ -9,19 +9,15 @@ is named.
 from __future__ import annotations
 
 import contextlib
-import json
-import os
-from pathlib import Path
 
 import cv2
 import numpy as np
 from PIL import Image
 
+from model_weights import load_settings
+
 SETTINGS = "grabcut.json"
 
-
-{% include "partials/weights.py.j2" %}
-{% include "partials/settings.py.j2" %}
 
 def to_points(value) -> list[tuple[float, float]]:
     """[[x, y], ...] (or a flat [x, y, ...]) as float pairs; junk is dropped."""

@@ -10,19 +10,15 @@ file through ``weights_file`` so a missing or broken one is named.
 from __future__ import annotations
 
 import base64
-import json
-import os
-from pathlib import Path
 
 import cv2
 import numpy as np
 from PIL import Image
 
+from model_weights import load_settings
+
 SETTINGS = "tracker.json"
 
-
-{% include "partials/weights.py.j2" %}
-{% include "partials/settings.py.j2" %}
 
 def box_of(shape) -> tuple[list[float] | None, str]:
     """(box [x1, y1, x2, y2] or None, form) from a bare point list or a shape dict."""

@@ -7,14 +7,15 @@ shapes, and load every file through ``weights_file`` so a missing or broken one 
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 from PIL import Image
 
-CASCADE = "{{ cascade }}"
+from model_weights import WeightsError, weights_file
+
+CASCADE = "haarcascade_frontalface_default.xml"
 LABEL = "face"
 # The largest side the cascade sees: bigger frames are shrunk first.
 MAX_SIDE = 1024
@@ -22,8 +23,6 @@ MAX_SIDE = 1024
 # maps it to a confidence in (0, 1).
 WEIGHT_CENTRE = 3.0
 
-
-{% include "partials/weights.py.j2" %}
 
 def load_cascade(path: Path) -> cv2.CascadeClassifier:
     cascade = cv2.CascadeClassifier()
