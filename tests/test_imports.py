@@ -207,3 +207,18 @@ def test_the_top_packages_import_nothing() -> None:
     and before every command: they hold no import at all."""
     for path in (PACKAGE / "__init__.py", PACKAGE / "nuclio" / "__init__.py"):
         assert not list(import_nodes(ast.parse(path.read_text(encoding="utf-8")))), path
+
+
+def test_the_checks_never_import_a_runner() -> None:
+    """A check sees a Target (a URL and what it answered), never a runner, so the url runner
+    tests a function on a real Nuclio with the same checks (shared/DESIGN.md, "One runtime,
+    many runners")."""
+    graph = build_graph()
+    wrong = sorted(
+        f"{name} -> {target}"
+        for name, targets in graph.items()
+        if name.startswith("harness.suite.checks")
+        for target in targets
+        if target.startswith("harness.nuclio.runners")
+    )
+    assert not wrong

@@ -179,10 +179,10 @@ class BuildContext:
                 if isinstance(source, bytes):
                     _add_bytes(tar, name, source)
                 else:
-                    info = tar.gettarinfo(str(source), arcname=name)
-                    info.uid = info.gid = 0
-                    info.uname = info.gname = "root"
-                    with source.open("rb") as handle:
+                    with source.open("rb") as handle:  # a link's target, not the link
+                        info = tar.gettarinfo(arcname=name, fileobj=handle)
+                        info.uid = info.gid = 0
+                        info.uname = info.gname = "root"
                         tar.addfile(info, handle)
 
 
