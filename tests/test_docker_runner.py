@@ -378,7 +378,6 @@ def _tags(client: Any, directory: Path) -> list[str]:
 
 def _remove_images(client: Any, directory: Path) -> None:
     """A tmp directory's images: nothing else will use them."""
-    from harness.runners.image import repository
 
     for tag in _tags(client, directory):
         client.images.remove(tag)  # by tag: the id may be shared with another test's image
