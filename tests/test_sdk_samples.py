@@ -254,3 +254,39 @@ def test_the_export_builds_on_a_python_cvat_sdk_supports(exports: dict[str, Path
     runtime = data["spec"]["runtime"].partition(":")[2]
     assert runtime in SpecifierSet(metadata("cvat-sdk")["Requires-Python"])
     assert data["spec"]["build"]["baseImage"] == "debian:bookworm-slim" and runtime == "3.11"
+
+
+def test_export_takes_the_modules_directory_as_nuctl_deploy_would(tmp_path: Path) -> None:
+    """Beside the module: what it may need ships; hidden files, caches, what the export
+    writes itself, and the export (when it lies inside) do not."""
+    source = tmp_path / "func"
+    (source / "data").mkdir(parents=True)
+    (source / "data" / "table.json").write_text("{}")
+    (source / "helper.py").write_text("VALUE = 1\n")
+    (source / "linked.txt").symlink_to(tmp_path / "target.txt")
+    (tmp_path / "target.txt").write_text("followed")
+    for unwanted in (".git/HEAD", "__pycache__/helper.pyc", "data/__pycache__/x.pyc", ".env"):
+        (source / unwanted).parent.mkdir(parents=True, exist_ok=True)
+        (source / unwanted).write_text("no")
+    (source / "function.yaml").write_text("old: yes\n")
+    (source / "main.py").write_text("old = True\n")
+    module = source / "func.py"
+    module.write_text(
+        "import cvat_sdk.auto_annotation as cvataa\n"
+        "spec = cvataa.DetectionFunctionSpec(labels=[cvataa.label_spec('cat', 0)])\n"
+        "def detect(context, image):\n    return []\n"
+    )
+    outdir = source / "build" / "out"
+    assert main(["export-nuclio", str(module), str(outdir)]) == 0
+    shipped = {p.relative_to(outdir).as_posix() for p in outdir.rglob("*") if p.is_file()}
+    assert shipped == {
+        "func.py",
+        "helper.py",
+        "linked.txt",
+        "data/table.json",
+        "function.yaml",
+        "main.py",
+    }, shipped
+    assert (outdir / "linked.txt").read_text() == "followed"
+    assert not (outdir / "linked.txt").is_symlink()
+    assert "old" not in (outdir / "function.yaml").read_text()

@@ -1,4 +1,7 @@
-"""cvat-fn export-nuclio: a cvat-sdk function as a Nuclio function for community CVAT."""
+"""cvat-fn export-nuclio: a cvat-sdk function as a Nuclio function for community CVAT.
+
+The module's directory ships with it, as nuctl deploy --path takes a whole directory: a
+module that loads its model from files beside it still runs once exported."""
 
 from __future__ import annotations
 
@@ -17,7 +20,10 @@ EPILOG = """\
 The directory gets function.yaml (the kind, the labels from the SDK spec, cvat-sdk as a build
 dependency, packages from a requirements.txt beside the module), main.py (CVAT's Nuclio
 requests in, the SDK function called, CVAT's answers out), the module itself, and
-cvat-fn.yaml (when one lies beside the module) with its paths rebased. Then:
+cvat-fn.yaml (when one lies beside the module) with its paths rebased. The other files of the
+module's directory are copied in too (links followed; hidden files, __pycache__ and OUTDIR
+left out), as `nuctl deploy --path` takes a whole directory: a module may load its model from
+files beside it. Keep the module in a directory of its own. Then:
 
   pytest --function OUTDIR        the same suite, on the same fixtures
   nuctl deploy --path OUTDIR ...  as any CVAT function
@@ -36,7 +42,9 @@ def register(sub: SubParsers) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("function", metavar="FUNC", help="path/to/func.py (a single-file module)")
+    p.add_argument(
+        "function", metavar="FUNC", help="path/to/func.py (its directory's other files ship too)"
+    )
     p.add_argument("outdir", metavar="OUTDIR", help="directory to write (made if missing)")
     add_parameter_option(p.add_argument, "-p")
     p.add_argument(

@@ -2,8 +2,9 @@
 SDK spec, cvat-sdk as a build dependency) and main.py (:mod:`harness.sdk.nuclio_main`).
 
 The same writer serves ``cvat-fn export-nuclio`` (a directory to deploy to community CVAT,
-with the module copied in) and ``pytest --function func.py`` (a scratch directory pointing
-at the module where it lies, with cvat-fn's probe requests turned on).
+with the module and the other files of its directory copied in) and ``pytest --function
+func.py`` (a scratch directory pointing at the module where it lies, with cvat-fn's probe
+requests turned on).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ DESCRIBE_TIMEOUT_S = 120.0
 # (3.10): Debian 12's python3 is 3.11, the newest Nuclio runtime (builder.go supports 3.9-3.11).
 RUNTIME_PYTHON = "3.11"
 BASE_IMAGE = "debian:bookworm-slim"
+# What an export writes itself: files of these names beside the module are not copied.
+WRITTEN = ("function.yaml", "main.py", CONFIG_NAME)
 
 
 class SdkError(ValueError):
@@ -234,6 +237,30 @@ def _rebase_config(source: Path, target_dir: Path) -> None:
     (target_dir / CONFIG_NAME).write_text(text + yaml.safe_dump(raw, sort_keys=False))
 
 
+def _skipped(path: Path, outdir: Path) -> bool:
+    """Hidden files (.git too), caches, and the output directory when it lies inside."""
+    return path.name.startswith(".") or path.name == "__pycache__" or path.resolve() == outdir
+
+
+def _copy_beside(module: Path, outdir: Path) -> None:
+    """The other files of the module's directory, links followed, as ``nuctl deploy --path``
+    takes a whole directory: a module may load its model from files beside it."""
+    outdir = outdir.resolve()
+    if module.parent.resolve() == outdir:
+        return
+
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        return {name for name in names if _skipped(Path(directory, name), outdir)}
+
+    for entry in sorted(module.parent.iterdir()):
+        if entry.name in (module.name, *WRITTEN) or _skipped(entry, outdir):
+            continue
+        if entry.is_dir():
+            shutil.copytree(entry, outdir / entry.name, ignore=ignore, dirs_exist_ok=True)
+        elif entry.is_file():
+            shutil.copy2(entry, outdir / entry.name)
+
+
 def write_function_dir(
     ref: FunctionRef,
     outdir: Path,
@@ -244,7 +271,7 @@ def write_function_dir(
 ) -> Path:
     """Write the Nuclio function directory; returns it. ``harness`` answers cvat-fn's
     probes; ``in_place`` (default: as ``harness``) points at the module where it lies instead
-    of copying it in to deploy."""
+    of copying it, and the other files of its directory, in to deploy."""
     in_place = harness if in_place is None else in_place
     info = info or describe(ref)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -264,6 +291,7 @@ def write_function_dir(
             raise SdkError(f"{ref.text}: only a single-file module can be exported")
         if source.resolve() != (outdir / source.name).resolve():
             shutil.copy2(source, outdir / source.name)
+        _copy_beside(source, outdir)
         env[nuclio_main.ENV_FUNCTION] = source.name
         requirements = _requirements(source.parent)
         config = source.parent / CONFIG_NAME
