@@ -10,7 +10,6 @@ fixtures live in the repository's fixtures/, a new repository's in tests/fixture
 from __future__ import annotations
 
 import importlib.util
-import json
 from pathlib import Path
 from types import ModuleType
 
@@ -72,32 +71,27 @@ def _load(path: Path) -> ModuleType:
     return module
 
 
-# The cvat-sdk samples keep their own copy of the algorithm (cvat-cli and export-nuclio take a
-# single file); at least their settings must stay those of the Nuclio samples' weights/.
-@pytest.mark.parametrize(
-    ("module", "settings", "names"),
-    [
-        (
-            "sdk_grabcut/grabcut.py",
-            "interactor/weights/grabcut.json",
-            {"WORK_SIDE": "work_side", "ITERATIONS": "iterations", "RNG_SEED": "rng_seed"},
-        ),
-        (
-            "sdk_template_tracker/template_matching.py",
-            "tracker/weights/tracker.json",
-            {
-                "TEMPLATE_SIDE": "template_side",
-                "SEARCH_MARGIN": "search_margin",
-                "MIN_SCORE": "min_score",
-            },
-        ),
-    ],
-)
-def test_the_sdk_samples_use_the_nuclio_samples_settings(
-    module: str, settings: str, names: dict[str, str]
-) -> None:
+# The cvat-sdk samples are adapters over the Nuclio samples' model: their model code and
+# weights/ link to the very files the Nuclio sample runs, the module runs the model it loads
+# from beside itself, and none of the algorithm is written out again in the module.
+SDK_SAMPLE_OF = {
+    "sdk_face_detector/haar_faces.py": "face_detector",
+    "sdk_grabcut/grabcut.py": "grabcut_interactor",
+    "sdk_template_tracker/template_matching.py": "template_tracker",
+}
+ALGORITHM = ("CascadeClassifier", "detectMultiScale", "grabCut", "matchTemplate")
+
+
+@pytest.mark.parametrize("module", sorted(SDK_SAMPLE_OF))
+def test_the_sdk_samples_run_the_nuclio_samples_model(module: str) -> None:
+    sdk, nuclio = (SAMPLES / module).parent, SAMPLES / SDK_SAMPLE_OF[module]
+    for name in (*LINKED, "weights"):
+        path = sdk / name
+        assert path.is_symlink(), f"{path}: a copy; link it to what {nuclio.name} uses"
+        assert path.resolve() == (nuclio / name).resolve(), f"{path}: not {nuclio.name}'s"
+    assert shared_files(sdk) == shared_files(nuclio)
+    source = (SAMPLES / module).read_text()
+    assert not [word for word in ALGORITHM if word in source], f"{module}: the model again"
     pytest.importorskip("cvat_sdk")
     loaded = _load(SAMPLES / module)
-    expected = json.loads((template_root() / settings).read_text())
-    for constant, key in names.items():
-        assert getattr(loaded, constant) == expected[key], f"{module}: {constant}"
+    assert loaded._model.infer.__code__.co_filename == str(sdk / "model_handler.py")

@@ -134,6 +134,25 @@ def test_exports_lint_clean(exports: dict[str, Path]) -> None:
         assert {"cvat-fn.yaml", "function.yaml", "main.py"} < files, files
 
 
+@pytest.mark.parametrize(
+    ("export", "module"),
+    [("haar_export", DETECTOR), ("tracker_export", TRACKER), ("grabcut_export", INTERACTOR)],
+)
+def test_an_export_carries_the_model_beside_the_module(
+    exports: dict[str, Path], export: str, module: Path
+) -> None:
+    """The sample loads model_handler.py (and its weights) from beside itself: the export
+    has them as files of its own, not links back into the repository."""
+    directory = exports[export]
+    shipped = ["model_handler.py", "model_weights.py", "requirements.txt", module.name]
+    shipped += [p.relative_to(module.parent).as_posix() for p in module.parent.glob("weights/*")]
+    assert "weights" in {Path(name).parent.name for name in shipped}
+    for name in shipped:
+        path = directory / name
+        assert path.is_file() and not path.is_symlink(), path
+        assert path.read_bytes() == (module.parent / name).read_bytes(), name
+
+
 def test_export_refuses_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["export-nuclio", str(tmp_path / "missing.py"), str(tmp_path / "out")]) == 2
     assert capsys.readouterr().err.strip().endswith("missing.py: no such file")

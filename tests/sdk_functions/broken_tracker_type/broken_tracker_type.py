@@ -3,7 +3,6 @@
 shape of type 'polygon', but original shape was of type 'rectangle'"."""
 
 import importlib.util
-import sys
 from pathlib import Path
 
 import cvat_sdk.auto_annotation as cvataa
@@ -11,7 +10,6 @@ import cvat_sdk.auto_annotation as cvataa
 SAMPLE = Path(__file__).resolve().parents[3] / "sample_functions/sdk_template_tracker"
 _spec = importlib.util.spec_from_file_location("template_matching", SAMPLE / "template_matching.py")
 sample = importlib.util.module_from_spec(_spec)
-sys.modules["template_matching"] = sample  # its State objects travel pickled
 _spec.loader.exec_module(sample)
 
 spec = sample.spec

@@ -1,0 +1,1 @@
+../../harness/nuclio/templates/interactor/model_handler.py

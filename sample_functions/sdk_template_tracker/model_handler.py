@@ -1,0 +1,1 @@
+../../harness/nuclio/templates/tracker/model_handler.py
