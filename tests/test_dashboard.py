@@ -345,6 +345,49 @@ def test_fixtures_refuses_what_it_cannot_turn_into_a_fixture(tmp_path: Path) -> 
     assert not (tmp_path / "cvat-fn.yaml").exists()
 
 
+def _recording(where: Path, status: int, image: bool, body: object) -> Path:
+    where.mkdir(parents=True)
+    images = {}
+    if image:
+        shutil.copyfile(ASTRONAUT, where / "image.jpg")
+        images = {"image": "image.jpg"}
+    (where / "exchange.json").write_text(json.dumps({
+        "function": "opencv-haar-face-detector", "kind": "detector",
+        "request": {"fields": {"threshold": 0.5}, "images": images},
+        "answer": {"status": status, "body": body}, "findings": [],
+    }))  # fmt: skip
+    return where
+
+
+def test_fixtures_keeps_the_files_layout_and_says_why_a_request_cannot_be_one(
+    tmp_path: Path,
+) -> None:
+    """The sample's own cvat-fn.yaml (two-space indent, dashes indented, one long flow line)
+    gets a fixture added and nothing else changed; a failed request is listed as one CVAT
+    fails, and one without a readable image is refused with the reason."""
+    config = tmp_path / "cvat-fn.yaml"
+    original = (FACES / "cvat-fn.yaml").read_text()
+    config.write_text(original)
+    answer = [{"label": "face", "type": "rectangle", "points": [176, 65, 272, 161],
+               "confidence": 0.99}]  # fmt: skip
+    good = _recording(tmp_path / "rec" / "0001-face", 200, True, answer)
+    made = fixtures_cli(good, "--into", config, "--expect-answer", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    added = config.read_text().splitlines()
+    kept = iter(added)
+    assert all(line in kept for line in original.splitlines())  # in order, unchanged
+    assert len(added) > len(original.splitlines())
+    assert "  - name: 0001-face" in added and "    image: 0001-face-image.jpg" in added
+
+    bad = _recording(tmp_path / "rec" / "0002-face", 500, False, "Traceback ...")
+    listed = fixtures_cli(tmp_path / "rec", cwd=tmp_path)
+    assert "0002-face: opencv-haar-face-detector (detector)" in listed.stdout
+    assert "HTTP 500 (CVAT fails the request)" in listed.stdout
+    refused = fixtures_cli(bad, "--into", config, cwd=tmp_path)
+    assert refused.returncode == 2
+    assert "no image was recorded: CVAT sent none, or one that cannot be read" in refused.stderr
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -36,6 +36,7 @@ WATCH_S = 0.5
 EPILOG = """\
 point CVAT at it (CVAT's settings, read when its server and workers start):
   CVAT_NUCLIO_HOST=127.0.0.1 CVAT_NUCLIO_PORT=8070 CVAT_NUCLIO_INVOKE_METHOD=dashboard
+  CVAT_SERVERLESS=1
 
 examples:
   cvat-fn dashboard ./my_model --reload
@@ -243,6 +244,8 @@ def run(args: argparse.Namespace) -> int:
             reloader = Reloader(registry, ignored, say)
             reloader.start()
             say("--reload: watching " + ", ".join(str(p) for p in reloader.roots()))
+        if args.record:
+            say(f"--record: each request into {args.record}/ (cvat-fn fixtures {args.record})")
         say("Ctrl-C stops it")
         while not stop.wait(WATCH_S):
             _watch_exits(functions)

@@ -14,6 +14,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.util import load_yaml_guess_indent
 
 from harness.cvat.shapes import Shape, shapes_from_response
 from harness.nuclio.dashboard.recording import Recording, RecordingError
@@ -74,7 +75,10 @@ def fixture_for(
     images = rec.images
     first = "image0" if kind == "reid" else "image"
     if first not in images:
-        raise RecordingError(f"{rec.path}: the request had no {first}")
+        raise RecordingError(
+            f"{rec.path}: no {first} was recorded: CVAT sent none, or one that cannot be read as"
+            " an image, so this request cannot become a fixture"
+        )
     copies: list[tuple[Path, Path]] = []
     fx = CommentedMap()
     fx["name"] = rec.path.name
@@ -118,9 +122,14 @@ def add_fixtures(
     A recording whose fixture name is already there is skipped, with a note."""
     yaml = YAML()
     yaml.preserve_quotes = True
-    yaml.width = 100
+    yaml.width = 4096  # never wrap a line the user wrote on one
     if config.is_file():
-        data = yaml.load(config.read_text(encoding="utf-8"))
+        text = config.read_text(encoding="utf-8")
+        # Written back with the file's own indentation, so the diff shows only what was added.
+        _, indent, offset = load_yaml_guess_indent(text)
+        if indent:  # a block sequence's indent and dash offset; mappings keep two spaces
+            yaml.indent(mapping=2, sequence=indent, offset=offset or 0)
+        data = yaml.load(text)
         if data is None:
             data = CommentedMap()
         if not isinstance(data, dict):

@@ -128,6 +128,8 @@ class Recording:
         errors = sum(f.get("severity") == "error" for f in findings)
         dropped = sum(f.get("severity") == "loss" for f in findings)
         status = f"HTTP {self.status}" if self.status is not None else "no answer"
+        if self.status is not None and not 200 <= self.status < 300:
+            status += " (CVAT fails the request)"
         return (
             f"{self.path.name}: {self.function} ({self.kind}) {self.data.get('time', '')},"
             f" {status}, {errors} error(s), {dropped} dropped"
