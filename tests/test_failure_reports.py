@@ -11,6 +11,7 @@ import html
 import re
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,6 +94,9 @@ def test_invoke_shows_the_handler_exception_once(tmp_path):
     assert "[info] detecting size=" in done.stdout and '{"' not in done.stdout, done.stdout
 
 
+WRAPPER_LEFT_OUT = re.compile(r"\((\d+) frame\(s\) of the runtime's wrapper left out: ")
+
+
 def test_serve_prints_the_runtimes_records_readably():
     """serve prints each line of the function's output through format_line: the runtime's own
     record of the exception, as the process runner captured it, becomes readable lines."""
@@ -103,7 +107,12 @@ def test_serve_prints_the_runtimes_records_readably():
     with ProcessRunner().start(FUNCTION) as running:
         since = len(running.logs)
         FunctionClient(running.url, "detector").send({"image": ""}, "empty image", None)
-        printed = "\n".join(format_line(line) for line in running.logs.lines(since))
+        deadline = time.monotonic() + 10  # the output is copied asynchronously: wait for it
+        while True:
+            printed = "\n".join(format_line(line) for line in running.logs.lines(since))
+            if WRAPPER_LEFT_OUT.search(printed) or time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
     assert "Exception caught in handler" in printed and '{"' not in printed, printed
     assert printed.count("Traceback (most recent call last):") == 1, printed
-    assert re.search(r"\((\d+) frame\(s\) of the runtime's wrapper left out: ", printed), printed
+    assert WRAPPER_LEFT_OUT.search(printed), printed
