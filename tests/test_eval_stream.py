@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -99,3 +100,102 @@ def test_every_image_goes_as_cvats_request_never_more_at_once(
 def test_the_body_is_the_json_of_cvats_request(threshold: float | None) -> None:
     data = (IMAGES / "astronaut.jpg").read_bytes()
     assert json.loads(detector_body(data, threshold)) == detector_request(data, threshold)
+
+
+class OneWorker(ThreadingHTTPServer):
+    """A function with one worker: requests wait their turn, each takes SERVICE_S."""
+
+    daemon_threads = True
+    SERVICE_S = 0.2
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), OneWorkerHandler)
+        self.worker = threading.Lock()
+        self.count = threading.Lock()
+        self.in_flight = self.most = 0
+
+
+class OneWorkerHandler(BaseHTTPRequestHandler):
+    server: OneWorker
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        self.rfile.read(int(self.headers["Content-Length"]))
+        with self.server.count:
+            self.server.in_flight += 1
+            self.server.most = max(self.server.most, self.server.in_flight)
+        with self.server.worker:  # the worker: one request at a time
+            time.sleep(self.server.SERVICE_S)
+        with self.server.count:
+            self.server.in_flight -= 1
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"[]")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_requests_sent_ahead_wait_for_the_worker_and_their_latency_counts_from_it(
+    tmp_path: Path,
+) -> None:
+    """With one request waiting at the function, the worker is never idle, yet each image's
+    latency is its own service time, not that plus its wait in the queue (which alone would
+    make every latency after the first about 2 x SERVICE_S)."""
+    server = OneWorker()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        path = IMAGES / "astronaut.jpg"
+        images = [DatasetImage(f"{i}.jpg", path, 0, 0) for i in range(6)]
+        answered: list[Answer] = []
+        started = time.monotonic()
+        run_images(
+            images,
+            lambda: FunctionClient(f"http://127.0.0.1:{server.server_address[1]}", "detector"),
+            version="v",
+            threshold=None,
+            concurrency=1,
+            waiting=1,
+            workers=1,
+            answers_path=tmp_path / "answers.jsonl",
+            resume=False,
+            on_answer=lambda image, answer: answered.append(answer),
+        )
+        elapsed = time.monotonic() - started
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert server.most == 2  # one handled, one waiting
+    assert all(answer.error is None for answer in answered)
+    service_ms = OneWorker.SERVICE_S * 1000
+    assert all(service_ms <= a.latency_ms < 1.5 * service_ms for a in answered), [
+        a.latency_ms for a in answered
+    ]
+    assert elapsed < 6 * OneWorker.SERVICE_S + 0.5
+
+
+def test_requests_wait_only_once_an_answer_came_back_fast_enough(tmp_path: Path) -> None:
+    """An answer slower than ``wait_if_faster_than`` keeps the waiting senders back: a request
+    must not wait so long at the function that it refuses it (worker availability timeout)."""
+    server = OneWorker()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        path = IMAGES / "astronaut.jpg"
+        run_images(
+            [DatasetImage(f"{i}.jpg", path, 0, 0) for i in range(3)],
+            lambda: FunctionClient(f"http://127.0.0.1:{server.server_address[1]}", "detector"),
+            version="v",
+            threshold=None,
+            concurrency=1,
+            waiting=1,
+            workers=1,
+            wait_if_faster_than=OneWorker.SERVICE_S / 2,
+            answers_path=tmp_path / "answers.jsonl",
+            resume=False,
+            on_answer=lambda image, answer: None,
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert server.most == 1

@@ -60,7 +60,9 @@ def register(sub: SubParsers) -> None:
         " sent, the function's own default applies, as in CVAT)",
     )  # fmt: skip
     p.add_argument(
-        "--concurrency", type=int, metavar="N", help="requests in flight (default: numWorkers)"
+        "--concurrency", type=int, metavar="N",
+        help="requests handled at once (default: numWorkers); as many more wait at the function"
+        " for a free worker",
     )
     p.add_argument(
         "--report-dir",

@@ -129,7 +129,7 @@ def render_html(document: dict[str, Any], evaluation: Evaluation, scored: Sequen
                    f" {document['reused']} reused from an earlier run)"),
         ("threshold", document["threshold"] if document["threshold"] is not None
          else "the function's default"),
-        ("requests in flight", document["concurrency"]),
+        ("requests at once (as many more waiting)", document["concurrency"]),
         ("images/s", _num(document["images_per_s"])),
     ]  # fmt: skip
     parts.append("<table>" + "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows))

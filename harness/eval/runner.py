@@ -1,8 +1,9 @@
 """Send every image of a dataset to a detector as CVAT does, a few in flight at a time.
 
-Streaming: each image is read once, at most ``concurrency`` images are in flight and as many
-wait ready to be sent, and an answer is kept only as its shapes, so memory follows the
-number of annotations, not of pixels.
+Streaming: each image is read once, at most ``concurrency`` images are in flight (and
+``waiting`` more, sent ahead to wait at the function for a free worker) and as many wait ready
+to be sent, and an answer is kept only as its shapes, so memory follows the number of
+annotations, not of pixels.
 Every answer is appended (and flushed) to an answers file as it arrives, keyed by the image's
 content, the function's version and the threshold; ``resume`` reuses the lines whose key
 matches, so an interrupted run sends only what is still missing.
@@ -10,12 +11,14 @@ matches, so an interrupted run sends only what is still missing.
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import json
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -176,6 +179,51 @@ def _prepare(
     return _Ready(image, key, invocation, detector_body(data, threshold))
 
 
+class _Slot:
+    __slots__ = ("sent", "start")
+
+    def __init__(self, sent: float, start: float | None) -> None:
+        self.sent = sent
+        self.start = start
+
+
+class Workers:
+    """The function's workers as its processor hands them out (first come, first served),
+    seen from the client: which request a worker is handling and which wait for one. A
+    request sent ahead waits at the function; its latency counts from the answer that freed
+    a worker for it, so sending ahead does not inflate the latencies eval reports."""
+
+    def __init__(self, count: int) -> None:
+        self._free = max(1, count)
+        self._waiting: collections.deque[_Slot] = collections.deque()
+        self._lock = threading.Lock()
+        self._last_freed = 0.0
+
+    def sent(self) -> _Slot:
+        now = time.perf_counter()
+        with self._lock:
+            if self._free:
+                self._free -= 1
+                return _Slot(now, now)
+            slot = _Slot(now, None)
+            self._waiting.append(slot)
+            return slot
+
+    def answered(self, slot: _Slot) -> float:
+        """The answer to ``slot`` arrived: the seconds since a worker took it."""
+        now = time.perf_counter()
+        with self._lock:
+            if slot.start is None:  # served out of turn: by the worker freed last
+                self._waiting.remove(slot)
+                slot.start = max(slot.sent, self._last_freed)
+            if self._waiting:
+                self._waiting.popleft().start = now
+            else:
+                self._free += 1
+            self._last_freed = now
+        return now - slot.start
+
+
 def run_images(
     images: list[DatasetImage],
     make_client: Callable[[], FunctionClient],
@@ -186,6 +234,9 @@ def run_images(
     answers_path: Path,
     resume: bool,
     on_answer: Callable[[DatasetImage, Answer], None],
+    waiting: int = 0,
+    workers: int | None = None,
+    wait_if_faster_than: float | None = None,
 ) -> None:
     """Send every image not answered before; ``on_answer`` gets each image with its answer
     as it is reused or arrives, one call at a time, from the calling thread.
@@ -193,11 +244,21 @@ def run_images(
     Three stages, so that a request never waits for Python work on another image: a reader
     reads each image once (its key for ``resume`` and its request body come from the same
     bytes), ``concurrency`` senders only send and receive, and the calling thread judges each
-    answer, records it and hands it on. At most ``concurrency`` bodies wait to be sent."""
+    answer, records it and hands it on. At most as many bodies wait to be sent as senders.
+
+    ``waiting`` more senders keep as many requests waiting at the function for a free worker
+    (of ``workers``, default ``concurrency``), so that a worker starts on the next frame as
+    soon as it answers instead of waiting for the client's round trip. They start once an
+    answer came back within ``wait_if_faster_than`` seconds (None: at once): a request must
+    not wait so long that the function refuses it (Nuclio's worker availability timeout)."""
     earlier = load_answers(answers_path) if resume else {}
     log = AnswerLog(answers_path, [])
     judge = make_client()
-    ready: queue.Queue[_Ready | None] = queue.Queue(maxsize=max(1, concurrency))
+    model = Workers(workers or concurrency)
+    fast_enough = threading.Event()
+    if wait_if_faster_than is None:
+        fast_enough.set()
+    ready: queue.Queue[_Ready | None] = queue.Queue(maxsize=max(1, concurrency + waiting))
     done: queue.Queue[tuple[DatasetImage, Answer | tuple[_Ready, Reply]]] = queue.Queue()
     stop = threading.Event()
     failures: list[BaseException] = []
@@ -229,21 +290,32 @@ def run_images(
             for _ in senders:
                 put(None)
 
-    def sender() -> None:
+    def sender(ahead: bool) -> None:
         try:
             client = make_client()
+            if ahead:
+                while not fast_enough.wait(0.2):
+                    if stop.is_set():
+                        return
             while not stop.is_set():
                 item = ready.get()
                 if item is None:
                     return
-                done.put((item.image, (item, client.post(item.body))))
+                slot = model.sent()
+                reply = client.post(item.body)
+                reply = replace(reply, latency_s=model.answered(slot))
+                if wait_if_faster_than is not None and reply.latency_s < wait_if_faster_than:
+                    fast_enough.set()
+                done.put((item.image, (item, reply)))
         except BaseException as exc:
             failures.append(exc)
             stop.set()
 
+    lanes = [False] * max(1, min(concurrency, len(images)))
+    lanes += [True] * max(0, min(waiting, len(images) - len(lanes)))
     senders = [
-        threading.Thread(target=sender, name=f"cvat-fn-eval-{n}", daemon=True)
-        for n in range(max(1, min(concurrency, len(images))))
+        threading.Thread(target=sender, args=(ahead,), name=f"cvat-fn-eval-{n}", daemon=True)
+        for n, ahead in enumerate(lanes)
     ]
     threads = [threading.Thread(target=reader, name="cvat-fn-eval-reader", daemon=True)]
     threads += senders

@@ -30,6 +30,9 @@ from harness.nuclio.spec import FunctionSpec, load_spec
 from harness.output.stats import percentile
 
 EVAL_FORMAT = "cvat-fn-eval"
+# Requests sent ahead wait at the function for a worker; only while an answer takes under
+# this share of the worker availability timeout, past which Nuclio answers 503.
+WAIT_SHARE = 4
 
 
 @dataclass
@@ -126,7 +129,10 @@ def run_eval(options: EvalOptions) -> EvalResult:
         _say(f"starting {spec.name} with the {options.runtime} runner ...")
         started = time.monotonic()
         running = runner.start(spec.directory, spec)
-        _say(f"ready in {running.ready_seconds:.2f} s; {concurrency} request(s) in flight")
+        _say(
+            f"ready in {running.ready_seconds:.2f} s; {concurrency} request(s) in flight"
+            f" and {concurrency} waiting for a worker"
+        )
         options.report_dir.mkdir(parents=True, exist_ok=True)
         scored: list[Scored] = []
         answers: dict[str, Answer] = {}
@@ -154,6 +160,10 @@ def run_eval(options: EvalOptions) -> EvalResult:
                 version=version,
                 threshold=options.threshold,
                 concurrency=concurrency,
+                # as many again wait at the function, so a worker never waits for the client
+                waiting=concurrency,
+                workers=spec.num_workers,
+                wait_if_faster_than=spec.worker_availability_timeout / WAIT_SHARE,
                 answers_path=options.report_dir / ANSWERS_FILE,
                 resume=options.resume,
                 on_answer=on_answer,
