@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from . import http11
 from .buffers import send_all
-from .workers import Pool, Worker, WorkerDied, WorkerTimeout, wrapper_path
+from .workers import Pool, WorkerDied, WorkerTimeout, frame_event, wrapper_path
 
 MAX_LOGS_HEADER = 4096
 BATCH_WARNING = (
@@ -94,16 +94,20 @@ class Processor:
 
     def invoke(self, event: Dict[str, Any]) -> Any:
         """(status, headers, body, log records) for one event, never raising."""
-        worker: Optional[Worker] = self.pool.acquire(self.availability_timeout)
-        if worker is None:
+        # framed before it waits for a worker, so that the worker freed first is sent it at once
+        handed = self.pool.send(frame_event(event), self.availability_timeout)
+        if handed is None:
             return (
                 503,
                 {"Content-Type": "application/json"},
                 json.dumps({"error": "no available workers"}).encode(),
                 [],
             )
+        worker, error = handed
         try:
-            response, records = worker.handle(event, self.event_timeout)
+            if error is not None:
+                raise error
+            response, records = worker.receive(self.event_timeout)
         except WorkerTimeout:
             self.pool.replace(worker, "handler timed out after {}s".format(self.event_timeout))
             return 408, {"Content-Type": "application/json"}, b'{"error": "handler timed out"}', []

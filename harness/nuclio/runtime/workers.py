@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import os
-import queue
 import socket
 import struct
 import subprocess
@@ -170,14 +170,24 @@ class Worker:
         self, event: Dict[str, Any], timeout: Optional[float]
     ) -> Tuple[Dict[str, Any], List[Dict[str, Any]]]:
         """Send one event; return the wrapper's response and the log records it wrote meanwhile."""
+        self.send(frame_event(event), timeout)
+        return self.receive(timeout)
+
+    def send(self, frames: List[Any], timeout: Optional[float]) -> None:
+        """Send one framed event (frame_event); WorkerTimeout when it cannot be written."""
         assert self.conn is not None
         # The whole budget for the send and the first read (the last event's deadline must not
         # cut this one short); set only when it changed, so a quick event costs no syscall.
         self._set_timeout(timeout or None)
         try:
-            send_all(self.conn, frame_event(event))
+            send_all(self.conn, frames)
         except socket.timeout:
             raise WorkerTimeout() from None
+
+    def receive(
+        self, timeout: Optional[float]
+    ) -> Tuple[Dict[str, Any], List[Dict[str, Any]]]:
+        """The response to the event sent last, and the log records written before it."""
         deadline = time.monotonic() + timeout if timeout else None
         records: List[Dict[str, Any]] = []
         while True:
@@ -250,17 +260,34 @@ class Worker:
         sockdirs.remove(self._dir)
 
 
+class _Waiter:
+    """An event waiting for a worker, framed already: the worker that frees first is sent it
+    by the thread that frees it, before that thread answers its own client."""
+
+    __slots__ = ("frames", "taken", "ready", "worker", "error")
+
+    def __init__(self, frames: List[Any]) -> None:
+        self.frames = frames
+        self.taken = False
+        self.ready = threading.Event()
+        self.worker: Optional[Worker] = None
+        self.error: Optional[BaseException] = None
+
+
 class Pool:
-    """numWorkers workers; an event waits for a free one as Nuclio's worker allocator does."""
+    """numWorkers workers; an event waits for a free one as Nuclio's worker allocator does,
+    first come, first served."""
 
     def __init__(self, config: Dict[str, Any], env: Dict[str, str], sink: LogSink) -> None:
         self._config = config
         self.env = self._env = env
         self._sink = sink
-        self._free: "queue.SimpleQueue[Worker]" = queue.SimpleQueue()  # C: no Condition
+        self._free: List[Worker] = []
+        self._waiters: "collections.deque[_Waiter]" = collections.deque()
         self._all: List[Worker] = []
         self._lock = threading.Lock()
         self._closed = False
+        self._event_timeout: Optional[float] = config.get("event_timeout") or None
         self.lost = 0  # workers that could not be restarted: none left means not ready
 
     def start(self) -> None:
@@ -278,7 +305,7 @@ class Pool:
         if errors:
             raise errors[0]
         for worker in workers:
-            self._free.put(worker)
+            self.release(worker)
 
     @staticmethod
     def _start_one(worker: Worker, errors: List[BaseException]) -> None:
@@ -287,14 +314,45 @@ class Pool:
         except BaseException as exc:
             errors.append(exc)
 
-    def acquire(self, timeout: float) -> Optional[Worker]:
+    def send(
+        self, frames: List[Any], timeout: float
+    ) -> Optional[Tuple[Worker, Optional[BaseException]]]:
+        """Send a framed event to the first worker free within ``timeout`` seconds: (the
+        worker, the error sending it raised or None), or None when no worker was free."""
+        with self._lock:
+            worker = self._free.pop(0) if self._free else None
+            if worker is None:
+                waiter = _Waiter(frames)
+                self._waiters.append(waiter)
+        if worker is not None:
+            return worker, self._send_to(worker, frames)
+        if not waiter.ready.wait(timeout):
+            with self._lock:
+                if not waiter.taken:
+                    self._waiters.remove(waiter)
+                    return None
+            waiter.ready.wait()  # taken just now: being sent
+        assert waiter.worker is not None
+        return waiter.worker, waiter.error
+
+    def _send_to(self, worker: Worker, frames: List[Any]) -> Optional[BaseException]:
         try:
-            return self._free.get(timeout=timeout)
-        except queue.Empty:
-            return None
+            worker.send(frames, self._event_timeout)
+        except (WorkerTimeout, OSError) as exc:
+            return exc
+        return None
 
     def release(self, worker: Worker) -> None:
-        self._free.put(worker)
+        """The worker answered: send it the oldest waiting event, or keep it free."""
+        with self._lock:
+            if not self._waiters:
+                self._free.append(worker)
+                return
+            waiter = self._waiters.popleft()
+            waiter.taken = True
+        waiter.error = self._send_to(worker, waiter.frames)
+        waiter.worker = worker
+        waiter.ready.set()
 
     def replace(self, worker: Worker, reason: str) -> None:
         """Kill a stuck or dead worker and start a fresh one (init_context runs again)."""
@@ -329,7 +387,7 @@ class Pool:
                     if self._closed:  # closed while it started: it must not outlive the pool
                         fresh.kill()
                         return
-                self._free.put(fresh)
+                self.release(fresh)
                 return
             with self._lock:
                 self.lost += 1
