@@ -78,8 +78,7 @@ def run_one(directory: Path, report: Path, out: Path) -> int:
     counted."""
     import pytest
 
-    import harness.suite.plugin  # noqa: F401 (as cvat-fn test does: harness.commands.gate.PREIMPORTED)
-    from harness.commands.gate import pytest_arguments
+    from harness.commands.gate import pytest_invocation
 
     args = argparse.Namespace(
         directory=directory, runtime="process", report_dir=report, base_image=None,
@@ -87,7 +86,8 @@ def run_one(directory: Path, report: Path, out: Path) -> int:
     )  # fmt: skip
     report.mkdir(parents=True, exist_ok=True)
     counting = Counting()
-    code = int(pytest.main(pytest_arguments(args), plugins=[counting]))
+    arguments, plugins = pytest_invocation(args)
+    code = int(pytest.main(arguments, plugins=[*plugins, counting]))
     out.write_text(json.dumps({"by_check": counting.by_check, "most": counting.most}))
     return code
 

@@ -80,3 +80,30 @@ def test_suite_passes_against_a_real_container(pytester):
     )  # fmt: skip
     # the threshold checks skip the two photos without a face: nothing to judge there
     result.assert_outcomes(passed=22, skipped=4)
+
+
+def test_the_gate_leaves_other_plugins_out_unless_pytest_is_asked_for_more(tmp_path):
+    """Loading every installed pytest plugin cost half a second of each run; the built-in
+    suite alone needs none of them. Any pytest argument (a plugin's option, a test file of
+    the author's) brings them back."""
+    import argparse
+
+    import pytest as pytest_module
+
+    import harness.suite.plugin
+    from harness.commands.gate import _autoload_optional, pytest_invocation
+
+    def invocation(*extra: str) -> tuple[list[str], list[object]]:
+        args = argparse.Namespace(
+            directory=SAMPLES / "face_detector", runtime="process", report_dir=tmp_path,
+            base_image=None, function_url=None, pytest_args=list(extra),
+        )  # fmt: skip
+        return pytest_invocation(args)
+
+    if not _autoload_optional(pytest_module.__version__):
+        pytest.skip(f"pytest {pytest_module.__version__} has no --disable-plugin-autoload")
+    arguments, plugins = invocation()
+    assert "--disable-plugin-autoload" in arguments and plugins == [harness.suite.plugin]
+    arguments, plugins = invocation("--timeout", "5")
+    assert "--disable-plugin-autoload" not in arguments and plugins == []
+    assert _autoload_optional("8.4.0") and not _autoload_optional("8.3.5")

@@ -69,3 +69,26 @@ def test_skips_are_placed_at_each_checks_id(pytester: pytest.Pytester) -> None:
         consecutive=False,
     )
     result.stdout.no_fnmatch_line("*harness/suite/session.py*")
+
+
+STARTED_BY_LINT = """
+def pytest_runtest_setup(item):
+    if item.name == "lint":
+        fut = item.fut
+        started = fut.running is not None or fut._starting is not None
+        print("\\nFUNCTION STARTING BEFORE LINT:", started)
+"""
+
+
+@pytest.mark.parametrize(("selected", "starting"), [((), True), (("-k", "lint"), False)])
+def test_the_function_starts_while_the_checks_are_planned_only_when_one_needs_it(
+    pytester: pytest.Pytester, selected: tuple[str, ...], starting: bool
+) -> None:
+    """The start overlaps planning and lint (session.FunctionUnderTest.start_soon); a run
+    of lint alone starts nothing."""
+    pytester.makepyfile(started_by_lint=STARTED_BY_LINT)
+    result = pytester.runpytest_subprocess(
+        "--function", str(FUNCTIONS / "echo"), "-p", "started_by_lint", "-p", "no:cacheprovider",
+        "-s", *selected,
+    )  # fmt: skip
+    result.stdout.fnmatch_lines([f"*FUNCTION STARTING BEFORE LINT: {starting}*"])

@@ -185,6 +185,29 @@ def pytest_arguments(args: argparse.Namespace) -> list[str]:
     return command + list(args.pytest_args or [])
 
 
+def pytest_invocation(args: argparse.Namespace) -> tuple[list[str], list[object]]:
+    """pytest.main's arguments and plugins for ``cvat-fn test``. The built-in suite alone
+    needs no other installed plugin, and loading them all (anyio's imports trio, for one)
+    took half a second of every run: they are left out unless pytest is asked for more."""
+    import pytest
+
+    import harness.suite.plugin  # (imported now, its asserts are not rewritten: PREIMPORTED)
+
+    arguments = pytest_arguments(args)
+    if args.pytest_args or not _autoload_optional(pytest.__version__):
+        return arguments, []
+    return [*arguments, "--disable-plugin-autoload"], [harness.suite.plugin]
+
+
+def _autoload_optional(version: str) -> bool:
+    """Whether this pytest has --disable-plugin-autoload (8.4 and later)."""
+    try:
+        major, minor = (int(part) for part in version.split(".")[:2])
+    except ValueError:
+        return False
+    return (major, minor) >= (8, 4)
+
+
 def _rootdir(directory: str | Path) -> Path:
     """The function's directory: DIR itself, or the folder of a function.yaml or a cvat-sdk
     module given as a file; the current one for a module given by name."""
@@ -205,9 +228,8 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     args.report_dir.mkdir(parents=True, exist_ok=True)
-    import harness.suite.plugin  # noqa: F401 (imported now, its asserts are not rewritten: PREIMPORTED)
-
-    code = int(pytest.main(pytest_arguments(args)))
+    arguments, plugins = pytest_invocation(args)
+    code = int(pytest.main(arguments, plugins=plugins))
     verdict = "PASSED" if code == 0 else "FAILED"
     print(f"cvat-fn test: {verdict}; reports in {args.report_dir}/", file=sys.stderr)
     return code

@@ -282,7 +282,11 @@ def _explicit(config: pytest.Config) -> bool:
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Each function's plan: the answers its selected checks read, in the order they read
-    them, so that they can be sent ahead of the checks (harness.suite.checks.target)."""
+    them, so that they can be sent ahead of the checks (harness.suite.checks.target). A
+    function a selected check needs starts now, in the background, while this is planned."""
+    for item in session.items:
+        if isinstance(item, CheckItem) and item.check != "lint":
+            item.fut.start_soon()
     for item in session.items:
         if isinstance(item, CheckItem):
             if item.needs is not None:

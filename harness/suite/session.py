@@ -3,6 +3,7 @@ at the end; and the built-in suite's collector and items, one item per check."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
@@ -26,6 +27,8 @@ from harness.suite.checks.target import Target
 from harness.suite.checks.threshold import check_monotone, check_respected, thresholds_read
 from harness.suite.config import Budgets, ConfigError, Fixture, Minimums, SuiteConfig, load_config
 from harness.suite.defaults import default_fixtures
+
+STOP_STARTING_S = 60.0  # at most this long for a start in the background to end when stopped
 
 Need = tuple[Fixture, float | None]
 """An answer a check reads: a fixture's (None) or the fixture's at a threshold."""
@@ -62,6 +65,9 @@ class FunctionUnderTest:
         self.start_error: str | None = None
         self._running: RunningFunction | None = None
         self._target: Target | None = None
+        self._starting: threading.Thread | None = None  # start_soon's
+        self._start_failure: BaseException | None = None
+        self._start_reported = False
         self.planned: list[Need] = []  # what the selected items read
         self.preparations: list[tuple[Hashable, Callable[[], Any]]] = []
         self._tmp = ScratchDir("cvat-fn-fixtures-")  # swept by the next run if this is killed
@@ -108,13 +114,19 @@ class FunctionUnderTest:
             **self.options.runner,
         )
 
-    def target(self) -> Target:
-        """Start the function on first use; later calls get the same one."""
-        if self._target is not None:
-            return self._target
-        if self.start_error is not None:
-            pytest.skip("the function did not start (see its starts check)")
-        assert self.spec is not None and self.config is not None
+    def start_soon(self) -> None:
+        """Start the function in the background, so that its start overlaps what pytest does
+        before the first check that needs it (planning the requests, lint); target() waits."""
+        if self._starting is not None or self._running is not None or self.start_error:
+            return
+        if self.spec is not None and self.config is not None:
+            self._starting = threading.Thread(
+                target=self._start, name=f"cvat-fn-start-{self.name}", daemon=True
+            )
+            self._starting.start()
+
+    def _start(self) -> None:
+        assert self.spec is not None
         # Nuclio waits readinessTimeoutSeconds and not a second longer (the ready_s budget is
         # judged separately, by the ready check).
         timeout = self.options.readiness_timeout or self.spec.readiness_timeout
@@ -124,7 +136,30 @@ class FunctionUnderTest:
             )
         except StartError as exc:
             self.start_error = str(exc)
-            raise CheckFailed(f"the function did not start:\n{exc}") from None
+        except BaseException as exc:  # raised by target(), in the check that needs it
+            self._start_failure = exc
+
+    def target(self) -> Target:
+        """Start the function on first use (or wait for start_soon's start); later calls get
+        the same one. The first check to need a function that did not start fails, the rest
+        are skipped."""
+        if self._target is not None:
+            return self._target
+        if self.start_error is not None and self._start_reported:
+            pytest.skip("the function did not start (see its starts check)")
+        assert self.spec is not None and self.config is not None
+        if self._starting is not None:
+            self._starting.join()
+            self._starting = None
+        elif self._running is None and self.start_error is None:
+            self._start()
+        if self._start_failure is not None:
+            failure, self._start_failure = self._start_failure, None
+            raise failure
+        if self.start_error is not None:
+            self._start_reported = True
+            raise CheckFailed(f"the function did not start:\n{self.start_error}")
+        assert self._running is not None
         self._target = Target(
             url=self._running.url,
             spec=self.spec,
@@ -140,7 +175,8 @@ class FunctionUnderTest:
     def starts(self) -> Target:
         """The starts check: fails with the start error even when a test of the author's
         (through the cvat_function fixture) tried to start the function first."""
-        if self.start_error is not None:
+        if self.start_error is not None and self._starting is None:
+            self._start_reported = True
             raise CheckFailed(f"the function did not start:\n{self.start_error}")
         return self.target()
 
@@ -157,6 +193,8 @@ class FunctionUnderTest:
         return self._running.logs.lines() if self._running else []
 
     def stop(self) -> None:
+        if self._starting is not None:  # stopped (Ctrl-C) while starting in the background
+            self._starting.join(STOP_STARTING_S)
         if self._target is not None:
             self._target.close()
         if self._running is not None:

@@ -314,7 +314,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     for server in (trigger, health):
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        # polled often, so that stopping does not wait half a second for each loop to notice
+        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     if args.ports_file:
         tmp = args.ports_file + ".tmp"
         with open(tmp, "w", encoding="utf-8") as handle:
