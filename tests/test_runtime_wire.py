@@ -135,6 +135,64 @@ def test_a_large_json_body_is_decoded_and_answered_whole(echo: RunningFunction) 
     assert seen["body_type"] == "dict" and seen["body"]["image"] == image
 
 
+def test_a_large_body_goes_on_to_the_worker_while_it_arrives(echo: RunningFunction) -> None:
+    """A body of a MiB or more is relayed to a free worker as it is read
+    (processor.RELAY_FROM): with both of echo's workers holding half an event, a third
+    request waits for one of them, and each is answered once its body is complete."""
+    host, port = echo.url.removeprefix("http://").split(":")
+    body = json.dumps({"image": "B" * (4 << 20)}).encode()
+    head = (
+        "POST /event HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    logs_before = len(echo.logs.lines())
+    uploads = [socket.create_connection((host, int(port)), timeout=30) for _ in range(2)]
+    try:
+        for conn in uploads:
+            conn.sendall(head + body[: len(body) // 2])
+        time.sleep(0.5)
+        with pytest.raises(requests.Timeout):  # both workers hold a half-sent event
+            requests.get(echo.url + "/str", timeout=1)
+        answers = []
+        for conn in uploads:
+            conn.sendall(body[len(body) // 2 :])
+            answer = b""
+            while chunk := conn.recv(1 << 20):
+                answer += chunk
+            answers.append(answer)
+    finally:
+        for conn in uploads:
+            conn.close()
+    for answer in answers:
+        assert answer.startswith(b"HTTP/1.1 200 OK\r\n"), answer[:200]
+        seen = json.loads(answer.split(b"\r\n\r\n", 1)[1])
+        assert seen["body_type"] == "dict" and seen["body"]["image"] == "B" * (4 << 20)
+    assert requests.get(echo.url + "/str", timeout=30).text == "plain text"
+    assert not any("restarting worker" in line for line in echo.logs.lines()[logs_before:])
+
+
+def test_a_relayed_body_cut_short_restarts_its_worker_and_the_next_request_is_served(
+    echo: RunningFunction,
+) -> None:
+    """The worker holds half an event when the client goes away mid-body: it is replaced
+    (its init_context runs again), and the function goes on serving."""
+    host, port = echo.url.removeprefix("http://").split(":")
+    head = (
+        "POST /event HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {4 << 20}\r\n\r\n"
+    ).encode()
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall(head + b"C" * (2 << 20))
+        time.sleep(0.3)
+    deadline = time.monotonic() + 30
+    while not any("the client stopped sending" in line for line in echo.logs.lines()):
+        assert time.monotonic() < deadline, echo.logs.text()[-2000:]
+        time.sleep(0.1)
+    for _ in range(4):  # both workers, the restarted one included
+        response = requests.get(echo.url + "/str", timeout=30)
+        assert response.status_code == 200 and response.text == "plain text"
+
+
 def test_frame_event_is_one_msgpack_map_with_its_length() -> None:
     event = {"body": b"\x00" * 70000, "path": "/", "headers": {"A": "b"}, "size": 70000}
     frame = b"".join(bytes(part) for part in frame_event(event))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import time
 from http import HTTPStatus
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Dict, Iterator, List, Optional, Tuple, Union
 
 MAX_LINE = 65536  # the request line and each header line (BaseHTTPRequestHandler's limit too)
 MAX_HEADERS = 100  # http.client's _MAXHEADERS
@@ -106,6 +106,33 @@ class BodyBuffer:
                 raise ConnectionError("the client closed the connection mid-body")
             done += got
         return view
+
+
+    def parts(self, rfile: io.BufferedIOBase, length: int, size: int) -> Iterator[memoryview]:
+        """A body of ``length`` bytes as it arrives, a read at a time (each view is valid
+        until the next); ConnectionError when the client closes the connection first."""
+        if len(self._buffer) < size:
+            self._buffer = bytearray(size)
+        view = memoryview(self._buffer)[:size]
+        left = length
+        while left:
+            got = rfile.readinto1(view[: min(size, left)])
+            if not got:
+                raise ConnectionError("the client closed the connection mid-body")
+            left -= got
+            yield view[:got]
+
+
+def relayable_length(request: Request, limit: int, least: int) -> Optional[int]:
+    """The body's Content-Length when it can be relayed as it arrives: at least ``least``
+    bytes, at most ``limit``, and not chunked (whose size is known only at its end)."""
+    if request.get("transfer-encoding"):
+        return None
+    try:
+        length = int(request.get("content-length") or 0)
+    except ValueError:
+        return None
+    return length if least <= length <= limit else None
 
 
 def read_body(

@@ -17,12 +17,20 @@ import sys
 import threading
 import time
 import uuid
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 from urllib.parse import parse_qsl, urlsplit
 
 from . import http11
 from .buffers import send_all
-from .workers import Pool, WorkerDied, WorkerTimeout, frame_event, wrapper_path
+from .workers import (
+    Pool,
+    Worker,
+    WorkerDied,
+    WorkerTimeout,
+    frame_around_body,
+    frame_event,
+    wrapper_path,
+)
 
 MAX_LOGS_HEADER = 4096
 BATCH_WARNING = (
@@ -32,6 +40,14 @@ BATCH_WARNING = (
 )
 METHODS = frozenset(("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"))
 LEVELS = {"debug": 10, "info": 20, "warn": 30, "warning": 30, "error": 40}
+
+
+RELAY_FROM = 1 << 20  # a body this large is relayed to a free worker as it arrives
+RELAY_PART = 1 << 18  # read from the client and sent on at most this much at a time
+
+
+class ClientGone(ConnectionError):
+    """The client closed its connection before the whole body of its event arrived."""
 
 
 class Output:
@@ -104,6 +120,34 @@ class Processor:
                 [],
             )
         worker, error = handed
+        return self._complete(worker, error)
+
+    def invoke_relaying(
+        self, worker: Worker, fields: Dict[str, Any], length: int, body: Iterator[memoryview]
+    ) -> Tuple[Any, bool]:
+        """The event of a body still arriving, sent to ``worker`` (free already) as its parts
+        are read: (invoke's result, whether the body was read whole). Raises ClientGone, the
+        worker replaced, when the client stops sending it (the worker holds half an event)."""
+        before, after = frame_around_body(fields, length)
+        error: Optional[BaseException] = None
+        try:
+            worker.send(before, self.event_timeout)
+            while True:
+                try:
+                    part = next(body)
+                except StopIteration:
+                    break
+                except (OSError, ValueError) as exc:
+                    self.pool.replace(worker, "the client stopped sending the body of its event")
+                    raise ClientGone(str(exc)) from None
+                worker.send([part], self.event_timeout)
+            worker.send([after], self.event_timeout)
+        except (WorkerTimeout, OSError) as exc:
+            error = exc  # the rest of the body stays unread: the connection is closed
+        return self._complete(worker, error), error is None
+
+    def _complete(self, worker: Worker, error: Optional[BaseException]) -> Any:
+        """invoke's result once the event was sent to ``worker`` (``error``: sending failed)."""
         try:
             if error is not None:
                 raise error
@@ -179,13 +223,46 @@ class TriggerHandler(socketserver.StreamRequestHandler):
             return self._refuse(501, "Unsupported method ({!r})".format(request.method))
         if request.version == "HTTP/1.1" and request.get("expect").lower() == "100-continue":
             self.connection.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
-        try:
-            body = http11.read_body(self.rfile, request, processor.max_body, self.body_buffer)
-        except http11.BadRequest as exc:
-            return self._refuse(exc.status, str(exc))
-        except http11.BodyTooLarge:
-            message = "request body exceeds maxRequestBodySize ({} bytes)"
-            return self._refuse(413, message.format(processor.max_body))
+        length = http11.relayable_length(request, processor.max_body, RELAY_FROM)
+        worker = processor.pool.take_free() if length else None
+        body: Any = None
+        if worker is None:
+            try:
+                body = http11.read_body(self.rfile, request, processor.max_body, self.body_buffer)
+            except http11.BadRequest as exc:
+                return self._refuse(exc.status, str(exc))
+            except http11.BodyTooLarge:
+                message = "request body exceeds maxRequestBodySize ({} bytes)"
+                return self._refuse(413, message.format(processor.max_body))
+            length = len(body)
+        size = length or 0
+        event = self._event(request, size)
+        whole = True
+        if worker is None:
+            event["body"] = body
+            status, reply_headers, reply, records = processor.invoke(event)
+        else:  # a large body goes on to a free worker while it arrives, not after
+            parts = self.body_buffer.parts(self.rfile, size, RELAY_PART)
+            result, whole = processor.invoke_relaying(worker, event, size, parts)
+            status, reply_headers, reply, records = result
+        del event, body  # a large body is not kept while the answer is written
+        level = request.get("x-nuclio-log-level")
+        if level:
+            floor = LEVELS.get(level.lower(), 10)
+            wanted = [r for r in records if LEVELS.get(str(r.get("level")).lower(), 20) >= floor]
+            header = logs_header(wanted)
+            if header is None:
+                skipped = "Skipped setting logs in header cause of size limit"
+                processor.out.processor("warn", skipped)
+            else:
+                reply_headers["X-Nuclio-Logs"] = header
+        close = request.close or not whole  # a body left unread ends the connection
+        self._reply(status, reply_headers, reply, close)
+        return not close
+
+    def _event(self, request: http11.Request, size: int) -> Dict[str, Any]:
+        """The event of ``request`` as Nuclio's processor builds it, but for its body."""
+        processor = self.server.processor
         target = request.target
         if target.startswith("/"):
             path, _, query = target.partition("?")
@@ -195,15 +272,14 @@ class TriggerHandler(socketserver.StreamRequestHandler):
             split = urlsplit(target)
             path, query = split.path, split.query
         content_type = request.get("content-type")
-        event = {
-            "body": body,
+        return {
             "content_type": content_type,
             "headers": {canonical(k): v for k, v in request.items},
             "fields": dict(parse_qsl(query, keep_blank_values=True)) if query else {},
             "id": str(uuid.uuid4()),
             "method": request.method,
             "path": path or "/",
-            "size": len(body),
+            "size": size,
             "timestamp": int(time.time()),
             "trigger": processor.trigger,
             "url": "http://{}{}".format(request.get("host"), target),
@@ -217,20 +293,6 @@ class TriggerHandler(socketserver.StreamRequestHandler):
             "offset": 0,
             "topic": "",
         }
-        status, reply_headers, reply, records = processor.invoke(event)
-        del event, body  # a large body is not kept while the answer is written
-        level = request.get("x-nuclio-log-level")
-        if level:
-            floor = LEVELS.get(level.lower(), 10)
-            wanted = [r for r in records if LEVELS.get(str(r.get("level")).lower(), 20) >= floor]
-            header = logs_header(wanted)
-            if header is None:
-                skipped = "Skipped setting logs in header cause of size limit"
-                processor.out.processor("warn", skipped)
-            else:
-                reply_headers["X-Nuclio-Logs"] = header
-        self._reply(status, reply_headers, reply, request.close)
-        return not request.close
 
 
 class HealthHandler(socketserver.StreamRequestHandler):

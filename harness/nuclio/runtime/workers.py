@@ -56,14 +56,20 @@ def frame_event(event: Dict[str, Any]) -> List[Any]:
     body = fields.pop("body")
     if not isinstance(body, (bytes, bytearray, memoryview)):
         fields["body"] = body
-        body = None
-    packed = msgpack.packb(fields, use_bin_type=True)
-    if body is None:
+        packed = msgpack.packb(fields, use_bin_type=True)
         return [len(packed).to_bytes(4, "big"), packed]
+    before, after = frame_around_body(fields, len(body))
+    return [*before, body, after]
+
+
+def frame_around_body(fields: Dict[str, Any], length: int) -> Tuple[List[Any], Any]:
+    """What frame_event sends before a body of ``length`` bytes and after it: a body still
+    arriving can be relayed between the two as it is read."""
+    packed = msgpack.packb(fields, use_bin_type=True)
     skip = 1 if packed[0] & 0xF0 == 0x80 else 3  # the map's own header: fixmap or map 16
-    head = _map_header(len(fields) + 1) + _BODY_KEY + _bin_header(len(body))
-    size = len(head) + len(body) + len(packed) - skip
-    return [size.to_bytes(4, "big"), head, body, memoryview(packed)[skip:]]
+    head = _map_header(len(fields) + 1) + _BODY_KEY + _bin_header(length)
+    size = len(head) + length + len(packed) - skip
+    return [size.to_bytes(4, "big"), head], memoryview(packed)[skip:]
 
 
 class WorkerTimeout(Exception):
@@ -334,6 +340,11 @@ class Pool:
             waiter.ready.wait()  # taken just now: being sent
         assert waiter.worker is not None
         return waiter.worker, waiter.error
+
+    def take_free(self) -> Optional[Worker]:
+        """A worker free right now, or None (nothing waits)."""
+        with self._lock:
+            return self._free.pop(0) if self._free and not self._waiters else None
 
     def _send_to(self, worker: Worker, frames: List[Any]) -> Optional[BaseException]:
         try:
