@@ -137,36 +137,44 @@ class OneWorkerHandler(BaseHTTPRequestHandler):
         pass
 
 
-def test_requests_sent_ahead_wait_for_the_worker_and_their_latency_counts_from_it(
-    tmp_path: Path,
-) -> None:
-    """With one request waiting at the function, the worker is never idle, yet each image's
-    latency is its own service time, not that plus its wait in the queue (which alone would
-    make every latency after the first about 2 x SERVICE_S)."""
+def one_worker_run(
+    tmp_path: Path, count: int, wait_if_faster_than: float | None = None
+) -> tuple[int, list[Answer], float]:
+    """``count`` images through a OneWorker, one handled and one more waiting: (the most
+    requests the server saw at once, the answers, the seconds it took)."""
     server = OneWorker()
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    answered: list[Answer] = []
+    path = IMAGES / "astronaut.jpg"
+    started = time.monotonic()
     try:
-        path = IMAGES / "astronaut.jpg"
-        images = [DatasetImage(f"{i}.jpg", path, 0, 0) for i in range(6)]
-        answered: list[Answer] = []
-        started = time.monotonic()
         run_images(
-            images,
+            [DatasetImage(f"{i}.jpg", path, 0, 0) for i in range(count)],
             lambda: FunctionClient(f"http://127.0.0.1:{server.server_address[1]}", "detector"),
             version="v",
             threshold=None,
             concurrency=1,
             waiting=1,
             workers=1,
+            wait_if_faster_than=wait_if_faster_than,
             answers_path=tmp_path / "answers.jsonl",
             resume=False,
             on_answer=lambda image, answer: answered.append(answer),
         )
-        elapsed = time.monotonic() - started
     finally:
         server.shutdown()
         server.server_close()
-    assert server.most == 2  # one handled, one waiting
+    return server.most, answered, time.monotonic() - started
+
+
+def test_requests_sent_ahead_wait_for_the_worker_and_their_latency_counts_from_it(
+    tmp_path: Path,
+) -> None:
+    """With one request waiting at the function, the worker is never idle, yet each image's
+    latency is its own service time, not that plus its wait in the queue (which alone would
+    make every latency after the first about 2 x SERVICE_S)."""
+    most, answered, elapsed = one_worker_run(tmp_path, 6)
+    assert most == 2  # one handled, one waiting
     assert all(answer.error is None for answer in answered)
     service_ms = OneWorker.SERVICE_S * 1000
     assert all(service_ms <= a.latency_ms < 1.5 * service_ms for a in answered), [
@@ -178,24 +186,5 @@ def test_requests_sent_ahead_wait_for_the_worker_and_their_latency_counts_from_i
 def test_requests_wait_only_once_an_answer_came_back_fast_enough(tmp_path: Path) -> None:
     """An answer slower than ``wait_if_faster_than`` keeps the waiting senders back: a request
     must not wait so long at the function that it refuses it (worker availability timeout)."""
-    server = OneWorker()
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        path = IMAGES / "astronaut.jpg"
-        run_images(
-            [DatasetImage(f"{i}.jpg", path, 0, 0) for i in range(3)],
-            lambda: FunctionClient(f"http://127.0.0.1:{server.server_address[1]}", "detector"),
-            version="v",
-            threshold=None,
-            concurrency=1,
-            waiting=1,
-            workers=1,
-            wait_if_faster_than=OneWorker.SERVICE_S / 2,
-            answers_path=tmp_path / "answers.jsonl",
-            resume=False,
-            on_answer=lambda image, answer: None,
-        )
-    finally:
-        server.shutdown()
-        server.server_close()
-    assert server.most == 1
+    most, answered, _ = one_worker_run(tmp_path, 3, wait_if_faster_than=OneWorker.SERVICE_S / 2)
+    assert most == 1 and len(answered) == 3
