@@ -384,7 +384,11 @@ def start_processor(tmp: Path, cwd: Path) -> tuple[subprocess.Popen[str], int]:
 
 
 def socket_dirs(tmp: Path) -> list[Path]:
-    return sorted(tmp.glob("cvat-fn-w*"))
+    """The workers' socket directories (not a runner's scratch one named cvat-fn-w... by
+    chance: sockdirs.is_socket_dir)."""
+    from harness.nuclio.runtime.sockdirs import is_socket_dir
+
+    return sorted(p for p in tmp.glob("cvat-fn-w*") if is_socket_dir(p.name))
 
 
 def test_a_processor_killed_with_kill_9_leaves_socket_dirs_the_next_one_sweeps(

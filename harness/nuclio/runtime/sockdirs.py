@@ -11,6 +11,7 @@ AF_UNIX's 108 bytes. This module runs inside function images: standard library o
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -18,6 +19,13 @@ from typing import List, Optional
 
 PREFIX = "cvat-fn-w"
 OWNER_FILE = "owner"
+NAME = re.compile(r"^cvat-fn-w[0-9]+-")  # PREFIX, the worker's index, then mkdtemp's suffix
+
+
+def is_socket_dir(name: str) -> bool:
+    """Whether ``name`` is a worker's socket directory (a runner's ``cvat-fn-`` scratch
+    directory may start with ``cvat-fn-w`` too, by chance of its random suffix)."""
+    return NAME.match(name) is not None
 
 
 def _process_start(pid: int) -> Optional[str]:
@@ -84,7 +92,7 @@ def sweep(root: Optional[str] = None) -> List[str]:
         return removed
     for name in names:
         path = os.path.join(root, name)
-        if name.startswith(PREFIX) and owner_gone(path):
+        if is_socket_dir(name) and owner_gone(path):
             remove(path)
             removed.append(path)
     return removed
