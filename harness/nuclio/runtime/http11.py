@@ -107,7 +107,6 @@ class BodyBuffer:
             done += got
         return view
 
-
     def parts(self, rfile: io.BufferedIOBase, length: int, size: int) -> Iterator[memoryview]:
         """A body of ``length`` bytes as it arrives, a read at a time (each view is valid
         until the next); ConnectionError when the client closes the connection first."""

@@ -142,6 +142,8 @@ class Processor:
                     raise ClientGone(str(exc)) from None
                 worker.send([part], self.event_timeout)
             worker.send([after], self.event_timeout)
+        except ClientGone:  # a ConnectionError, but the worker is replaced already
+            raise
         except (WorkerTimeout, OSError) as exc:
             error = exc  # the rest of the body stays unread: the connection is closed
         return self._complete(worker, error), error is None
