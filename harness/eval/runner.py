@@ -213,9 +213,13 @@ class Workers:
         """The answer to ``slot`` arrived: the seconds since a worker took it."""
         now = time.perf_counter()
         with self._lock:
-            if slot.start is None:  # served out of turn: by the worker freed last
+            if slot.start is None:
+                # Served before the answer that freed its worker reached this client (a busy
+                # client): that answer, still to come, hands the worker on; counting it here
+                # too would leave one worker more than the function has.
                 self._waiting.remove(slot)
                 slot.start = max(slot.sent, self._last_freed)
+                return now - slot.start
             if self._waiting:
                 self._waiting.popleft().start = now
             else:
