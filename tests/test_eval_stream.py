@@ -16,7 +16,8 @@ import pytest
 from harness.cvat.client import FunctionClient
 from harness.cvat.requests import detector_body, detector_request
 from harness.eval.dataset import DatasetImage
-from harness.eval.runner import Answer, run_images
+from harness.eval import runner
+from harness.eval.runner import Answer, Workers, run_images
 
 IMAGES = Path(__file__).parents[1] / "fixtures" / "images"
 
@@ -182,6 +183,52 @@ def test_requests_sent_ahead_wait_for_the_worker_and_their_latency_counts_from_i
         a.latency_ms for a in answered
     ]
     assert elapsed < 6 * OneWorker.SERVICE_S + 0.5
+
+
+class Clock:
+    """time.perf_counter for harness.eval.runner, moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.mark.parametrize("first_in", [0, 1])
+def test_latency_does_not_depend_on_which_of_two_sends_reached_the_function_first(
+    monkeypatch: pytest.MonkeyPatch, first_in: int
+) -> None:
+    """Two requests sent at once to one worker: the function takes either first, and the
+    client cannot tell which. Either way each latency is one service time, not the first
+    answer's one and the second's two (the wait at the function counted as latency)."""
+    clock = Clock()
+    monkeypatch.setattr(runner.time, "perf_counter", clock)
+    workers = Workers(1)
+    sent = [workers.sent(), workers.sent()]
+    clock.now += 0.2
+    first = workers.answered(sent[first_in])
+    clock.now += 0.2
+    second = workers.answered(sent[1 - first_in])
+    assert first == pytest.approx(0.2) and second == pytest.approx(0.2)
+
+
+def test_latency_counts_from_the_send_when_a_worker_was_free(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two workers, requests sent into an idle function and later: no wait to take off."""
+    clock = Clock()
+    monkeypatch.setattr(runner.time, "perf_counter", clock)
+    workers = Workers(2)
+    a, b = workers.sent(), workers.sent()
+    clock.now += 0.1
+    assert workers.answered(a) == pytest.approx(0.1)
+    clock.now += 0.05
+    c = workers.sent()  # one worker free since 0.1, one busy with b
+    clock.now += 0.1
+    assert workers.answered(b) == pytest.approx(0.25)
+    clock.now += 0.05
+    assert workers.answered(c) == pytest.approx(0.15)
 
 
 def test_requests_wait_only_once_an_answer_came_back_fast_enough(tmp_path: Path) -> None:

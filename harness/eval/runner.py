@@ -11,8 +11,8 @@ matches, so an interrupted run sends only what is still missing.
 
 from __future__ import annotations
 
-import collections
 import hashlib
+import heapq
 import json
 import queue
 import threading
@@ -179,53 +179,34 @@ def _prepare(
     return _Ready(image, key, invocation, detector_body(data, threshold))
 
 
-class _Slot:
-    __slots__ = ("sent", "start")
-
-    def __init__(self, sent: float, start: float | None) -> None:
-        self.sent = sent
-        self.start = start
-
-
 class Workers:
-    """The function's workers as its processor hands them out (first come, first served),
-    seen from the client: which request a worker is handling and which wait for one. A
-    request sent ahead waits at the function; its latency counts from the answer that freed
-    a worker for it, so sending ahead does not inflate the latencies eval reports."""
+    """The function's workers seen from the client, for latencies that count from the moment
+    a worker took the request. A request sent ahead waits at the function; counted from its
+    sending, its latency would include that wait, so sending ahead would inflate the
+    latencies eval reports.
+
+    Each answer is matched to the worker that has been free longest, as the client saw it
+    (the time of the answer that freed it): the request started when it was sent or when that
+    worker freed, whichever is later. The match needs only the order answers arrive in, not
+    the order requests reached the function, which near-simultaneous sends do not tell; where
+    service times differ, two requests may swap their starts, so single latencies may be off
+    by that much, their sum and mean are not."""
 
     def __init__(self, count: int) -> None:
-        self._free = max(1, count)
-        self._waiting: collections.deque[_Slot] = collections.deque()
+        self._freed = [float("-inf")] * max(1, count)  # a heap: when each worker freed
         self._lock = threading.Lock()
-        self._last_freed = 0.0
 
-    def sent(self) -> _Slot:
+    @staticmethod
+    def sent() -> float:
+        """A request is being sent: the time to pass to ``answered`` with its answer."""
+        return time.perf_counter()
+
+    def answered(self, sent: float) -> float:
+        """The answer to a request sent at ``sent`` arrived: the seconds since a worker took it."""
         now = time.perf_counter()
         with self._lock:
-            if self._free:
-                self._free -= 1
-                return _Slot(now, now)
-            slot = _Slot(now, None)
-            self._waiting.append(slot)
-            return slot
-
-    def answered(self, slot: _Slot) -> float:
-        """The answer to ``slot`` arrived: the seconds since a worker took it."""
-        now = time.perf_counter()
-        with self._lock:
-            if slot.start is None:
-                # Served before the answer that freed its worker reached this client (a busy
-                # client): that answer, still to come, hands the worker on; counting it here
-                # too would leave one worker more than the function has.
-                self._waiting.remove(slot)
-                slot.start = max(slot.sent, self._last_freed)
-                return now - slot.start
-            if self._waiting:
-                self._waiting.popleft().start = now
-            else:
-                self._free += 1
-            self._last_freed = now
-        return now - slot.start
+            freed = heapq.heapreplace(self._freed, now)
+        return now - max(sent, freed)
 
 
 def run_images(
@@ -305,9 +286,9 @@ def run_images(
                 item = ready.get()
                 if item is None:
                     return
-                slot = model.sent()
+                sent = model.sent()
                 reply = client.post(item.body)
-                reply = replace(reply, latency_s=model.answered(slot))
+                reply = replace(reply, latency_s=model.answered(sent))
                 if wait_if_faster_than is not None and reply.latency_s < wait_if_faster_than:
                     fast_enough.set()
                 done.put((item.image, (item, reply)))
