@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,25 @@ from harness.nuclio.runners.process import ProcessRunner
 HERE = Path(__file__).parent
 FUNCTIONS = HERE / "functions"
 ROOT = HERE.parent
+
+
+STARTED = pytest.StashKey[list[RunningFunction]]()
+LOG_TAIL = 20_000  # characters of a function's output in a failed test's report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failed test that started functions shows their output: a runtime failure in CI is
+    read from the function's log (which worker restarted, what it printed), not guessed."""
+    report = yield
+    if report.when == "call" and report.failed:
+        for running in item.stash.get(STARTED, []):
+            text = running.logs.text()
+            if text:
+                report.sections.append((f"function output ({running.url})", text[-LOG_TAIL:]))
+    return report
 
 
 def _runners() -> list[Any]:
@@ -58,9 +77,13 @@ def copy_function(
 
 
 @pytest.fixture
-def start(runner: Runner) -> Iterator[Callable[..., RunningFunction]]:
-    """Start function directories with the test's runner; all are stopped afterwards."""
+def start(
+    runner: Runner, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., RunningFunction]]:
+    """Start function directories with the test's runner; all are stopped afterwards. A failed
+    test's report shows what they printed (pytest_runtest_makereport below)."""
     started: list[RunningFunction] = []
+    request.node.stash[STARTED] = started
 
     def _start(directory: Path, **kwargs: Any) -> RunningFunction:
         running = runner.start(directory, **kwargs)

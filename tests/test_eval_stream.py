@@ -15,8 +15,8 @@ import pytest
 
 from harness.cvat.client import FunctionClient
 from harness.cvat.requests import detector_body, detector_request
-from harness.eval.dataset import DatasetImage
 from harness.eval import runner
+from harness.eval.dataset import DatasetImage
 from harness.eval.runner import Answer, Workers, run_images
 
 IMAGES = Path(__file__).parents[1] / "fixtures" / "images"

@@ -113,6 +113,11 @@ class Processor:
         # framed before it waits for a worker, so that the worker freed first is sent it at once
         handed = self.pool.send(frame_event(event), self.availability_timeout)
         if handed is None:
+            self.out.processor(
+                "warn",
+                "no worker became free within the worker availability timeout",
+                timeoutSeconds=self.availability_timeout,
+            )
             return (
                 503,
                 {"Content-Type": "application/json"},

@@ -372,6 +372,7 @@ class Pool:
         )
 
         def restart() -> None:
+            began = time.monotonic()
             worker.kill()
             for attempt in range(1, RESTART_ATTEMPTS + 1):
                 fresh = Worker(worker.index, self._config, self._env, self._sink)
@@ -398,6 +399,13 @@ class Pool:
                     if self._closed:  # closed while it started: it must not outlive the pool
                         fresh.kill()
                         return
+                self._sink(
+                    {
+                        "level": "info",
+                        "message": "worker restarted in {:.2f}s".format(time.monotonic() - began),
+                        "worker": worker.index,
+                    }
+                )
                 self.release(fresh)
                 return
             with self._lock:
