@@ -7,8 +7,10 @@ One good release, then one bad one on the same repository, so the bad one reuses
 one's image layers (only the weights layer is rebuilt). Then the regression gate, on a second
 repository holding an eval dataset (eval/, a CVAT for images 1.1 export of fixtures/eval): its
 first release is kept with eval.json attached, its second, whose weights find fewer of the
-dataset's faces, is deleted with the metric that dropped named. Both repositories share one
-registry and, as their Dockerfile and requirements.txt are the same, the model image's layers.
+dataset's faces, is deleted with the metric that dropped named. Both repositories push to the
+session's registry (tests/conftest.py), as the workflow tests do: the base image's layer is
+pushed to it once (about a minute for its 1 GB) and mounted from there after. As their
+Dockerfile and requirements.txt are the same, they share the model image's layers too.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from registry import digest, local_registry, registry_unavailable, tags
+from registry import digest, tags
 
 from harness.nuclio.runners.docker import docker_available
 
@@ -43,7 +45,7 @@ class Release:
     registry: str
     gh: Path  # the stand-in's state: releases/<tag>/, tags, calls.jsonl
     env: dict[str, str]
-    name: str = "model"  # of the image in the registry
+    name: str  # of the image in the registry (the session's, shared with other modules)
     extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -82,22 +84,12 @@ class Release:
         return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def _skip_reason() -> str | None:
-    return docker_available() or registry_unavailable()
-
-
-@pytest.fixture(scope="module")
-def registry() -> Iterator[str]:
-    reason = _skip_reason()
-    if reason:
-        pytest.skip(reason)
-    with local_registry() as address:
-        yield address
-
-
 @contextmanager
 def _repository(root: Path, registry: str, image_name: str) -> Iterator[Release]:
     """A detector repository from `cvat-fn new`, with the stand-in gh on PATH."""
+    reason = docker_available()
+    if reason:
+        pytest.skip(reason)
     repo = root / "repo"
     made = subprocess.run(
         [sys.executable, "-m", "harness.cli", "new", str(repo), "--kind", "detector",
@@ -125,7 +117,7 @@ def _repository(root: Path, registry: str, image_name: str) -> Iterator[Release]
 
 @pytest.fixture(scope="module")
 def release(registry: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Release]:
-    with _repository(tmp_path_factory.mktemp("release"), registry, "model") as state:
+    with _repository(tmp_path_factory.mktemp("release"), registry, "release-model") as state:
         yield state
 
 
@@ -150,8 +142,8 @@ def test_a_good_release_is_pushed_pinned_and_kept(release: Release) -> None:
     done = release.run("v1.0.0")
     assert done.returncode == 0, done.stdout[-6000:]
 
-    assert tags(release.registry, "model") == ["v1.0.0"]
-    pushed = digest(release.registry, "model", "v1.0.0")
+    assert tags(release.registry, release.name) == ["v1.0.0"]
+    pushed = digest(release.registry, release.name, "v1.0.0")
     assets = release.gh / "releases" / "v1.0.0"
     assert {p.name for p in assets.iterdir()} == {CASCADE, "function.yaml", "report.html"}
     attached = (assets / "function.yaml").read_text()
@@ -177,7 +169,7 @@ def test_a_bad_release_is_deleted_and_nothing_is_pushed(release: Release) -> Non
     done = release.run("v1.0.1")
     assert done.returncode == 1, done.stdout[-6000:]
 
-    assert tags(release.registry, "model") == ["v1.0.0"]  # nothing pushed for v1.0.1
+    assert tags(release.registry, release.name) == ["v1.0.0"]  # nothing pushed for v1.0.1
     assert not (release.gh / "releases" / "v1.0.1").exists()
     assert (release.gh / "tags").read_text().split() == ["v1.0.0"]
     calls = release.calls()[before:]

@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from registry import digest, local_registry, registry_unavailable, tags
+from registry import digest, tags
 
 from harness.nuclio.runners.docker import docker_available
 
@@ -48,6 +48,7 @@ pytestmark = [
     ),
 ]
 RELEASE_NAME = "act-release-demo"
+MODEL_REPOSITORY = "act-model"  # the model image's, in the registry
 BASE_IMAGE = os.environ.get("CVAT_FN_BASE_IMAGE", "cvat-fn/python:3.11-bookworm")
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 CLOSED_PORT_PROXY = "http://127.0.0.1:9"  # discard port, nothing listens: refused at once
@@ -278,27 +279,29 @@ def test_an_action_without_a_stand_in_fails_at_once_instead_of_fetching(
 
 
 @pytest.fixture
-def registry() -> Iterator[str]:
-    reason = docker_available() or registry_unavailable()
+def model_image(registry: str) -> Iterator[str]:
+    """Where release.yml pushes the model, in the session's registry (tests/conftest.py, where
+    the base image's layer is pushed once for every test that pushes); afterwards the model's
+    images and the function image cvat-fn test built on it are removed from this machine."""
+    reason = docker_available()
     if reason:
         pytest.skip(reason)
-    with local_registry() as address:
-        try:
-            yield address
-        finally:  # the model's image and the function image cvat-fn test built on it
-            listed = subprocess.run(
-                ["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}"],
-                capture_output=True, text=True,
-            )  # fmt: skip
-            ours = [ref for ref in listed.stdout.split()
-                    if ref.startswith((f"{address}/", f"cvat-fn/{RELEASE_NAME}-"))]  # fmt: skip
-            if ours:
-                subprocess.run(["docker", "image", "rm", "--force", *ours], capture_output=True)
+    try:
+        yield f"{registry}/{MODEL_REPOSITORY}"
+    finally:
+        listed = subprocess.run(
+            ["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}"],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        prefixes = (f"{registry}/{MODEL_REPOSITORY}:", f"cvat-fn/{RELEASE_NAME}-")
+        ours = [ref for ref in listed.stdout.split() if ref.startswith(prefixes)]
+        if ours:
+            subprocess.run(["docker", "image", "rm", "--force", *ours], capture_output=True)
 
 
 @pytest.mark.docker
 def test_the_generated_release_workflow_keeps_a_good_release_under_act(
-    tmp_path: Path, detector_repo: Path, cvat_fn_wheel: Path, registry: str,
+    tmp_path: Path, detector_repo: Path, cvat_fn_wheel: Path, registry: str, model_image: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
     """release.yml on `release: published` with the demo weights as the asset: logs in to the
@@ -318,18 +321,18 @@ def test_the_generated_release_workflow_keeps_a_good_release_under_act(
 
     job = act(detector_repo, state, "--eventpath", str(event), event="release",
               workflow="release.yml", actions=STANDIN_ACTIONS,
-              variables={"CVAT_FN": str(cvat_fn_wheel), "IMAGE": f"{registry}/model"})  # fmt: skip
+              variables={"CVAT_FN": str(cvat_fn_wheel), "IMAGE": model_image})  # fmt: skip
     out = job.stdout
     assert job.returncode == 0, out[-6000:]
     assert "Job succeeded" in out
     assert "failed to fetch" not in out and "proxyconnect" not in out
     assert "Success - Main Log in to the registry" in out and "Login Succeeded" in out
 
-    assert tags(registry, "model") == ["v1.0.0"]
-    pushed = digest(registry, "model", "v1.0.0")
+    assert tags(registry, MODEL_REPOSITORY) == ["v1.0.0"]
+    pushed = digest(registry, MODEL_REPOSITORY, "v1.0.0")
     assets = state / "gh" / "releases" / "v1.0.0"
     assert (assets / "report.html").is_file()
-    assert f"    baseImage: {registry}/model@{pushed}\n" in (assets / "function.yaml").read_text()
+    assert f"    baseImage: {model_image}@{pushed}\n" in (assets / "function.yaml").read_text()
     calls = [json.loads(line) for line in (state / "gh" / "calls.jsonl").read_text().splitlines()]
     assert ["release", "download", "v1.0.0"] in [call[:3] for call in calls]
     assert ["release", "upload", "v1.0.0"] in [call[:3] for call in calls]
