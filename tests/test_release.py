@@ -85,8 +85,12 @@ class Release:
 
 
 @contextmanager
-def _repository(root: Path, registry: str, image_name: str) -> Iterator[Release]:
-    """A detector repository from `cvat-fn new`, with the stand-in gh on PATH."""
+def _repository(
+    root: Path, registry: str, image_name: str, images_removed_at_the_end: list[str]
+) -> Iterator[Release]:
+    """A detector repository from `cvat-fn new`, with the stand-in gh on PATH. Its images
+    (the model's, and the function images built on them) are removed when the session ends:
+    the workflow tests build the same Dockerfile after this module and reuse their layers."""
     reason = docker_available()
     if reason:
         pytest.skip(reason)
@@ -109,31 +113,19 @@ def _repository(root: Path, registry: str, image_name: str) -> Iterator[Release]
     path = os.pathsep.join([str(bin_dir), str(Path(sys.executable).parent), os.environ["PATH"]])
     env = {**os.environ, "PATH": path, "GH_STANDIN_DIR": str(gh_state)}
     state = Release(repo, registry, gh_state, env, image_name)
-    try:
-        yield state
-    finally:
-        _remove_images(state)
+    images_removed_at_the_end.extend([state.image + ":", f"cvat-fn/{NAME}-"])
+    yield state
 
 
 @pytest.fixture(scope="module")
-def release(registry: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Release]:
-    with _repository(tmp_path_factory.mktemp("release"), registry, "release-model") as state:
+def release(
+    registry: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    images_removed_at_the_end: list[str],
+) -> Iterator[Release]:
+    root = tmp_path_factory.mktemp("release")
+    with _repository(root, registry, "release-model", images_removed_at_the_end) as state:
         yield state
-
-
-def _remove_images(state: Release) -> None:
-    """The model's images and the function images built on them."""
-    listed = subprocess.run(
-        ["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}"],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    ours = [
-        ref
-        for ref in listed.stdout.split()
-        if ref.startswith((state.image + ":", f"cvat-fn/{NAME}-"))
-    ]
-    if ours:
-        subprocess.run(["docker", "image", "rm", "--force", *ours], capture_output=True)
 
 
 def test_a_good_release_is_pushed_pinned_and_kept(release: Release) -> None:
@@ -187,9 +179,14 @@ def test_a_bad_release_is_deleted_and_nothing_is_pushed(release: Release) -> Non
 
 
 @pytest.fixture(scope="module")
-def evaluated(registry: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Release]:
+def evaluated(
+    registry: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    images_removed_at_the_end: list[str],
+) -> Iterator[Release]:
     """A repository holding an eval dataset where ci/release.sh looks for one (eval/)."""
-    with _repository(tmp_path_factory.mktemp("evaluated"), registry, "evaluated") as state:
+    root = tmp_path_factory.mktemp("evaluated")
+    with _repository(root, registry, "evaluated", images_removed_at_the_end) as state:
         shutil.copytree(EVAL_EXPORT, state.repo / "eval")
         # A minimum the demo model meets (map 0.42 on this dataset): the baseline decides.
         state.extra_env["CVAT_FN_EVAL_ARGS"] = "--minimum map=0.3 --no-progress"
