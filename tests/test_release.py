@@ -20,8 +20,6 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -84,10 +82,9 @@ class Release:
         return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-@contextmanager
 def _repository(
     root: Path, registry: str, image_name: str, images_removed_at_the_end: list[str]
-) -> Iterator[Release]:
+) -> Release:
     """A detector repository from `cvat-fn new`, with the stand-in gh on PATH. Its images
     (the model's, and the function images built on them) are removed when the session ends:
     the workflow tests build the same Dockerfile after this module and reuse their layers."""
@@ -114,18 +111,15 @@ def _repository(
     env = {**os.environ, "PATH": path, "GH_STANDIN_DIR": str(gh_state)}
     state = Release(repo, registry, gh_state, env, image_name)
     images_removed_at_the_end.extend([state.image + ":", f"cvat-fn/{NAME}-"])
-    yield state
+    return state
 
 
 @pytest.fixture(scope="module")
 def release(
-    registry: str,
-    tmp_path_factory: pytest.TempPathFactory,
-    images_removed_at_the_end: list[str],
-) -> Iterator[Release]:
+    registry: str, tmp_path_factory: pytest.TempPathFactory, images_removed_at_the_end: list[str]
+) -> Release:
     root = tmp_path_factory.mktemp("release")
-    with _repository(root, registry, "release-model", images_removed_at_the_end) as state:
-        yield state
+    return _repository(root, registry, "release-model", images_removed_at_the_end)
 
 
 def test_a_good_release_is_pushed_pinned_and_kept(release: Release) -> None:
@@ -180,17 +174,15 @@ def test_a_bad_release_is_deleted_and_nothing_is_pushed(release: Release) -> Non
 
 @pytest.fixture(scope="module")
 def evaluated(
-    registry: str,
-    tmp_path_factory: pytest.TempPathFactory,
-    images_removed_at_the_end: list[str],
-) -> Iterator[Release]:
+    registry: str, tmp_path_factory: pytest.TempPathFactory, images_removed_at_the_end: list[str]
+) -> Release:
     """A repository holding an eval dataset where ci/release.sh looks for one (eval/)."""
     root = tmp_path_factory.mktemp("evaluated")
-    with _repository(root, registry, "evaluated", images_removed_at_the_end) as state:
-        shutil.copytree(EVAL_EXPORT, state.repo / "eval")
-        # A minimum the demo model meets (map 0.42 on this dataset): the baseline decides.
-        state.extra_env["CVAT_FN_EVAL_ARGS"] = "--minimum map=0.3 --no-progress"
-        yield state
+    state = _repository(root, registry, "evaluated", images_removed_at_the_end)
+    shutil.copytree(EVAL_EXPORT, state.repo / "eval")
+    # A minimum the demo model meets (map 0.42 on this dataset): the baseline decides.
+    state.extra_env["CVAT_FN_EVAL_ARGS"] = "--minimum map=0.3 --no-progress"
+    return state
 
 
 def _opencv_cascade(name: str) -> bytes:

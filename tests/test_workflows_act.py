@@ -24,7 +24,6 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -279,24 +278,16 @@ def test_an_action_without_a_stand_in_fails_at_once_instead_of_fetching(
 
 
 @pytest.fixture
-def model_image(registry: str) -> Iterator[str]:
+def model_image(registry: str, images_removed_at_the_end: list[str]) -> str:
     """Where release.yml pushes the model, in the session's registry (tests/conftest.py, where
-    the base image's layer is pushed once for every test that pushes); afterwards the model's
-    images and the function image cvat-fn test built on it are removed from this machine."""
+    the base image's layer is pushed once for every test that pushes). The model's images and
+    the function image cvat-fn test built on it are removed when the session ends."""
     reason = docker_available()
     if reason:
         pytest.skip(reason)
-    try:
-        yield f"{registry}/{MODEL_REPOSITORY}"
-    finally:
-        listed = subprocess.run(
-            ["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}"],
-            capture_output=True, text=True,
-        )  # fmt: skip
-        prefixes = (f"{registry}/{MODEL_REPOSITORY}:", f"cvat-fn/{RELEASE_NAME}-")
-        ours = [ref for ref in listed.stdout.split() if ref.startswith(prefixes)]
-        if ours:
-            subprocess.run(["docker", "image", "rm", "--force", *ours], capture_output=True)
+    image = f"{registry}/{MODEL_REPOSITORY}"
+    images_removed_at_the_end.extend([f"{image}:", f"cvat-fn/{RELEASE_NAME}-"])
+    return image
 
 
 @pytest.mark.docker
