@@ -63,7 +63,12 @@ def test_own_test_with_cvat_function_runs_beside_the_suite(pytester: pytest.Pyte
             assert faces, invocation.describe()
             xtl, ytl, xbr, ybr = faces[0].bbox()
             assert 150 < xtl < xbr < 300 and 40 < ytl < ybr < 190, faces[0]
-            assert "face(s) at threshold 0.3" in "\\n".join(cvat_function.logs)
+            # the function's output reaches cvat_function.logs through a reader thread
+            import time
+            deadline = time.monotonic() + 10
+            while "face(s) at threshold 0.3" not in "\\n".join(cvat_function.logs):
+                assert time.monotonic() < deadline, cvat_function.logs
+                time.sleep(0.05)
         """
     )
     result = pytester.runpytest_subprocess(f"--function={SAMPLE}", "test_mine.py", "-v", *QUICK)
