@@ -31,6 +31,7 @@ cvat-fn (the judge, the tables, the drawings) reads the result as it reads any a
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,8 +39,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-ROI_SINCE = (2, 70)
-"""First release whose server takes a ``roi`` (``ROIHelper`` in lambda_manager/utils.py)."""
+from harness.cvat.findings import Collector, Finding
 
 
 class RoiError(ValueError):
@@ -216,11 +216,19 @@ def detector_answer_to_frame(shapes: Any, roi: Roi) -> Any:
     return [_detector_shape(s, roi.x1, roi.y1) for s in shapes]
 
 
+class _Unmovable(RoiError):
+    """A shape ``ROIHelper.translate_detector_shapes`` raises on (a 500 in CVAT)."""
+
+    def __init__(self, where: str, reason: str) -> None:
+        super().__init__(f"{where}: {reason}: CVAT cannot move it back into the frame (500)")
+        self.where, self.reason = where, reason
+
+
 def _interactor_shape(shape: Any, dx: int, dy: int, where: str) -> Any:
-    # ROIHelper.translate_detector_shapes on an interactor's raw shapes: what it would raise
-    # on becomes a RoiError (CVAT: 500)
+    # ROIHelper.translate_detector_shapes on an interactor's own shapes (no serializer ran
+    # first): what it would raise on becomes an _Unmovable
     if not isinstance(shape, Mapping):
-        raise RoiError(f"{where}: {type(shape).__name__}, not an object: CVAT's shift fails")
+        raise _Unmovable(where, f"a {type(shape).__name__}, not an object")
     out = dict(shape)
     type_ = shape.get("type")
     if type_ == "tag":
@@ -228,20 +236,18 @@ def _interactor_shape(shape: Any, dx: int, dy: int, where: str) -> Any:
     if "points" in out:
         points = out["points"]
         moved = points[-4:] if type_ == "mask" and isinstance(points, list) else points
-        if not isinstance(points, list) or not all(
-            isinstance(v, int | float) for v in moved
-        ):
-            raise RoiError(f"{where}.points: not a list of numbers: CVAT's shift fails")
-        out["points"] = _shift_tail(points, dx, dy) if type_ == "mask" else _shift_flat(
-            points, dx, dy
-        )
+        if not isinstance(points, list) or not all(isinstance(v, int | float) for v in moved):
+            raise _Unmovable(f"{where}.points", "not a list of numbers")
+        if type_ == "mask":
+            out["points"] = _shift_tail(points, dx, dy)
+        else:
+            out["points"] = _shift_flat(points, dx, dy)
     elements = out.get("elements", [])
     if not isinstance(elements, list):
         # CVAT iterates whatever is there: only an empty string or object gets through
         if elements in ("", {}):
             return out
-        raise RoiError(f"{where}.elements: {type(elements).__name__}, not a list: CVAT's shift"
-                       " fails")
+        raise _Unmovable(f"{where}.elements", f"a {type(elements).__name__}, not a list")
     if elements:
         out["elements"] = [
             _interactor_shape(e, dx, dy, f"{where}.elements[{k}]") for k, e in enumerate(elements)
@@ -297,3 +303,75 @@ def interactor_answer_to_frame(answer: Any, roi: Roi, frame_size: tuple[int, int
             for k, s in enumerate(out["shapes"])
         ]
     return out
+
+
+def check_answer(
+    c: Collector, kind: str, body: Any, roi: Roi, frame_size: tuple[int, int]
+) -> None:
+    """The judge's rules for an answer to a request sent with ``roi``: what CVAT's moving it
+    back fails on (an interactor's mask not of the crop's size, a shape it cannot move: HTTP
+    500, so the UI shows nothing) or silently changes (a mask numpy spreads over the region).
+    A detector's answer is moved after CVAT's serializer has checked it, so nothing new can
+    fail there."""
+    if kind != "interactor" or not isinstance(body, Mapping):
+        return
+    if "mask" in body:
+        _check_mask_size(c, body["mask"], roi, frame_size)
+    if isinstance(body.get("shapes"), list):
+        for k, shape in enumerate(body["shapes"]):
+            try:
+                _interactor_shape(shape, roi.x1, roi.y1, f"shapes[{k}]")
+            except _Unmovable as exc:
+                c.error(
+                    exc.where,
+                    f"{exc.reason}: with a region of interest CVAT moves every shape back into"
+                    " the frame and fails the request on this one (500)",
+                    "roi.shapes",
+                )
+
+
+def _check_mask_size(c: Collector, mask: Any, roi: Roi, frame_size: tuple[int, int]) -> None:
+    width, height = roi.size
+    try:
+        array = np.array(mask)
+    except (ValueError, TypeError):
+        c.error(
+            "mask",
+            "not an array numpy can read: CVAT's pasting it into the frame fails (500)",
+            "roi.mask-size",
+        )
+        return
+    if array.shape == (height, width):
+        return
+    sized = describe_mask_size(array)
+    try:
+        paste_mask(array, roi, frame_size)
+    except RoiError:
+        c.error(
+            "mask",
+            f"{sized}, not the {width}x{height} of the region {roi} it was sent: CVAT pastes"
+            " the mask into the frame at the region and fails the request (500)",
+            "roi.mask-size",
+        )
+        return
+    c.loss(
+        "mask",
+        f"{sized}, not the {width}x{height} of the region {roi} it was sent: CVAT's numpy"
+        " repeats it over the region, so the UI gets another mask than the one answered",
+        "roi.mask-size",
+    )
+
+
+def roi_findings(
+    kind: str, body: Any, roi: Roi, frame_size: tuple[int, int], cvat_version: str
+) -> list[Finding]:
+    """:func:`check_answer` for the judge: findings for an answer (parsed JSON, or its text)
+    to a request sent with ``roi`` on a frame of ``frame_size``."""
+    if isinstance(body, str | bytes | bytearray):
+        try:
+            body = json.loads(body)
+        except ValueError:
+            return []  # not JSON: the judge's own rules say so
+    c = Collector(cvat_version, code="roi.shapes")
+    check_answer(c, kind, body, roi, frame_size)
+    return c.findings
