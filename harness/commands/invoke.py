@@ -236,9 +236,10 @@ def text_report(steps: Sequence[Step], kind: str, plan: Plan, cvat_version: str)
         inv = step.invocation
         lines = [f"== {step.title}: {status_line(inv)}", f"sent: {inv.sent}"]
         if inv.status == 200 and inv.roi is not None:
+            kept = "stores them" if kind == "detector" else "hands them to the UI"
             lines.append(
                 f"shapes moved back into the frame by ({inv.roi.x1}, {inv.roi.y1}),"
-                " as CVAT stores them:"
+                f" as CVAT {kept}:"
             )
         if inv.status == 200:
             if kind == "reid":
