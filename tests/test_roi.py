@@ -8,13 +8,18 @@ The crop's bytes are compared with the real CVAT in tests/cvat_server/test_roi.p
 
 from __future__ import annotations
 
+import base64
 import io
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from harness.cvat.findings import Finding
+from harness.cvat.judge import Judge
+from harness.cvat.requests import interactor_request
 from harness.cvat.roi import (
     Roi,
     RoiError,
@@ -23,6 +28,7 @@ from harness.cvat.roi import (
     frame_size,
     interactor_answer_to_frame,
     prompt_into_crop,
+    roi_findings,
 )
 
 IMAGES = Path(__file__).resolve().parents[1] / "fixtures" / "images"
@@ -175,3 +181,91 @@ def test_interactor_bare_list_is_not_moved() -> None:
     """A bare list has neither "mask" nor "shapes": CVAT passes it as it is."""
     answer = [[1, 2], [3, 4]]
     assert interactor_answer_to_frame(answer, Roi(10, 10, 20, 20), (30, 30)) == answer
+
+
+# --- the judge's rules for an answer to a request with a region --------------------------
+
+
+def _codes(found: list[Finding]) -> list[tuple[str, str]]:
+    return [(f.severity, f.code) for f in found]
+
+
+def test_judge_mask_of_another_size_is_an_error_naming_both() -> None:
+    found = roi_findings("interactor", {"mask": [[1] * 10] * 10}, Roi(100, 0, 400, 300),
+                         (512, 512), "2.73")  # fmt: skip
+    assert _codes(found) == [("error", "roi.mask-size")]
+    assert "a 10x10 mask, not the 300x300 of the region [100, 0, 400, 300]" in found[0].message
+    assert "500" in found[0].message
+
+
+def test_judge_mask_numpy_repeats_is_a_loss() -> None:
+    found = roi_findings("interactor", {"mask": [[1, 0, 1]]}, Roi(0, 0, 3, 2), (3, 2), "2.73")
+    assert _codes(found) == [("loss", "roi.mask-size")]
+    assert "repeats" in found[0].message
+
+
+def test_judge_mask_of_the_crop_size_and_detectors_pass() -> None:
+    roi = Roi(2, 1, 5, 3)
+    assert roi_findings("interactor", {"mask": [[1, 0, 1], [0, 1, 1]]}, roi, (6, 4), "2.73") == []
+    assert roi_findings("interactor", '{"mask": [[1, 0, 1], [0, 1, 1]]}', roi, (6, 4), "2.73") == []
+    assert roi_findings("detector", [{"type": "rectangle"}], roi, (6, 4), "2.73") == []
+
+
+def test_judge_interactor_shape_cvat_cannot_move() -> None:
+    roi = Roi(0, 0, 10, 10)
+    found = roi_findings(
+        "interactor",
+        {"shapes": [{"type": "mask", "points": [0, 4, 1, 1, 2, 2]}, 7,
+                    {"type": "polygon", "points": [1, "2"]}]},
+        roi, (20, 20), "2.73",
+    )  # fmt: skip
+    assert [(f.where, f.code) for f in found] == [
+        ("shapes[1]", "roi.shapes"),
+        ("shapes[2].points", "roi.shapes"),
+    ]
+
+
+def test_judge_applies_the_rules_only_with_a_region() -> None:
+    judge = Judge("interactor", None, "2.73")
+    body = {"mask": [[1] * 10] * 10}
+    assert "roi.mask-size" not in {f.code for f in judge.findings(body, image_size=(300, 300))}
+    with_roi = judge.findings(
+        body, image_size=(300, 300), roi=Roi(100, 0, 400, 300), frame_size=(512, 512)
+    )
+    assert "roi.mask-size" in {f.code for f in with_roi}
+
+
+def test_text_prompts_sent_as_cvat_does() -> None:
+    """views.py invoke: ``if text_prompts: payload["text_prompts"] = text_prompts``."""
+    body = interactor_request(b"x", [[1, 2]], text_prompts=["a", "b"])
+    assert list(body)[-1] == "text_prompts" and body["text_prompts"] == ["a", "b"]
+    assert "text_prompts" not in interactor_request(b"x", [[1, 2]], text_prompts=[])
+    old = interactor_request(b"x", [[1, 2]], text_prompts=["a"], cvat_version="2.72")
+    assert "text_prompts" not in old
+
+
+def test_release_without_regions_sends_the_frame(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before ROI_SINCE no request carries a region: the client sends the whole frame."""
+    from harness.cvat.client import FunctionClient
+    from harness.nuclio.runners.process import ProcessRunner
+    from harness.nuclio.spec import load_spec
+
+    detector = Path(__file__).parent / "functions" / "roi_detector"
+    frame = (IMAGES / "astronaut.jpg").read_bytes()
+    monkeypatch.setenv("CVAT_FN_ROI_RECORD", str(tmp_path))  # the function records there
+    with ProcessRunner().start(detector) as running:
+        spec = load_spec(detector)
+        old = FunctionClient.for_function(running.url, spec, cvat_version="2.69")
+        inv = old.detect(frame, None, Roi(100, 40, 400, 300))
+        assert inv.roi is None and "not sent: CVAT 2.69 has none" in inv.sent
+        assert inv.shapes[0].points == [10, 20, 60, 80]
+        new = FunctionClient.for_function(running.url, spec, cvat_version="2.70")
+        inv = new.detect(frame, None, Roi(100, 40, 400, 300))
+        assert inv.roi == Roi(100, 40, 400, 300) and inv.image_size == (300, 260)
+        assert inv.shapes[0].points == [110, 60, 160, 120]
+    first, second = sorted(tmp_path.glob("*.json"))
+    assert json.loads(first.read_text())["image"] == base64.b64encode(frame).decode()
+    crop = crop_frame(frame, Roi(100, 40, 400, 300))
+    assert json.loads(second.read_text())["image"] == base64.b64encode(crop).decode()
