@@ -57,6 +57,7 @@ option, so put the images first.
 examples:
   cvat-fn invoke photo.jpg --threshold 0.5 --draw out.png
   cvat-fn invoke photo.jpg --function ./my_interactor --pos-points 172,385
+  cvat-fn invoke photo.jpg --roi 100,0,400,300 --draw out.png
   cvat-fn invoke f0.jpg f1.jpg --function ./my_tracker --shapes 95,55,170,120
   cvat-fn invoke f0.jpg f1.jpg --url http://127.0.0.1:8080 --kind reid \\
       --boxes0 40,40,118,118 --boxes1 62,58,140,136
@@ -136,6 +137,18 @@ def register(sub: SubParsers) -> None:
         "--boxes1", nargs="+", action="extend", metavar="X1,Y1,X2,Y2", help="reid: on IMAGE1"
     )
     req.add_argument("--max-distance", type=float, metavar="D", help="reid")
+    req.add_argument(
+        "--roi",
+        metavar="X1,Y1,X2,Y2",
+        help="detector, interactor: a region of interest in frame pixels (CVAT 2.70+): the"
+        " crop is sent, prompts moved into it, and the answer shown moved back into the frame",
+    )
+    req.add_argument(
+        "--text-prompt",
+        action="append",
+        metavar="TEXT",
+        help="interactor: a text prompt, sent in text_prompts (repeat for several)",
+    )
     out = p.add_argument_group("output")
     out.add_argument(
         "--json",
@@ -173,12 +186,23 @@ def call(
 
     if kind == "detector":
         for image in plan.images:
-            run(f"detect {image.name}", partial(client.detect, image.path, plan.threshold))
+            run(
+                f"detect {image.name}",
+                partial(client.detect, image.path, plan.threshold, plan.roi),
+            )
     elif kind == "interactor":
         image = plan.images[0]
         run(
             f"interact on {image.name}",
-            partial(client.interact, image.path, plan.pos_points, plan.neg_points, plan.obj_bbox),
+            partial(
+                client.interact,
+                image.path,
+                plan.pos_points,
+                plan.neg_points,
+                plan.obj_bbox,
+                plan.roi,
+                plan.text_prompts,
+            ),
         )
     elif kind == "tracker":
         first, second = plan.images
@@ -211,6 +235,12 @@ def text_report(steps: Sequence[Step], kind: str, plan: Plan, cvat_version: str)
     for step in steps:
         inv = step.invocation
         lines = [f"== {step.title}: {status_line(inv)}", f"sent: {inv.sent}"]
+        if inv.status == 200 and inv.roi is not None:
+            kept = "stores them" if kind == "detector" else "hands them to the UI"
+            lines.append(
+                f"shapes moved back into the frame by ({inv.roi.x1}, {inv.roi.y1}),"
+                f" as CVAT {kept}:"
+            )
         if inv.status == 200:
             if kind == "reid":
                 body = inv.body if isinstance(inv.body, list) else []
@@ -252,6 +282,14 @@ def draw_paths(out: Path, count: int) -> list[Path]:
     return [out.with_name(f"{out.stem}-{n}{suffix}") for n in range(1, count + 1)]
 
 
+def roi_outline(plan: Plan) -> list[Shape]:
+    """The region of interest, drawn on the whole frame beside the answer."""
+    if plan.roi is None:
+        return []
+    r = plan.roi
+    return [Shape("roi", "rectangle", [float(r.x1), float(r.y1), float(r.x2), float(r.y2)])]
+
+
 def draw(steps: Sequence[Step], kind: str, plan: Plan, out: Path) -> list[Path]:
     """PNGs of the answers; which image and which shapes depends on the kind."""
     from PIL import Image as PILImage
@@ -266,7 +304,8 @@ def draw(steps: Sequence[Step], kind: str, plan: Plan, out: Path) -> list[Path]:
         paths = draw_paths(out, len(steps))
         for step, image, path in zip(steps, plan.images, paths, strict=True):
             title = f"{image.name}: {len(step.invocation.shapes)} shape(s)"
-            save_png(draw_shapes(image.path, step.invocation.shapes, title=title), path)
+            shown = list(step.invocation.shapes) + roi_outline(plan)
+            save_png(draw_shapes(image.path, shown, title=title), path)
             written.append(path)
     elif kind == "interactor":
         image = plan.images[0]
@@ -276,6 +315,7 @@ def draw(steps: Sequence[Step], kind: str, plan: Plan, out: Path) -> list[Path]:
         if plan.obj_bbox:
             box = [float(c) for corner in plan.obj_bbox for c in corner]
             shapes.append(Shape("obj_bbox", "rectangle", box))
+        shapes += roi_outline(plan)
         save_png(draw_shapes(image.path, shapes, title=f"{image.name}: interactor"), out)
         written.append(out)
     elif kind == "tracker":

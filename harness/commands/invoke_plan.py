@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 from harness.commands.common import UsageError
 from harness.cvat import KINDS
 from harness.cvat.client import read_image as read_image_file
+from harness.cvat.findings import ROI_SINCE, TEXT_PROMPTS_SINCE, parse_version
+from harness.cvat.roi import Roi, RoiError
 from harness.nuclio.spec import FunctionSpec, load_spec
 
 IMAGES_NEEDED = {
@@ -31,6 +33,8 @@ OPTION_KINDS = {
     "boxes1": ("reid",),
     "max_distance": ("reid",),
     "threshold": ("detector", "reid"),
+    "roi": ("detector", "interactor"),  # views.py: "ROI is not supported for <kind> functions"
+    "text_prompt": ("interactor",),
 }
 
 
@@ -131,6 +135,42 @@ class Plan:
     shapes: list[list[float | int]] = field(default_factory=list)
     boxes0: list[list[float | int]] = field(default_factory=list)
     boxes1: list[list[float | int]] = field(default_factory=list)
+    roi: Roi | None = None
+    text_prompts: list[str] = field(default_factory=list)
+
+
+def _since(version: tuple[int, int]) -> str:
+    return ".".join(str(v) for v in version)
+
+
+def plan_region(args: argparse.Namespace, plan: Plan) -> None:
+    """--roi and --text-prompt: checked against the release judged for and every image, so
+    a region CVAT would refuse (400) is a usage error before anything starts."""
+    version = parse_version(args.cvat_version)
+    if args.roi is not None:
+        if version < ROI_SINCE:
+            raise UsageError(
+                f"--roi: CVAT {args.cvat_version} sends no region of interest (since"
+                f" {_since(ROI_SINCE)})"
+            )
+        try:
+            plan.roi = Roi.parse(args.roi)
+            for image in plan.images:
+                try:
+                    plan.roi.check_inside(image.size)
+                except RoiError as exc:
+                    raise RoiError(f"{exc} of {image.name}") from None
+        except RoiError as exc:
+            raise UsageError(f"--roi: {exc}") from None
+    if args.text_prompt is not None:
+        if version < TEXT_PROMPTS_SINCE:
+            raise UsageError(
+                f"--text-prompt: CVAT {args.cvat_version} sends no text prompts (known since"
+                f" {_since(TEXT_PROMPTS_SINCE)})"
+            )
+        if not all(t.strip() for t in args.text_prompt):
+            raise UsageError("--text-prompt: an empty prompt")
+        plan.text_prompts = list(args.text_prompt)
 
 
 def plan_requests(args: argparse.Namespace, target: Target) -> Plan:
@@ -143,6 +183,7 @@ def plan_requests(args: argparse.Namespace, target: Target) -> Plan:
     if wanted is not None and len(args.images) != wanted:
         raise UsageError(f"{a(kind)} takes {IMAGES_NEEDED[kind]}, got {len(args.images)} image(s)")
     plan = Plan([read_image(path) for path in args.images], args.threshold, args.max_distance)
+    plan_region(args, plan)
     if kind == "interactor":
         plan.pos_points = parse_list(args.pos_points, 2, "--pos-points")
         plan.neg_points = parse_list(args.neg_points, 2, "--neg-points")

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import requests
 
 from harness.cvat import CVAT_VERSION, Finding, shapes_from_response
-from harness.cvat.findings import failing
+from harness.cvat.findings import ROI_SINCE, failing, parse_version
 from harness.cvat.judge import Judge
 from harness.cvat.requests import (
     detector_request,
@@ -23,6 +23,14 @@ from harness.cvat.requests import (
     reid_request,
     tracker_request,
     tracker_shape,
+)
+from harness.cvat.roi import (
+    Roi,
+    RoiError,
+    crop_frame,
+    detector_answer_to_frame,
+    interactor_answer_to_frame,
+    prompt_into_crop,
 )
 from harness.cvat.shapes import Shape
 from harness.output.logformat import format_records, handler_traceback, readable_answer
@@ -112,14 +120,28 @@ class Invocation:
     latency_s: float = 0.0
     logs: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
+    roi: Roi | None = None
+    """The region of interest the request was sent for: ``image_size`` is then the crop's,
+    ``body`` the function's answer on the crop, ``in_frame`` that answer moved back."""
+    frame_size: tuple[int, int] | None = None
+    """With ``roi``: (width, height) of the whole frame."""
+    moved: Any = None
+    """With ``roi``: the answer moved back into the frame (harness/cvat/roi.py); None where
+    CVAT fails to move it (the findings say why)."""
 
     @property
     def ok(self) -> bool:
         return self.error is None and self.status == 200 and not failing(self.findings)
 
     @property
+    def in_frame(self) -> Any:
+        """The answer as CVAT stores or shows it: ``body``, or with ``roi`` ``moved``."""
+        return self.body if self.roi is None else self.moved
+
+    @property
     def shapes(self) -> list[Shape]:
-        return shapes_from_response(self.kind, self.body) if self.status == 200 else []
+        """The answer's shapes in frame coordinates (moved out of the region, if any)."""
+        return shapes_from_response(self.kind, self.in_frame) if self.status == 200 else []
 
     def describe(self) -> str:
         """What was sent, what came back (cut to a readable length), findings and log lines."""
@@ -210,10 +232,22 @@ class FunctionClient:
         return client
 
     def send(
-        self, request: dict[str, Any], sent: str, image_size: tuple[int, int] | None
+        self,
+        request: dict[str, Any],
+        sent: str,
+        image_size: tuple[int, int] | None,
+        roi: Roi | None = None,
+        frame_size: tuple[int, int] | None = None,
     ) -> Invocation:
-        """POST a ready request body as CVAT does (JSON) and check the answer."""
-        return self.judge(Invocation(self.kind, sent, request, image_size), self.post(request))
+        """POST a ready request body as CVAT does (JSON) and check the answer; ``roi`` and
+        ``frame_size`` when the body is for a region of a frame (``image_size`` the crop's)."""
+        inv = Invocation(self.kind, sent, request, image_size, roi=roi, frame_size=frame_size)
+        return self.judge(inv, self.post(request))
+
+    @property
+    def sends_roi(self) -> bool:
+        """Whether the CVAT release judged for has regions of interest (``ROI_SINCE``)."""
+        return parse_version(self.cvat_version) >= ROI_SINCE
 
     def post(self, body: dict[str, Any] | bytes) -> Reply:
         """POST a request (a dict, or its JSON already encoded) and time the answer."""
@@ -261,13 +295,49 @@ class FunctionClient:
             reply.text if isinstance(inv.body, str) else inv.body,
             image_size=inv.image_size,
             request=inv.request,
+            roi=inv.roi,
+            frame_size=inv.frame_size,
         )
+        inv.moved = self._moved(inv)
         return inv
 
-    def detect(self, image: ImageLike, threshold: float | None = None) -> Invocation:
+    def _moved(self, inv: Invocation) -> Any:
+        if inv.roi is None or inv.frame_size is None:
+            return None
+        if self.kind == "detector":
+            return detector_answer_to_frame(inv.body, inv.roi)
+        if self.kind == "interactor":
+            try:
+                return interactor_answer_to_frame(inv.body, inv.roi, inv.frame_size)
+            except RoiError:
+                return None
+        return inv.body
+
+    def _region(
+        self, data: bytes, name: str, size: tuple[int, int], roi: Roi | None
+    ) -> tuple[bytes, str, Roi | None]:
+        """The image to send and how to describe it: the crop CVAT would send for ``roi``,
+        or the frame (no ``roi``, or a release without regions: it sends the frame)."""
+        shown = f"{name} ({size[0]}x{size[1]})"
+        if roi is None:
+            return data, shown, None
+        if not self.sends_roi:
+            return data, f"{shown} (roi {roi} not sent: CVAT {self.cvat_version} has none)", None
+        crop = crop_frame(data, roi)  # RoiError when it is outside the frame
+        width, height = roi.size
+        return crop, f"{shown} roi {roi}: {width}x{height} crop", roi
+
+    def detect(
+        self, image: ImageLike, threshold: float | None = None, roi: Roi | None = None
+    ) -> Invocation:
+        """Detect on ``image``; with ``roi``, on the crop CVAT sends for it, the answer moved
+        back into the frame in ``Invocation.in_frame`` (RoiError: outside the frame)."""
         data, name, size = read_image(image)
-        sent = f"{name} ({size[0]}x{size[1]}), threshold {threshold}"
-        return self.send(detector_request(data, threshold), sent, size)
+        data, shown, roi = self._region(data, name, size, roi)
+        sent = f"{shown}, threshold {threshold}"
+        if roi is None:
+            return self.send(detector_request(data, threshold), sent, size)
+        return self.send(detector_request(data, threshold), sent, roi.size, roi, size)
 
     def interact(
         self,
@@ -275,15 +345,36 @@ class FunctionClient:
         pos_points: Sequence[Sequence[float]],
         neg_points: Sequence[Sequence[float]] = (),
         obj_bbox: Sequence[Sequence[float]] | None = None,
+        roi: Roi | None = None,
+        text_prompts: Sequence[str] = (),
     ) -> Invocation:
+        """Interact on ``image`` with prompts in frame coordinates; with ``roi`` the crop is
+        sent and the prompts moved into it, as CVAT does (RoiError: outside the frame)."""
         data, name, size = read_image(image)
-        sent = f"{name} ({size[0]}x{size[1]}), pos {list(pos_points)}, neg {list(neg_points)}"
+        data, shown, roi = self._region(data, name, size, roi)
+        sent = f"{shown}, pos {list(pos_points)}, neg {list(neg_points)}"
         if obj_bbox:
             sent += f", box {list(obj_bbox)}"
         request = interactor_request(
-            data, pos_points, neg_points, obj_bbox, cvat_version=self.cvat_version
+            data,
+            pos_points,
+            neg_points,
+            obj_bbox,
+            cvat_version=self.cvat_version,
+            text_prompts=text_prompts,
         )
-        return self.send(request, sent, size)
+        if "text_prompts" in request:
+            sent += f", text prompts {request['text_prompts']}"
+        if roi is not None:
+            moved = prompt_into_crop(
+                roi, request["pos_points"], request["neg_points"], request["obj_bbox"]
+            )
+            request["pos_points"], request["neg_points"], request["obj_bbox"] = moved
+            sent += f" (in the crop: pos {moved[0]}, neg {moved[1]}"
+            sent += f", box {moved[2]})" if moved[2] else ")"
+        if roi is None:
+            return self.send(request, sent, size)
+        return self.send(request, sent, roi.size, roi, size)
 
     def track(
         self,

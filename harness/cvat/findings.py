@@ -38,6 +38,18 @@ Anything: supported bounding box input", commit 10a5f661e, first in v2.16.3 (ver
 compared as (major, minor), so "2.16" means its last patch). Before it the server sent null,
 or the first two positive points for functions with ``startswith_box``."""
 
+ROI_SINCE = (2, 70)
+"""First release whose server takes a region of interest, ``"roi": [xtl, ytl, xbr, ybr]``, for
+detectors and interactors: it crops the frame, moves an interactor's prompts into the crop and
+the answer back into the frame (cvat-ai/cvat PR #10794, "Introduce region of interest for
+detectors and interactors": ``ROIHelper`` in ``cvat/apps/lambda_manager/utils.py``; read at
+v2.73.0, harness/cvat/roi.py). Before it no request carries one, so cvat-fn sends none."""
+
+TEXT_PROMPTS_SINCE = (2, 73)
+"""First release known to forward an interactor's ``text_prompts`` (``LambdaFunction.invoke``
+in ``views.py``: added to the payload when the request has a non-empty list). Read at v2.73.0;
+the release that added it could not be looked up, so older versions send none."""
+
 CODES: dict[str, str] = {
     "response.form": "the answer's top-level form (a list of shapes, an object, ...)",
     "label.unknown": "a shape's label is not among the function's: CVAT drops the shape",
@@ -65,6 +77,8 @@ CODES: dict[str, str] = {
     "skeleton.points": "a skeleton's own points (CVAT takes none)",
     "skeleton.element-type": "an element that is not a points shape",
     "skeleton.all-outside": "no element left inside: CVAT drops the skeleton",
+    "roi.mask-size": "an interactor's mask that is not the size of the region it was sent",
+    "roi.shapes": "an interactor's shape CVAT cannot move back out of the region (HTTP 500)",
     "tracker.boxed": "a tracked shape whose points' box (all the UI keeps) is not the object's",
 }
 """Every code a rule names; ``<kind>.schema`` (``detector.schema``, ...) for the rest."""

@@ -18,6 +18,7 @@ from harness.cvat.findings import CVAT_VERSION, Finding
 from harness.cvat.validate import validate
 
 if TYPE_CHECKING:
+    from harness.cvat.roi import Roi
     from harness.nuclio.spec import FunctionSpec, Label
 
 
@@ -62,10 +63,16 @@ class Judge:
         *,
         image_size: tuple[int, int] | None = None,
         request: Mapping[str, Any] | None = None,
+        roi: Roi | None = None,
+        frame_size: tuple[int, int] | None = None,
     ) -> list[Finding]:
-        """Findings for one answer (parsed JSON, or its text when it was not JSON)."""
+        """Findings for one answer (parsed JSON, or its text when it was not JSON).
+
+        ``roi``: the region the request was sent for, on a frame of ``frame_size`` (then
+        ``image_size`` is the crop's): CVAT's rules for moving the answer back apply too
+        (harness/cvat/roi.py)."""
         labels: Sequence[Any] | None = None if self.labels is None else list(self.labels)
-        return validate(
+        found = validate(
             self.kind,
             body,
             labels=labels,
@@ -73,3 +80,8 @@ class Judge:
             request=request,
             cvat_version=self.cvat_version,
         )
+        if roi is not None and frame_size is not None:
+            from harness.cvat.roi import roi_findings
+
+            found += roi_findings(self.kind, body, roi, frame_size, self.cvat_version)
+        return found

@@ -18,7 +18,12 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.cvat.findings import CVAT_VERSION, OBJ_BBOX_LIST_SINCE, parse_version
+from harness.cvat.findings import (
+    CVAT_VERSION,
+    OBJ_BBOX_LIST_SINCE,
+    TEXT_PROMPTS_SINCE,
+    parse_version,
+)
 
 KINDS = ("detector", "interactor", "tracker", "reid")
 
@@ -87,8 +92,14 @@ def interactor_request(
     obj_bbox: Sequence[Any] | None = None,
     threshold: float | None = None,
     cvat_version: str = CVAT_VERSION,
+    text_prompts: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """``{"image", "pos_points": [[x, y]...], "neg_points": [...], "obj_bbox"}``.
+    """``{"image", "pos_points": [[x, y]...], "neg_points": [...], "obj_bbox",
+    "text_prompts"?}``.
+
+    ``text_prompts`` is added last and only when there are some, as ``LambdaFunction.invoke``
+    does (``if text_prompts: payload["text_prompts"] = ...``), and only for releases that
+    forward it (``TEXT_PROMPTS_SINCE``).
 
     ``obj_bbox`` is ``[[x1, y1], [x2, y2]]`` (four numbers are paired up); with no box (None
     or empty) it is sent as CVAT's UI sends it in its one interaction flow (cvat-ui
@@ -114,6 +125,8 @@ def interactor_request(
             "obj_bbox": bbox,
         }
     )
+    if text_prompts and parse_version(cvat_version) >= TEXT_PROMPTS_SINCE:
+        body["text_prompts"] = list(text_prompts)
     return body
 
 

@@ -87,6 +87,13 @@ def step_json(step: Step, kind: str) -> dict[str, Any]:
         "logs": inv.logs,
         "output": step.output if not inv.ok else [],
     }
+    if inv.roi is not None:
+        # the function's answer is "body" (on the crop); "shapes" and "in_frame" are in the
+        # frame, as CVAT stores or shows them
+        out["roi"] = inv.roi.as_list()
+        out["frame_size"] = list(inv.frame_size) if inv.frame_size else None
+        out["crop_size"] = list(inv.roi.size)
+        out["in_frame"] = inv.moved if inv.status == 200 else None
     if kind == "reid":
         out["matches"] = inv.body if inv.status == 200 and isinstance(inv.body, list) else None
     return out

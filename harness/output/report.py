@@ -65,7 +65,7 @@ class FixtureResult:
         return cls(
             name=name,
             image=str(image),
-            image_size=inv.image_size,
+            image_size=inv.frame_size or inv.image_size,  # the shapes are the frame's
             sent=inv.sent,
             expected=list(expected),
             returned=inv.shapes,

@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from PIL import Image
 
 from harness.cvat.detector import POINT_RULES, SHAPE_TYPES
 from harness.cvat.findings import CVAT_VERSION, parse_version
+from harness.cvat.roi import Roi, RoiError
 from harness.cvat.shapes import Shape
 
 CONFIG_NAME = "cvat-fn.yaml"
@@ -59,6 +61,12 @@ class Fixture:
     max_distance: float | None = None
     expected: list[Expected] | None = None
     expected_matches: list[int] | None = None
+    roi: Roi | None = None
+    """Detectors and interactors: a region of interest, ``[x1, y1, x2, y2]`` in frame pixels;
+    the crop is sent as CVAT sends it, ``pos_points``, ``obj_bbox`` and ``expected`` stay in
+    frame coordinates (harness/cvat/roi.py)."""
+    text_prompts: list[str] = field(default_factory=list)
+    """Interactors: sent as ``text_prompts`` (CVAT 2.73)."""
 
     @property
     def has_expectations(self) -> bool:
@@ -254,6 +262,7 @@ class _Reader:
                 setattr(fx, key, self.image(f"{where}.{key}", raw[key]))
         if "expected" in raw:
             fx.expected = self.expected(f"{where}.expected", raw["expected"] or [])
+        self.region(where, raw, fx)
         if "expected_matches" in raw:
             matches = raw["expected_matches"]
             if not isinstance(matches, list) or not all(
@@ -262,6 +271,28 @@ class _Reader:
                 raise self.fail(f"{where}.expected_matches", "must be a list of indexes or -1")
             fx.expected_matches = matches
         return fx
+
+    def region(self, where: str, raw: dict[str, Any], fx: Fixture) -> None:
+        """``roi`` (four integers, inside the image, as CVAT's ``ROIHelper`` wants them) and
+        ``text_prompts`` (a list of non-empty strings)."""
+        if raw.get("roi") is not None:
+            try:
+                fx.roi = Roi.from_value(raw["roi"])
+                with Image.open(fx.image) as img:
+                    fx.roi.check_inside(img.size)
+            except RoiError as exc:
+                raise self.fail(f"{where}.roi", f"{exc} of {fx.image.name}") from None
+            except OSError:
+                raise self.fail(f"{where}.image", f"{fx.image.name} is not an image") from None
+        prompts = raw.get("text_prompts")
+        if prompts is not None:
+            if not isinstance(prompts, list) or not all(
+                isinstance(p, str) and p.strip() for p in prompts
+            ):
+                raise self.fail(
+                    f"{where}.text_prompts", f"must be a list of non-empty texts, got {prompts!r}"
+                )
+            fx.text_prompts = list(prompts)
 
     def section(self, name: str, raw: Any, target: Any) -> Any:
         if raw is None:
@@ -329,3 +360,25 @@ def load_config(function_dir: Path | str) -> SuiteConfig:
     config.minimums = reader.section("minimums", raw.get("minimums"), Minimums())
     config.budgets = reader.section("budgets", raw.get("budgets"), Budgets())
     return config
+
+
+REGION_KINDS = ("detector", "interactor")
+"""The kinds CVAT sends a region of interest to (views.py: "ROI is not supported for <kind>
+functions" otherwise)."""
+
+
+def check_kind(config: SuiteConfig, kind: str) -> None:
+    """ConfigError for a fixture key the function's kind cannot take: ``roi`` outside
+    :data:`REGION_KINDS`, ``text_prompts`` for anything but an interactor."""
+    name = config.path.name if config.path else CONFIG_NAME
+    for i, fx in enumerate(config.fixtures):
+        if fx.roi is not None and kind not in REGION_KINDS:
+            raise ConfigError(
+                f"{name}: fixtures[{i}].roi: CVAT sends a region of interest to detectors and"
+                f" interactors only, not to a {kind}"
+            )
+        if fx.text_prompts and kind != "interactor":
+            raise ConfigError(
+                f"{name}: fixtures[{i}].text_prompts: CVAT sends text prompts to interactors"
+                f" only, not to a {kind}"
+            )

@@ -15,16 +15,22 @@ from harness.suite.similarity import same_shapes
 
 
 def play(client: FunctionClient, fixture: Fixture, threshold: float | None = None) -> Invocation:
-    """Send the fixture; for a tracker, start on ``image`` and return the step onto
+    """Send the fixture (with its ``roi``, the crop, its answer read in the frame: see
+    ``Invocation.shapes``); for a tracker, start on ``image`` and return the step onto
     ``next_image`` (the answer that counts), as CVAT tracks from one frame to the next."""
     kind = client.kind
     if kind == "detector":
         return client.detect(
-            fixture.image, threshold if threshold is not None else fixture.threshold
+            fixture.image, threshold if threshold is not None else fixture.threshold, fixture.roi
         )
     if kind == "interactor":
         return client.interact(
-            fixture.image, fixture.pos_points, fixture.neg_points, fixture.obj_bbox
+            fixture.image,
+            fixture.pos_points,
+            fixture.neg_points,
+            fixture.obj_bbox,
+            fixture.roi,
+            fixture.text_prompts,
         )
     if kind == "reid":
         return client.reid(

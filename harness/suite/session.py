@@ -25,7 +25,15 @@ from harness.suite.checks.robustness import check_robustness, robustness_calls
 from harness.suite.checks.schema import check_answered, check_category
 from harness.suite.checks.target import Target
 from harness.suite.checks.threshold import check_monotone, check_respected, thresholds_read
-from harness.suite.config import Budgets, ConfigError, Fixture, Minimums, SuiteConfig, load_config
+from harness.suite.config import (
+    Budgets,
+    ConfigError,
+    Fixture,
+    Minimums,
+    SuiteConfig,
+    check_kind,
+    load_config,
+)
 from harness.suite.defaults import default_fixtures
 
 STOP_STARTING_S = 60.0  # at most this long for a start in the background to end when stopped
@@ -79,6 +87,7 @@ class FunctionUnderTest:
             return
         try:
             self.config = load_config(config_from or self.directory)
+            check_kind(self.config, self.kind)
         except ConfigError as exc:
             self.problem = str(exc)
             return
