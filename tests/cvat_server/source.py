@@ -5,9 +5,9 @@ and ``CVAT_OTHER_SOURCES``, more releases (sources separated by ``:``) that the 
 A tree is the root of a CVAT checkout (``manage.py`` and ``cvat/`` in it); an archive holds such a
 tree, at its top or in one top-level directory (``git archive --prefix``, GitHub's tarballs).
 Archives are unpacked into the session's scratch directory; a tree is used where it is, read
-only (CVAT writes into ``CVAT_BASE_DIR``, which the server sets to scratch), except a release
-that does not read ``CVAT_BASE_DIR`` (before 2.2x: its data lives in ``<source>/data``): that
-tree is copied into scratch first.
+only (CVAT writes into ``CVAT_BASE_DIR``, which the server sets to scratch), except for a
+release that does not read ``CVAT_BASE_DIR`` (2.22.0 keeps its data in ``<source>/data``, see
+layout.py): that tree is copied into scratch first.
 
 CVAT pins a datumaro fork as a GitHub archive (``datumaro @ ...`` in its requirements), which
 cannot be downloaded here: :func:`datumaro_fork` finds the fork's source beside CVAT's, named
