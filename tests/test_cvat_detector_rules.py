@@ -755,24 +755,35 @@ def test_a_dropped_shape_is_not_judged_further() -> None:
 @pytest.mark.parametrize(
     ("answer", "where", "severity", "code"),
     [
-        ([{**FACE, "points": [1, 2, 3]}], "[0].points", "loss", "shape.points"),
+        ([{**FACE, "points": [1, 2, 3]}], "[0].points", "warning", "shape.points"),
         (
             [{"label": "road", "type": "polygon", "points": [1, 2, 3, 4]}],
             "[0].points",
-            "loss",
+            "warning",
             "shape.points",
+        ),
+        ([{"label": "road", "type": "polygon"}], "[0].points", "warning", "shape.points"),
+        (  # an element's points[0] is read for the skeleton's centre: a missing one fails
+            [body(element("nose", 5, 5), {"label": "left-eye", "type": "points"})],
+            "[0].elements[1].points",
+            "error",
+            "detector.schema",
         ),
         (
             [body(element("nose", 5, 5), element("left-eye", 4, 4), points=[5, 5])],
             "[0].points",
-            "warning",
+            "loss",
             "skeleton.points",
         ),
     ],
 )
 def test_point_counts_before_2_40(answer: Any, where: str, severity: str, code: str) -> None:
     # SERIALIZERS ShapeSerializer.validate came with cvat-ai/cvat PR #9556 (commit 6094e32e2,
-    # first in v2.40.0); CVAT 2.39 stored the shape with the count it had
+    # first in v2.40.0); CVAT 2.39 stored the shape with the count it had, as sent (a missing
+    # points list as []: views.py parse_anno, anno.get("points", [])), and reads a skeleton back
+    # without points of its own (dataset_manager/task.py _init_shapes_from_db). Measured on
+    # CVAT 2.22.0 by tests/cvat_server/test_verdicts.py (points-count, polygon-two-points,
+    # points-missing, skeleton-own-points)
     found = [f for f in judge(answer, cvat_version="2.39") if f.where == where]
     assert [(f.severity, f.code) for f in found] == [(severity, code)], [str(f) for f in found]
     assert [f.severity for f in judge(answer) if f.where == where] == ["error"]

@@ -182,16 +182,17 @@ def check_points(
 def count_finding(c: Collector, where: str, message: str) -> None:
     """A point count wrong for the shape's type. engine/serializers.py
     ``ShapeSerializer.validate`` fails the request on it since 2.40; before, CVAT stored the
-    shape with the count it had."""
+    shape with the count it had, as sent (measured on CVAT 2.22.0: tests/cvat_server/
+    test_verdicts.py), so a warning: nothing is lost, but the shape is not one its type can be."""
     if c.version >= SHAPE_COUNTS_SINCE:
         c.error(
             where, f"{message}: CVAT's serializer refuses it and fails the request", "shape.points"
         )
     else:
-        c.loss(
+        c.warn(
             where,
-            f"CVAT will store this shape broken: {message}, and CVAT {c.cvat_version} stores"
-            " the count as sent",
+            f"{message}: CVAT {c.cvat_version} stores the shape as sent, with a count its type"
+            " cannot have",
             "shape.points",
         )
 
@@ -715,8 +716,11 @@ def check_shape(
             check_bitmap_mask(c, f"{where}.mask", item["mask"], image_size)
         if "points" in item:
             check_points(c, f"{where}.points", "polygon", item["points"], image_size)
-    elif "points" not in item:
+    elif "points" not in item and (c.version >= SHAPE_COUNTS_SINCE or element):
+        # an element's: parse_anno reads its points[0] for the skeleton's centre and fails
         c.error(f"{where}.points", f"missing: {a(type_)} needs points")
+    elif "points" not in item:  # views.py parse_anno: anno.get("points", []), stored as such
+        count_finding(c, f"{where}.points", f"missing: {a(type_)} needs points, got none")
     elif element and isinstance(item["points"], list | tuple) and len(item["points"]) < 2:
         c.error(
             f"{where}.points",
@@ -753,7 +757,11 @@ def _check_element_type(c: Collector, where: str, item: Mapping[str, Any], type_
 
 def _check_skeleton_points(c: Collector, where: str, item: Mapping[str, Any]) -> None:
     """views.py ``_parse_anno`` copies ``anno.get("points", [])`` into a skeleton shape too;
-    ``ShapeSerializer.validate`` takes none for a skeleton since 2.40."""
+    ``ShapeSerializer.validate`` takes none for a skeleton since 2.40. Before, they are stored,
+    but CVAT reads every skeleton back with no points (dataset_manager/task.py
+    ``JobAnnotation._init_shapes_from_db``: "skeletons themselves should not have points",
+    ``db_shape['points'] = []``; 2.22.0 and 2.73.0 alike): measured on CVAT 2.22.0, the task
+    holds the skeleton without them."""
     points = item.get("points", [])
     if isinstance(points, list | tuple | str | Mapping) and len(points) == 0:
         return
@@ -767,10 +775,11 @@ def _check_skeleton_points(c: Collector, where: str, item: Mapping[str, Any]) ->
             "skeleton.points",
         )
     else:
-        c.warn(
+        c.loss(
             where,
-            f"a skeleton has no points of its own, got {describe(points)}: CVAT"
-            f" {c.cvat_version} stores them unused; leave points out",
+            f"CVAT will drop these points: a skeleton has no points of its own, got"
+            f" {describe(points)}, and CVAT {c.cvat_version} reads every skeleton back without"
+            " them; leave points out",
             "skeleton.points",
         )
 

@@ -7,6 +7,8 @@ and ``--appendonly yes`` standing in for kvrocks), the OPA endpoint evaluating C
 policies (opa.py), then ``migrate``, ``migrateredis``, ``syncperiodicjobs`` and an admin user,
 then uvicorn (``cvat.asgi``, working directory ``CVAT_BASE_DIR``) and one rq worker on the
 ``import``, ``annotation`` and ``chunks`` queues. CVAT's Python is its own venv (cvat_venv.py).
+What an older release does otherwise (no ``CVAT_BASE_DIR``, a fixed OPA address, fewer setup
+commands and queues) is read from its source (layout.py), so one start serves 2.22 and 2.73.
 ``migrate`` takes most of a start, so the first start keeps the freshly migrated database
 (``pg_dump``, before any user exists) in the venv's directory, keyed by CVAT's migrations; later
 starts restore it, and ``migrate`` then only confirms that nothing is left to apply.
@@ -45,15 +47,14 @@ import requests
 from harness.nuclio.runners import cleanup, wait
 from harness.nuclio.runners.base import StartError
 from harness.nuclio.runners.scratch import ScratchDir
-from tests.cvat_server import cvat_venv
+from tests.cvat_server import cvat_venv, layout
 from tests.cvat_server.client import CvatClient
 from tests.cvat_server.forwarder import Forwarder
-from tests.cvat_server.source import migrations_key, unpack
+from tests.cvat_server.source import ENV, migrations_key, release, unpack
 
 SCRATCH_PREFIX = "cvat-fn-cvat-server-"
 ADMIN = "admin"
 NAMESPACE = "nuclio"  # CVAT_NUCLIO_FUNCTION_NAMESPACE, CVAT's default
-QUEUES = ("import", "annotation", "chunks")  # task creation, auto-annotation, chunks
 STOP_GRACE_S = 10.0
 TAIL_LINES = 40
 OPA_SCRIPT = Path(__file__).with_name("opa.py")
@@ -102,6 +103,10 @@ class CvatServer:
     source: Path
     venv: Path
     scratch: ScratchDir
+    layout: layout.Layout
+    origin: Path = Path()  # the source as given (a tree or an archive)
+    release: str = ""  # X.Y.Z, from the source's cvat/__init__.py
+    datumaro: str = ""  # the datumaro CVAT's venv holds: its fork, or the stand-in
     services: list[Service] = field(default_factory=list)
     venv_built: bool = False
     build_seconds: float = 0.0
@@ -113,8 +118,9 @@ class CvatServer:
 
     @property
     def base_dir(self) -> Path:
-        """CVAT_BASE_DIR: CVAT's data, keys and logs (also the server's working directory)."""
-        return self.scratch.path / "base"
+        """CVAT's data, keys and logs, and the server's working directory: CVAT_BASE_DIR in
+        scratch, or the source tree (in scratch too) for a release that does not read it."""
+        return self.scratch.path / "base" if self.layout.reads_base_dir else self.source
 
     def use_dashboard(self, url: str | None) -> None:
         """Point CVAT at the Nuclio dashboard at ``url`` (None: no dashboard, CVAT gets 503).
@@ -179,21 +185,29 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start(source: str | Path, *, log: Callable[[str], object] = print) -> CvatServer:
-    """Start CVAT from ``source``; the caller must ``stop()`` it (it also stops at exit)."""
+def start(
+    source: str | Path, *, log: Callable[[str], object] = print, env: str = ENV
+) -> CvatServer:
+    """Start CVAT from ``source`` (``env``: the variable that named it, for errors); the caller
+    must ``stop()`` it (it also stops at exit)."""
     started = time.monotonic()
     scratch = ScratchDir(SCRATCH_PREFIX)  # sweeps what a killed session left, groups included
     forwarder: Forwarder | None = None
     server: CvatServer | None = None
     try:
-        root = unpack(source, scratch.path)
-        venv, built = cvat_venv.ensure(root, log=log)
+        root = unpack(source, scratch.path, env=env)
+        found = layout.read(root)
+        if not found.reads_base_dir and not root.is_relative_to(scratch.path):
+            # CVAT writes data/, keys/, logs/ into its tree: a tree of the user's stays clean
+            root = Path(shutil.copytree(root, scratch.path / "source", ignore=_COPY_IGNORE))
+        venv, built = cvat_venv.ensure(root, source, log=log)
         build_seconds = time.monotonic() - started if built else 0.0
         forwarder = Forwarder()
         server = CvatServer(
             url="", password=secrets.token_urlsafe(16), forwarder=forwarder,
-            source=root, venv=venv, scratch=scratch, venv_built=built,
-            build_seconds=build_seconds,
+            source=root, venv=venv, scratch=scratch, layout=found, origin=Path(source),
+            release=release(root),
+            datumaro=cvat_venv.datumaro(venv), venv_built=built, build_seconds=build_seconds,
         )  # fmt: skip
         server._token = cleanup.register(server.stop)
         _Starter(server).run()
@@ -207,6 +221,9 @@ def start(source: str | Path, *, log: Callable[[str], object] = print) -> CvatSe
                 forwarder.close()
             scratch.remove()
         raise
+
+
+_COPY_IGNORE = shutil.ignore_patterns(".git", "data", "logs", "keys", "__pycache__")
 
 
 class _Starter:
@@ -224,7 +241,7 @@ class _Starter:
         self.db_password = secrets.token_urlsafe(12)
 
     def run(self) -> None:
-        self.server.base_dir.mkdir()
+        self.server.base_dir.mkdir(exist_ok=True)
         self._mark = time.monotonic()
         pg = self._start_postgres()
         self._step("initdb")
@@ -253,17 +270,18 @@ class _Starter:
         env = self._cvat_env()
         manage = str(self.server.source / "manage.py")
         admin_env = {**env, "DJANGO_SUPERUSER_PASSWORD": self.server.password}
+        setup = _setup(self.server.layout.commands)
         dump = self.server.venv / f"cvat-fn-db-{migrations_key(self.server.source)}.sql"
         if dump.is_file():
             # a database migrated by an earlier start: migrate then finds nothing to do
             self._command("restore", [*self._psql("cvat"), "-f", str(dump)], env=plain, timeout=300)
-            self._command("setup", [self.python, manage, "shell", "-c", MIGRATE + SETUP],
+            self._command("setup", [self.python, manage, "shell", "-c", MIGRATE + setup],
                           env=admin_env, timeout=600)  # fmt: skip
         else:
             self._command("migrate", [self.python, manage, "shell", "-c", MIGRATE], env=env,
                           timeout=900)  # fmt: skip
             self._dump(dump)
-            self._command("setup", [self.python, manage, "shell", "-c", SETUP], env=admin_env,
+            self._command("setup", [self.python, manage, "shell", "-c", setup], env=admin_env,
                           timeout=600)  # fmt: skip
         self._step("migrate, admin")
         http = self._spawn(
@@ -274,7 +292,7 @@ class _Starter:
         )  # fmt: skip
         worker = self._spawn(
             "rqworker",
-            [self.python, manage, "rqworker", *QUEUES,
+            [self.python, manage, "rqworker", *self.server.layout.queues,
              "--worker-class", "cvat.rqworker.DefaultWorker"],
             env=env,
         )  # fmt: skip
@@ -425,10 +443,12 @@ class _Starter:
         """CVAT's settings (cvat/settings/base.py, production.py), as the README lists them."""
         ports = self.ports
         forwarder = self.server.forwarder
+        settings_dir = self.scratch / "settings"
+        settings_dir.mkdir(exist_ok=True)
         return {
             **self._base_env(),
-            "PYTHONPATH": str(self.server.source),
-            "DJANGO_SETTINGS_MODULE": "cvat.settings.production",
+            "PYTHONPATH": os.pathsep.join([str(self.server.source), str(settings_dir)]),
+            "DJANGO_SETTINGS_MODULE": self.server.layout.settings(settings_dir),
             "CVAT_BASE_DIR": str(self.server.base_dir),
             "DJANGO_SECRET_KEY": secrets.token_urlsafe(32),
             "ALLOWED_HOSTS": "localhost,127.0.0.1",
@@ -458,12 +478,17 @@ MIGRATE = """
 from django.core.management import call_command
 call_command("migrate", interactive=False, verbosity=1)
 """
-SETUP = """
-from django.core.management import call_command
-call_command("migrateredis")
-call_command("syncperiodicjobs")
-call_command("createsuperuser", interactive=False, username="admin", email="admin@localhost")
-"""
+
+
+def _setup(commands: tuple[str, ...]) -> str:
+    """The release's setup commands (layout.SETUP_COMMANDS it has), then the admin user."""
+    calls = "".join(f"call_command({name!r})\n" for name in commands)
+    return (
+        "\nfrom django.core.management import call_command\n"
+        f"{calls}"
+        'call_command("createsuperuser", interactive=False, username="admin",'
+        ' email="admin@localhost")\n'
+    )
 
 
 def _postgres_user() -> str | None:

@@ -2,10 +2,13 @@
 by the interactive call (``POST /api/lambda/functions/<id>``, what the UI's AI tools send) and
 by an auto-annotation job (``POST /api/lambda/requests``, then ``GET /api/tasks/<id>/
 annotations``), and what CVAT did is compared with cvat-fn's findings for the same answer and
-spec, judged for the release the server reports (``/api/server/about``; point CVAT_SOURCE at
-another release's source to re-measure every rule against it):
+spec, judged for the release the server reports (``/api/server/about``): on CVAT_SOURCE's
+release and on each of CVAT_OTHER_SOURCES (the ``cvat_release`` fixture; 2.73.0 and 2.22.0 in
+CI), answer by answer:
 
-- CVAT fails (the call answers an error status, the job fails) exactly when cvat-fn says error;
+- CVAT fails (the call answers an error status, the job fails) exactly when cvat-fn says error
+  (where the interactive call hands the answer on to the UI, as 2.22's does, a failure of the
+  call is an error; the rest of that way is the UI's, see :func:`_forwards`);
 - what CVAT keeps differs from what was sent exactly when cvat-fn says loss (stored.py says
   what is normalised: only what CVAT always changes), and each loss says what CVAT keeps
   instead, as measured;
@@ -16,8 +19,11 @@ index. The answers CVAT takes share one job on one task (a frame each); each err
 needs a job of its own, since one failing frame ends a job: they sit on a second task cut into
 one-frame jobs, annotated job by job.
 
-CVAT runs here with datumaro 1.10.0 instead of CVAT's fork (see the shared CVAT README): the
-one known difference, the fork failing on an all-zero mask bitmap, is not in the corpus.
+Each release runs with the datumaro fork it pins where the fork's source lies beside CVAT's
+(2.22.0's, e612d1bf, in CI), else with datumaro 1.10.0 standing in (2.73.0's 6ade96fa is not
+here): the one answer the stand-in decides otherwise, a mask that is its box alone, is measured
+for what each datumaro does (test_datumaro_decides_the_empty_masks) and judged only where CVAT
+runs its fork.
 """
 
 from __future__ import annotations
@@ -40,32 +46,36 @@ from harness.nuclio.spec import load_spec
 from tests.cvat_server import stored as canon
 from tests.cvat_server.client import CvatClient, labels_from_spec
 from tests.cvat_server.corpus import CORPUS, HEIGHT, INTERACTOR, WIDTH, Answer, frame
-from tests.cvat_server.server import CvatServer
+from tests.cvat_server.server import CvatServer, about
+from tests.cvat_server.source import datumaro_commit, datumaro_fork
 from tests.cvat_server.standin import served
 
 FUNCTION_DIR = Path(__file__).resolve().parents[1] / "functions" / "corpus_detector"
 FUNCTION = "corpus-detector"  # its metadata.name, CVAT's function id
 INTERACTOR_DIR = FUNCTION_DIR.with_name("corpus_interactor")
 DATUMARO_SUBSTITUTE = "1.10.0"
-DATUMARO_DEPENDENT = {"mask-box-only", "mask-all-zero"}
-"""Answers whose verdict is datumaro's: a mask bitmap with no pixel set, which CVAT's own
-datumaro (the cvat-ai fork CVAT pins, requirements/base.txt) fails to encode (cvat-fn says
-error, for CVAT as released), while datumaro 1.10.0, the test server's substitute, stores an
-empty mask (test_the_datumaro_substitute_stores_an_empty_mask says so)."""
+FORK_VERSION = "0.3"  # datumaro/version.py of the cvat-ai fork (e612d1bf, 6ade96fa alike)
+DATUMARO_DEPENDENT = {"mask-box-only"}
+"""Answers whose verdict is datumaro's: a mask that is its box alone (no bitmap before it),
+which CVAT's own datumaro (the cvat-ai fork CVAT pins, requirements/base.txt) fails to encode,
+while datumaro 1.10.0, the stand-in, stores an empty mask
+(test_datumaro_decides_the_empty_masks says so). Judged only where CVAT runs its fork."""
 
 
 @dataclass
 class Outcome:
-    """What CVAT did with one answer, one way."""
+    """What CVAT did with one answer, one way. ``forwarded``: an interactive call that hands
+    the function's answer on to the UI (2.22) rather than what CVAT would store (2.73)."""
 
     failed: bool
     detail: str  # the status or job error
     sent: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
+    forwarded: bool = False
 
     @property
     def differs(self) -> bool:
-        return not self.failed and self.sent != self.kept
+        return not self.failed and not self.forwarded and self.sent != self.kept
 
 
 @dataclass
@@ -81,6 +91,17 @@ class Measured:
         severities = {f.severity for f in self.findings}
         return "error" if "error" in severities else "loss" if "loss" in severities else "ok"
 
+    def agrees(self, outcome: Outcome | None) -> bool:
+        """CVAT failed exactly when cvat-fn says error, kept something else exactly when it
+        says loss (the two assertions below, for one answer one way)."""
+        if outcome is None:
+            return False
+        if outcome.forwarded:
+            return not outcome.failed or self.verdict == "error"
+        if outcome.failed != (self.verdict == "error"):
+            return False
+        return outcome.failed or outcome.differs == (self.verdict == "loss")
+
     def describe(self) -> str:
         lines = [f"#{self.index} {self.answer.name}: cvat-fn says {self.verdict}"]
         lines += [f"    {f.severity} {f.code} {f.where}: {f.message}" for f in self.findings]
@@ -89,6 +110,7 @@ class Measured:
                 lines.append(f"  {way}: not measured")
                 continue
             state = "failed" if outcome.failed else "differs" if outcome.differs else "same"
+            state += " (handed on to the UI)" if outcome.forwarded else ""
             lines.append(f"  {way}: {state} ({outcome.detail[:300]})")
             if outcome.differs:
                 lines.append(f"    sent: {outcome.sent}")
@@ -108,6 +130,16 @@ class Run:
         if self.datumaro != DATUMARO_SUBSTITUTE:
             return self.measured
         return [m for m in self.measured if m.answer.name not in DATUMARO_DEPENDENT]
+
+    def agreements(self) -> dict[str, int]:
+        """How many judged answers CVAT treated as cvat-fn says, each way and both ways."""
+        judged = self.judged()
+        return {
+            "judged": len(judged),
+            "interactive": sum(m.agrees(m.interactive) for m in judged),
+            "job": sum(m.agrees(m.job) for m in judged),
+            "both": sum(m.agrees(m.interactive) and m.agrees(m.job) for m in judged),
+        }
 
 
 def _frames(directory: Path, indices: list[int]) -> list[Path]:
@@ -183,19 +215,33 @@ def _datumaro_version(server: CvatServer) -> str:
     return done.stdout.strip()
 
 
+def _forwards(server: CvatServer) -> bool:
+    """Whether the release's interactive call hands a detector's answer on to the UI as the
+    function gave it (labels renamed to the task's, attributes its ``check_attr_value`` refuses
+    left out: 2.22.0 lambda_manager/views.py ``LambdaFunction.invoke``, no converter), rather
+    than converting it as a job does and answering what CVAT would store (2.73.0:
+    ``DetectionResultConverter``, ``LabeledDataSerializer``). Then only a failure of the call is
+    the server's; what the UI makes of the rest is cvat-ui's, which cannot run here."""
+    views = server.source / "cvat" / "apps" / "lambda_manager" / "views.py"
+    return "DetectionResultConverter" not in views.read_text(encoding="utf-8")
+
+
 def _interactive(
-    cvat: CvatClient, task: int, position: int, answer: Answer, labels: Any
+    cvat: CvatClient, task: int, position: int, answer: Answer, labels: Any, forwards: bool
 ) -> Outcome:
     reply = cvat.call(FUNCTION, task=task, frame=position)
     ok = reply.status_code == 200
     detail = f"HTTP {reply.status_code}: {reply.text[:300]}"
+    if forwards:
+        return Outcome(not ok, detail, forwarded=True)
     return _outcome(not ok, detail, answer, reply.json() if ok else {}, labels)
 
 
 @pytest.fixture(scope="module")
 def run(
-    cvat_server: CvatServer, tmp_path_factory: pytest.TempPathFactory, request: Any
+    cvat_release: CvatServer, tmp_path_factory: pytest.TempPathFactory, request: Any
 ) -> Iterator[Run]:
+    cvat_server = cvat_release
     cvat = _token_client(cvat_server)
     version = str(cvat.request("GET", "/api/server/about").json()["version"])
     measured = _judged(version)
@@ -220,9 +266,12 @@ def run(
             pool = ThreadPoolExecutor(1)  # one session: requests' Session is not thread-safe
             caller = CvatClient(cvat.url, None)
             caller.http.headers.update(cvat.http.headers)
+            forwards = _forwards(cvat_server)
             for task, indices, known in ((task_a, taken, labels), (task_b, refused, labels_b)):
                 for position, index in enumerate(indices):
-                    future = pool.submit(_interactive, caller, task, position, CORPUS[index], known)
+                    future = pool.submit(
+                        _interactive, caller, task, position, CORPUS[index], known, forwards
+                    )
                     calls.append((index, future))
 
             state = cvat.auto_annotate(FUNCTION, task_a)
@@ -264,10 +313,13 @@ def run(
     capture = request.config.pluginmanager.getplugin("capturemanager")
     with capture.global_and_fixture_disabled():
         shown = ", ".join(f"{k} {v:.1f}s" for k, v in timings.items())
+        agreed = run.agreements()
         print(f"\nverdicts measured on CVAT {version} (datumaro {run.datumaro}): "
               f"{len(measured)} answers, {len(taken)} taken in one job, {len(refused)} refused"
-              f" with a job each; interactive answers {', '.join(statuses)}; {shown}",
-              file=sys.stderr)  # fmt: skip
+              f" with a job each; of {agreed['judged']} judged, CVAT agrees with cvat-fn"
+              f" --cvat-version {version} on {agreed['both']} both ways (interactive"
+              f" {agreed['interactive']}, job {agreed['job']}); interactive answers"
+              f" {', '.join(statuses)}; {shown}", file=sys.stderr)  # fmt: skip
     yield run
 
 
@@ -277,6 +329,17 @@ def _report(disagreements: list[Measured]) -> str:
     )
 
 
+def test_the_server_is_its_sources_release(cvat_release: CvatServer) -> None:
+    """Each release's server answers its own version, and runs the datumaro fork it pins
+    when the fork's source lies beside CVAT's (the venv's recipe: cvat_venv.py)."""
+    assert about(cvat_release.url)["version"] == cvat_release.release
+    commit = datumaro_commit(cvat_release.source)
+    assert commit, "CVAT's requirements pin no datumaro fork"
+    fork = datumaro_fork(cvat_release.origin, commit)
+    expected = FORK_VERSION if fork else DATUMARO_SUBSTITUTE
+    assert _datumaro_version(cvat_release) == expected, cvat_release.datumaro
+
+
 def test_every_answer_was_measured_both_ways(run: Run) -> None:
     assert len(run.measured) == len(CORPUS) >= 60
     missing = [m for m in run.measured if m.interactive is None or m.job is None]
@@ -284,11 +347,18 @@ def test_every_answer_was_measured_both_ways(run: Run) -> None:
 
 
 def test_cvat_fails_exactly_when_cvat_fn_says_error(run: Run) -> None:
+    """A call that hands the answer on to the UI (``forwarded``) fails only where cvat-fn says
+    error; the UI's part of it is not measured here."""
     wrong = [
         m
         for m in run.judged()
         for outcome in (m.interactive, m.job)
-        if outcome is not None and outcome.failed != (m.verdict == "error")
+        if outcome is not None
+        and (
+            outcome.failed != (m.verdict == "error")
+            if not outcome.forwarded
+            else outcome.failed and m.verdict != "error"
+        )
     ]
     assert not wrong, _report(list({id(m): m for m in wrong}.values()))
 
@@ -299,7 +369,10 @@ def test_cvat_keeps_something_else_exactly_when_cvat_fn_says_loss(run: Run) -> N
         for m in run.judged()
         if m.verdict != "error"
         for outcome in (m.interactive, m.job)
-        if outcome is not None and not outcome.failed and outcome.differs != (m.verdict == "loss")
+        if outcome is not None
+        and not outcome.failed
+        and not outcome.forwarded  # not stored: what the UI makes of it is cvat-ui's
+        and outcome.differs != (m.verdict == "loss")
     ]
     assert not wrong, _report(list({id(m): m for m in wrong}.values()))
 
@@ -359,23 +432,29 @@ def test_each_loss_says_what_cvat_keeps_instead(run: Run) -> None:
     assert not wrong, "\n".join(f"[{kind}: {LOST_AS[kind]!r}] {m.describe()}" for m, kind in wrong)
 
 
-def test_the_datumaro_substitute_stores_an_empty_mask(run: Run) -> None:
-    """CVAT's datumaro fork fails to encode a bitmap with no pixel set (cvat-fn: error, for
-    CVAT as released); the datumaro this server runs decides these answers instead. With the
-    substitute (datumaro 1.10.0) CVAT stores an empty mask; with any other datumaro, the answer
-    is judged like every other."""
-    for m in run.measured:
-        if m.answer.name not in DATUMARO_DEPENDENT:
-            continue
-        assert m.verdict == "error", m.describe()
+def test_datumaro_decides_the_empty_masks(run: Run) -> None:
+    """What each datumaro does with a mask that has no pixel set, measured. CVAT hands the
+    bitmap to ``mask_tools.mask_to_rle`` (lambda_manager/views.py ``_parse_anno``: 2.22.0
+    ``mask_to_rle(np.array(cut_points))``, 2.73.0 ``np.array(bitmap)[:, np.newaxis]``). The fork's
+    (cvat-ai/datumaro e612d1bf, ``datumaro/util/mask_tools.py`` ``mask_to_rle``) walks the
+    runs in Python: an all-zero bitmap is one run of zeros (five zeros: counts ``[5]``), so CVAT
+    stores an empty mask; an empty bitmap (the box alone) raises ``IndexError`` at
+    ``bounded[0]``, and the call fails. datumaro 1.10.0, the stand-in, stores both empty."""
+    by_name = {m.answer.name: m for m in run.measured}
+    fork = run.datumaro != DATUMARO_SUBSTITUTE
+    for name, fails in (("mask-all-zero", False), ("mask-box-only", fork)):
+        m = by_name[name]
         for outcome in (m.interactive, m.job):
             assert outcome is not None, m.describe()
-            if run.datumaro == DATUMARO_SUBSTITUTE:
+            if outcome.forwarded:  # the answer goes to the UI unencoded (2.22's interactive call)
                 assert not outcome.failed, m.describe()
+                continue
+            assert outcome.failed == fails, m.describe()
+            if not fails:
                 (kept,) = [json.loads(text) for text in outcome.kept]
                 assert kept["type"] == "mask" and not any(kept["points"][:-4]), m.describe()
-            else:
-                assert outcome.failed, m.describe()
+            elif outcome is m.job:  # the job's exc_info ends with the exception
+                assert "IndexError" in outcome.detail, m.describe()
 
 
 def test_interactor_answers_reach_the_ui_as_sent(
