@@ -17,7 +17,8 @@ needs a job of its own, since one failing frame ends a job: they sit on a second
 one-frame jobs, annotated job by job.
 
 CVAT runs here with datumaro 1.10.0 instead of CVAT's fork (see the shared CVAT README): the
-one known difference, the fork failing on an all-zero mask bitmap, is not in the corpus.
+one known difference is a mask that is its box alone (an empty bitmap), which the fork fails on
+and 1.10.0 stores as an empty mask (DATUMARO_DEPENDENT). Both store an all-zero bitmap.
 """
 
 from __future__ import annotations
@@ -47,10 +48,10 @@ FUNCTION_DIR = Path(__file__).resolve().parents[1] / "functions" / "corpus_detec
 FUNCTION = "corpus-detector"  # its metadata.name, CVAT's function id
 INTERACTOR_DIR = FUNCTION_DIR.with_name("corpus_interactor")
 DATUMARO_SUBSTITUTE = "1.10.0"
-DATUMARO_DEPENDENT = {"mask-box-only", "mask-all-zero"}
-"""Answers whose verdict is datumaro's: a mask bitmap with no pixel set, which CVAT's own
-datumaro (the cvat-ai fork CVAT pins, requirements/base.txt) fails to encode (cvat-fn says
-error, for CVAT as released), while datumaro 1.10.0, the test server's substitute, stores an
+DATUMARO_DEPENDENT = {"mask-box-only"}
+"""Answers whose verdict is datumaro's: an empty mask bitmap (the box alone), which the fork
+CVAT 2.22 pins fails to encode (mask_to_rle raises IndexError; tests/test_fork_mask_rules.py
+runs it; cvat-fn says error), while datumaro 1.10.0, the test server's substitute, stores an
 empty mask (test_the_datumaro_substitute_stores_an_empty_mask says so)."""
 
 
@@ -360,8 +361,8 @@ def test_each_loss_says_what_cvat_keeps_instead(run: Run) -> None:
 
 
 def test_the_datumaro_substitute_stores_an_empty_mask(run: Run) -> None:
-    """CVAT's datumaro fork fails to encode a bitmap with no pixel set (cvat-fn: error, for
-    CVAT as released); the datumaro this server runs decides these answers instead. With the
+    """The datumaro fork CVAT 2.22 pins fails to encode an empty bitmap (cvat-fn: error); the
+    datumaro this server runs decides these answers instead. With the
     substitute (datumaro 1.10.0) CVAT stores an empty mask; with any other datumaro, the answer
     is judged like every other."""
     for m in run.measured:
