@@ -7,12 +7,14 @@ appended as sent. ``mask_tools`` is datumaro's ``datumaro/util/mask_tools.py`` f
 pins (``cvat/requirements/base.txt``): cvat-ai/datumaro e612d1bfb76a3c3d3d545187338c841a246619fb
 for 2.22.0, 6ade96fa82043fc5bccd59a27218892899fe10ce for 2.73.0.
 
-Read (FACTS below): ``mask_to_rle`` at e612d1bf, and at 02ca61d87b2bc47275002e0cc6ea74a65e57a33d
-and 36a750e3c3369263abd6e4bb70c15d2f11b1e175 (``src/datumaro/util/mask_tools.py``), the versions
-of cvat-ai/datumaro stored nearest to 6ade96fa (6ade96fa itself is not stored): the same
-run-length walk in all three. ``bounded = binary_mask.ravel(order="F")``, then
-``np.diff(bounded, prepend=[1 - bounded[0]], append=[1 - bounded[-1]])``: a run starts wherever
-the value changes, and the first run counts 0s.
+Read (FACTS below): ``datumaro/util/mask_tools.py`` ``mask_to_rle`` at e612d1bf (the archive
+below, and cvat-ai/datumaro's history up to October 2024). 6ade96fa is not to be had here: the
+search tool stores cvat-ai/datumaro's ``mask_tools.py`` at other commits only. The same
+run-length walk is at 02ca61d87b2bc47275002e0cc6ea74a65e57a33d (``datumaro/util/``, April 2024)
+and 36a750e3c3369263abd6e4bb70c15d2f11b1e175 (``src/datumaro/util/``):
+``bounded = binary_mask.ravel(order="F")``, then
+``np.diff(bounded, prepend=[1 - bounded[0]], append=[1 - bounded[-1]])``: a run starts
+wherever the value changes, and the first run counts 0s.
 
 This test also runs that function: ``mask_tools.py`` of the fork archive CVAT 2.22.0 pins
 (``CVAT_DATUMARO_FORK``, or ``datumaro-cvat-fork-e612d1bf.tar.gz`` in ``../shared/cvat/`` beside
@@ -21,12 +23,15 @@ subprocess of its own (the fork's package ``__init__`` needs scipy and more; ``d
 and the modules ``mask_tools`` imports are the fork's own). It is skipped, saying why, when the
 archive is absent.
 
-Not settled by reading: cvat-ai/datumaro's "sync with upstream" (pull request 80, 2025) made
-``mask_to_rle`` upstream's compiled ``encode`` (the stored src/ version at 2d83c779 reads
-``return encode(binary_mask)``), which wants a 2-D array, as 2.73.0's ``[:, np.newaxis]``
-suggests. That encoder (datumaro 1.10.0, the test server's substitute) also stores an all-zero
-bitmap as one run of 0s, but takes an empty bitmap as ``[0]`` instead of raising; the judge
-keeps the box alone an error, which the fork CVAT 2.22.0 pins shows it is.
+Not settled by reading, for 2.73.0: cvat-ai/datumaro's "sync with upstream" (pull request 80,
+merged February 2025) made ``mask_to_rle`` upstream's compiled ``encode``; the stored
+``src/datumaro/util/mask_tools.py`` at 2d83c779707e599e7df10840f6651a7a532c54e9 reads
+``return encode(binary_mask)``. That encoder refuses a 1-D array ("mask should be 2d array"),
+which 2.73.0's ``[:, np.newaxis]`` fits. Run by hand from datumaro 1.10.0's wheel (the test
+server's substitute, the same encoder; not by this test), it also stores an all-zero bitmap
+as one run of 0s, but turns an empty bitmap into ``[0]`` instead of raising: with it, the box
+alone would be stored as an empty mask. The judge keeps the box alone an error, which the
+fork CVAT 2.22.0 pins shows it is.
 """
 
 from __future__ import annotations
