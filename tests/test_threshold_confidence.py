@@ -17,6 +17,7 @@ tests/functions/no_confidence answers faces at the request's threshold and a tag
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -30,7 +31,7 @@ SKIP_REASON = "no shape carries a confidence on {}"
 
 
 def suite(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, mode: str
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, mode: str, *extra: str
 ) -> pytest.RunResult:
     monkeypatch.setenv("CONFIDENCE_LEFT_OUT", mode)
     return pytester.runpytest_subprocess(
@@ -38,6 +39,7 @@ def suite(
         "--cvat-fn-examples", "3",
         "-p", "no:cacheprovider",
         "-v", "-rA",
+        *extra,
     )  # fmt: skip
 
 
@@ -59,7 +61,8 @@ def test_without_any_confidence_threshold_is_not_applicable_and_the_rest_passes(
 def test_shapes_with_and_without_a_confidence_pass_with_a_warning_naming_them(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    result = suite(pytester, monkeypatch, "some")
+    report = pytester.path / "report.json"
+    result = suite(pytester, monkeypatch, "some", "--cvat-fn-json", str(report))
     outcomes = by_check(result)
     # the astronaut's face carries one: judged; on coffee only the tag is left, with none
     assert outcomes["threshold"] == {"astronaut": "passed", "coffee": "skipped"}
@@ -73,6 +76,13 @@ def test_shapes_with_and_without_a_confidence_pass_with_a_warning_naming_them(
     tried = int(warned.group(1))
     assert int(warned.group(2)) == 2 * tried
     assert f"carry no confidence: [1] photo tag ({tried}x)" in text
+    # the JSON report has it in the check's entry
+    (entry,) = [
+        c for c in json.loads(report.read_text())["functions"][0]["checks"]
+        if c["check"] == "threshold" and c["fixture"] == "astronaut"
+    ]  # fmt: skip
+    assert entry["outcome"] == "passed"
+    assert entry["message"].startswith("warning: astronaut: "), entry
 
 
 def test_without_confidences_a_threshold_that_adds_shapes_still_fails_monotone(
