@@ -326,7 +326,8 @@ CASES: dict[str, Case] = {
         '"points" is only the polygon',
     ),
     # measured on CVAT 2.73.0 (tests/cvat_server/test_verdicts.py): fewer than four numbers
-    # fail the request; a box alone is an empty bitmap, which CVAT's datumaro fork fails on
+    # fail the request; a box alone is an empty bitmap, on which the datumaro fork CVAT 2.22
+    # pins raises (tests/test_fork_mask_rules.py runs it)
     "mask-too-short": Case(
         "detector", [mask_shape(mask=[1, 2, 3])], "error", "[0].mask", "got 3 numbers"
     ),

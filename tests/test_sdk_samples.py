@@ -1,6 +1,16 @@
 """The cvat-sdk samples pass their suite, and so do their Nuclio exports (which also lint
 clean); a module given as ``module:create`` with cvat-cli's parameters runs the same way.
-One real inner pytest session runs all five functions.
+One real inner pytest session runs the modules and their exports.
+
+A module and its ``cvat-fn export-nuclio`` get the same verdicts, check by check (outcomes
+counted by check name, fixtures pooled): every sample, and tests/sdk_functions/no_score, a
+correct detector that filters at ``conf_threshold`` and sets no ``score``. An SDK shape's
+``score`` is optional (cvat_sdk/auto_annotation/interface.py), and CVAT never reads a shape's
+``confidence`` (cvat/apps/lambda_manager/views.py at 2.73.0,
+``DetectionResultConverter._parse_anno`` builds the shape from label, type, points,
+attributes and the rest, no confidence or score): so ``threshold`` is not applicable to an
+export whose shapes carry none (skipped with the reason), and ``threshold_monotone`` judges
+what ``sdk_threshold`` judges on the module, a higher threshold giving a subset.
 """
 
 from __future__ import annotations
@@ -9,7 +19,7 @@ import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
@@ -24,6 +34,13 @@ DETECTOR = ROOT / "sample_functions/sdk_face_detector/haar_faces.py"
 TRACKER = ROOT / "sample_functions/sdk_template_tracker/template_matching.py"
 INTERACTOR = ROOT / "sample_functions/sdk_grabcut/grabcut.py"
 FACTORY = ROOT / "tests/sdk_functions/factory"
+NO_SCORE = ROOT / "tests/sdk_functions/no_score/no_score.py"
+EXPORT_OF = {
+    "haar_faces": "haar_export",
+    "template_matching": "tracker_export",
+    "grabcut": "grabcut_export",
+    "no_score": "no_score_export",
+}
 # Latency is the benchmarks' business (bench/): on a loaded CI machine only a stuck function
 # may fail these budgets.
 RELAXED = [
@@ -41,6 +58,7 @@ def exports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         ("haar_export", DETECTOR),
         ("tracker_export", TRACKER),
         ("grabcut_export", INTERACTOR),
+        ("no_score_export", NO_SCORE),
     )
     for name, module in modules:
         assert main(["export-nuclio", str(module), str(out / name)]) == 0
@@ -74,7 +92,8 @@ def inner_run(workdir: Path, functions: list[str], *extra: str) -> dict[str, dic
 def outcomes(
     exports: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, dict[str, str]]:
-    functions = [str(DETECTOR), str(TRACKER), str(INTERACTOR), *map(str, exports.values())]
+    modules = [DETECTOR, TRACKER, INTERACTOR, NO_SCORE]
+    functions = [*map(str, modules), *map(str, exports.values())]
     seen = inner_run(tmp_path_factory.mktemp("sdk-samples"), functions)
     # parameters go to every cvat-sdk function of a session (a module without create()
     # refuses them, as cvat-cli does), so the factory gets a session of its own
@@ -95,8 +114,8 @@ def _checks(items: dict[str, str]) -> set[str]:
 @pytest.mark.parametrize(
     "function",
     [
-        *("haar_faces", "template_matching", "grabcut"),
-        *("haar_export", "tracker_export", "grabcut_export"),
+        *EXPORT_OF,
+        *EXPORT_OF.values(),
     ],
 )
 def test_passes_its_suite(outcomes: dict[str, dict[str, str]], function: str) -> None:
@@ -125,6 +144,55 @@ def test_the_sdk_checks_run_on_sdk_modules_only(outcomes: dict[str, dict[str, st
     assert "threshold_monotone" in _checks(outcomes["haar_export"])
     assert outcomes["haar_export"]["threshold_monotone[astronaut]"] == "passed"
     assert not {c for c in _checks(outcomes["haar_export"]) if c.startswith("sdk_")}
+
+
+def test_every_sdk_sample_is_exported_here() -> None:
+    helpers = {"model_handler.py", "model_weights.py"}
+    samples = {
+        module.stem
+        for directory in (ROOT / "sample_functions").glob("sdk_*")
+        for module in directory.glob("*.py")
+        if module.name not in helpers
+    }
+    assert samples | {"no_score"} == set(EXPORT_OF)
+
+
+def _counted(items: dict[str, str]) -> dict[str, Counter[str]]:
+    """{check: Counter(outcome)}, the fixtures of a check pooled."""
+    checks: dict[str, Counter[str]] = defaultdict(Counter)
+    for item, outcome in items.items():
+        checks[item.split("[")[0]][outcome] += 1
+    return dict(checks)
+
+
+@pytest.mark.parametrize("name", sorted(EXPORT_OF))
+def test_the_export_gets_the_modules_verdicts(
+    outcomes: dict[str, dict[str, str]], name: str
+) -> None:
+    module, export = _counted(outcomes[name]), _counted(outcomes[EXPORT_OF[name]])
+    pair = {"threshold", "threshold_monotone"}
+    shared = (set(module) & set(export)) - pair
+    assert {"starts", "answered", "accuracy", "robustness", "concurrency"} <= shared
+    assert {c: module[c] for c in shared} == {c: export[c] for c in shared}
+    # what one side alone runs: cvat-sdk's own rules on the module, the Nuclio threshold pair
+    # on the export, where sdk_threshold's verdicts become threshold_monotone's
+    assert all(c.startswith("sdk_") for c in set(module) - shared), module
+    assert set(export) - shared <= pair, export
+    if "sdk_threshold" in module:
+        assert export["threshold_monotone"] == module["sdk_threshold"], (module, export)
+        assert set(export["threshold"]) <= {"passed", "skipped"}, export
+
+
+def test_without_scores_the_threshold_check_is_not_applicable_on_the_export(
+    outcomes: dict[str, dict[str, str]],
+) -> None:
+    """no_score's export answers every shape without a confidence: ``threshold`` skips (it
+    used to fail with "[0] has no numeric confidence") and ``threshold_monotone`` passes; the
+    sample's export carries the ``score`` as confidence and is judged on it."""
+    assert outcomes["no_score_export"]["threshold[astronaut]"] == "skipped"
+    assert outcomes["no_score_export"]["threshold_monotone[astronaut]"] == "passed"
+    assert outcomes["no_score"]["sdk_threshold[astronaut]"] == "passed"
+    assert outcomes["haar_export"]["threshold[astronaut]"] == "passed"
 
 
 def test_exports_lint_clean(exports: dict[str, Path]) -> None:

@@ -259,9 +259,12 @@ def check_bitmap_mask(
     """A detector's mask: row-major 0/1 bitmap of the box, then ``[xtl, ytl, xbr, ybr]``.
     The bitmap may be true/false: views.py ``_parse_anno`` hands ``np.array(bitmap)`` to
     datumaro's ``mask_to_rle``, which reads a boolean array as 0/1 (``mask.tolist()`` of a
-    boolean mask gives exactly that). ``mask_to_rle`` starts a run wherever the value changes
-    (datumaro 1.10.0: ``np.diff`` of the values) and counts the first run as 0s only when the
-    first value is 0: any one non-zero value reads as 1, two different ones alternate."""
+    boolean mask gives exactly that). ``mask_to_rle`` of the fork CVAT 2.22 pins
+    (cvat-ai/datumaro e612d1bf, ``datumaro/util/mask_tools.py``) is a run-length walk: a run
+    starts wherever the value changes, the first run counts 0s, any one non-zero whole value
+    reads as 1 and two different ones alternate. An all-zero bitmap encodes as one run of 0s
+    (stored: an empty mask); an empty bitmap raises ``IndexError`` (``bounded[0]``).
+    tests/test_fork_mask_rules.py runs that function on every case ruled on here."""
     booleans = max(len(value) - 4, 0) if isinstance(value, list | tuple) else 0
     nums = number_list(c, where, value, booleans=booleans)
     if nums is None:
@@ -274,17 +277,22 @@ def check_bitmap_mask(
         )
         return
     bitmap, box = nums[:-4], nums[-4:]
-    if not any(bitmap):
-        what = "no bitmap before the box" if not bitmap else "an all-zero bitmap"
+    if not bitmap:
         c.error(
             where,
-            f"{what}: CVAT's datumaro (cvat-ai's fork, which CVAT pins) fails encoding a mask"
-            " with no pixels set (mask_to_rle), and with it the request; leave an empty mask"
-            " out",
+            "no bitmap before the box: the datumaro fork CVAT 2.22 pins fails encoding an"
+            " empty bitmap (mask_to_rle raises IndexError), and with it the request; send the"
+            " box's 0/1 bitmap, or leave the mask out",
             "mask.geometry",
         )
         return
     size = check_mask_box(c, where, box, image_size, stored_as_sent=True)
+    if not any(bitmap):
+        c.warn(
+            where,
+            "an all-zero bitmap: CVAT stores an empty mask: nothing to see in the task",
+            "mask.geometry",
+        )
     if size is None:
         return
     area = size[0] * size[1]
@@ -303,7 +311,17 @@ def check_bitmap_mask(
         )
         return
     set_values = sorted({v for v in bitmap if v})
-    if len(set_values) > 1:
+    fractions = [v for v in set_values if not v.is_integer()]
+    if fractions:
+        c.warn(
+            where,
+            f"bitmap values that are not whole ({fractions[0]:g}): CVAT's datumaro encoders"
+            " read them differently (the fork CVAT 2.22 pins takes them as set pixels but"
+            " misplaces its runs when one opens or closes the bitmap; datumaro's compiled"
+            " encoder reads the bitmap as bytes, 0.5 as 0); send 0 and 1",
+            "mask.geometry",
+        )
+    elif len(set_values) > 1:
         shown = ", ".join(f"{v:g}" for v in set_values[:3])
         c.loss(
             where,
@@ -312,7 +330,7 @@ def check_bitmap_mask(
             " they meet the mask flips between set and unset pixels; send 0 and 1",
             "mask.geometry",
         )
-    elif set_values != [1.0]:
+    elif set_values and set_values != [1.0]:
         c.warn(
             where,
             f"bitmap values other than 0 and 1 ({set_values[0]:g} for set pixels): CVAT"

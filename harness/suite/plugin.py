@@ -148,6 +148,27 @@ def _cvat_version(value: str | None) -> str | None:
     return value
 
 
+class CheckWarnings:
+    """A CheckWarning raised in a check goes into that check's entry of the JSON and HTML
+    reports, as pytest's warnings summary shows it (recorded after the item's report)."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    def pytest_warning_recorded(
+        self, warning_message: Any, when: str, nodeid: str, location: Any
+    ) -> None:
+        from harness.suite.checks import CheckWarning
+
+        if when != "runtest" or not isinstance(warning_message.message, CheckWarning):
+            return
+        for results in self.config.stash.get(RESULTS, {}).values():
+            for result in results:
+                if result.id == nodeid:
+                    said = f"warning: {warning_message.message}"
+                    result.message = f"{result.message}\n{said}" if result.message else said
+
+
 def pytest_configure(config: pytest.Config) -> None:
     directories = config.getoption("function")
     remote = not directories and bool(config.getoption("nuclio_dashboard"))
@@ -155,6 +176,7 @@ def pytest_configure(config: pytest.Config) -> None:
         directories = [_deployed_function_yaml(config)]
     if not directories:
         return
+    config.pluginmanager.register(CheckWarnings(config), "cvat-fn-check-warnings")
     options = Options(
         runtime=config.getoption("runtime"),
         url=config.getoption("function_url"),

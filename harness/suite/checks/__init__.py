@@ -9,3 +9,8 @@ class CheckFailed(AssertionError):
 
 class NotApplicable(Exception):
     """The check has nothing to judge here (e.g. no expectations); reported as a skip."""
+
+
+class CheckWarning(UserWarning):
+    """Worth knowing, not a failure: pytest's warnings summary shows it under the check's item
+    (e.g. a function whose shapes carry a confidence only some of the time)."""

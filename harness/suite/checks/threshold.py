@@ -1,15 +1,23 @@
 """Threshold honoured (no confidence below it) and monotone (a higher threshold keeps a
-subset), searched with Hypothesis over thresholds. CVAT leaves both to the function."""
+subset), searched with Hypothesis over thresholds. CVAT leaves both to the function.
+
+CVAT never reads a shape's ``confidence`` (cvat/apps/lambda_manager/views.py at 2.73.0:
+``_parse_anno`` builds the shape from label, type, points, attributes and the rest, no
+confidence or score), so a function may leave it out. Without one, whether the threshold is
+honoured cannot be seen: ``threshold`` is not applicable then, and ``threshold_monotone``
+still judges what shows (a higher threshold gives a subset)."""
 
 from __future__ import annotations
 
 import functools
+import warnings
+from collections import Counter
 
 from hypothesis import strategies as st
 
 from harness.cvat.client import Invocation
 from harness.cvat.shapes import Shape
-from harness.suite.checks import CheckFailed, NotApplicable
+from harness.suite.checks import CheckFailed, CheckWarning, NotApplicable
 from harness.suite.checks.search import drawn
 from harness.suite.checks.target import Target
 from harness.suite.config import Fixture
@@ -65,14 +73,16 @@ def _nothing_to_check(target: Target, fixture: Fixture) -> None:
 
 
 def check_respected(target: Target, fixture: Fixture, examples: int) -> None:
+    scored: list[str] = []  # shapes with a confidence, and without one ("[i] label type")
+    unscored: list[str] = []
+
     def respected(threshold: float) -> None:
         invocation = target.at_threshold(fixture, threshold)
         for i, shape in enumerate(_answered(invocation, threshold)):
             if shape.confidence is None:
-                raise CheckFailed(
-                    f"[{i}] has no numeric confidence, so the threshold cannot be honoured"
-                    " or checked\n" + invocation.describe()
-                )
+                unscored.append(f"[{i}] {shape.label} {shape.type}")
+                continue
+            scored.append(f"[{i}]")
             if shape.confidence < threshold:
                 raise CheckFailed(
                     f"threshold ignored: at threshold {threshold:g} the function returned"
@@ -81,11 +91,40 @@ def check_respected(target: Target, fixture: Fixture, examples: int) -> None:
                 )
 
     def run() -> None:
+        scored.clear()
+        unscored.clear()
         for threshold in respected_thresholds(examples):
             respected(threshold)
 
     target.judged_alone(run)
     _nothing_to_check(target, fixture)
+    _confidence_left_out(fixture, scored, unscored)
+
+
+def _confidence_left_out(fixture: Fixture, scored: list[str], unscored: list[str]) -> None:
+    """No shape with a confidence: nothing shows whether the threshold is honoured (a skip).
+    Some with and some without: a warning naming those without (CVAT takes both)."""
+    if not unscored:
+        return
+    if not scored:
+        raise NotApplicable(
+            f"no shape carries a confidence on {fixture.name} ({len(unscored)} shapes at the"
+            " thresholds tried): CVAT never reads one, and without it whether the threshold is"
+            " honoured cannot be seen (threshold_monotone still checks that a higher threshold"
+            " gives a subset)"
+        )
+    named = Counter(unscored)
+    shown = ", ".join(f"{name} ({times}x)" for name, times in list(named.items())[:3])
+    if len(named) > 3:
+        shown += f" and {len(named) - 3} more"
+    warnings.warn(
+        CheckWarning(
+            f"{fixture.name}: {len(unscored)} of {len(scored) + len(unscored)} shapes at the"
+            f" thresholds tried carry no confidence: {shown}; the threshold check cannot see"
+            " whether those honour the threshold"
+        ),
+        stacklevel=1,
+    )
 
 
 def check_monotone(target: Target, fixture: Fixture, examples: int) -> None:

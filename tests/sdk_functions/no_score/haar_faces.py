@@ -1,0 +1,1 @@
+../../../sample_functions/sdk_face_detector/haar_faces.py

@@ -1,0 +1,1 @@
+../../../harness/nuclio/templates/detector/model_handler.py

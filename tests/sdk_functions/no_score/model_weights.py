@@ -1,0 +1,1 @@
+../../../harness/nuclio/templates/common/model_weights.py
