@@ -32,9 +32,11 @@ CORPUS_FUNCTION = FUNCTIONS / "corpus_detector"
 ASTRONAUT = ROOT / "fixtures" / "images" / "astronaut.jpg"
 SHAPE_TYPES = {"rectangle", "polygon", "polyline", "points", "ellipse", "cuboid", "mask",
                "skeleton", "tag"}  # fmt: skip
-DETECTOR_CODES = {code for code in CODES if not code.startswith("tracker.")} | {"detector.schema"}
-"""Every code a detector's answer can get: the rules' own (tracker.boxed is a tracker's)
-and the kind's schema code for the rest."""
+DETECTOR_CODES = {
+    code for code in CODES if not code.startswith(("tracker.", "interactor."))
+} | {"detector.schema"}
+"""Every code a detector's answer can get: the rules' own (tracker.* and interactor.* are those
+kinds') and the kind's schema code for the rest."""
 
 
 def as_record(finding: Finding | dict[str, Any]) -> tuple[str, str, str, str, str]:
