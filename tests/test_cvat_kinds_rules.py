@@ -9,26 +9,28 @@ from typing import Any
 import pytest
 
 from harness.cvat import errors, validate
-from harness.cvat.findings import failing, losses
+from harness.cvat.findings import failing, warnings
 
-MASK = [4, 0, 0, 1, 1]  # a 1x1 box of zeros at (0, 0): run lengths + [xtl, ytl, xbr, ybr]
+MASK = [0, 4, 0, 0, 1, 1]  # a 2x2 box all set at (0, 0): run lengths + [xtl, ytl, xbr, ybr]
 INIT = {"shapes": [{"type": "rectangle", "points": [1, 2, 30, 40]}], "states": []}
 TRACK = {"shapes": [None], "states": ["signed"]}
 
 
 def test_interactor_null_attribute_after_a_bad_one_is_never_read() -> None:
     # cvat-core lambda-manager.ts call: attributes.every(...) stops at the first that fails
-    # (spec_id "0" is no number), so the null is not reached; the shape gets [].
+    # (spec_id "0" is no number), so the null is not reached; the shape gets [], and since
+    # tools-control.tsx reads nothing of them but a confidence, that is only a warning.
     body = {"shapes": [{"points": MASK, "attributes": [{"spec_id": "0", "value": "1"}, None]}]}
     findings = validate("interactor", body)
-    assert errors(findings) == []
-    assert "[0] is an object" in losses(findings)[0].message  # the UI gives the shape []
+    assert failing(findings) == []
+    assert "[0] is an object" in warnings(findings)[0].message
 
 
 def test_interactor_boolean_spec_id_is_no_number() -> None:
     # cvat-core lambda-manager.ts call: typeof true is 'boolean', not 'number' -> [].
     body = {"shapes": [{"points": MASK, "attributes": [{"spec_id": True, "value": "1"}]}]}
-    assert [f.severity for f in validate("interactor", body)] == ["loss"]
+    found = validate("interactor", body)
+    assert [(f.severity, f.code) for f in found] == [("warning", "interactor.attributes")]
 
 
 def test_tracker_init_answer_shapes_are_not_read() -> None:
@@ -101,6 +103,8 @@ def test_a_number_too_large_for_a_float_is_reported_not_raised() -> None:
     for kind, body in (
         ("detector", [{"label": "face", "type": "rectangle", "points": [0, 0, 1, 10**400]}]),
         ("tracker", {"shapes": [[0, 0, 1, 10**400]], "states": [{}]}),
-        ("interactor", {"shapes": [{"points": [10**400, 0, 0, 0, 0]}]}),
     ):
         assert errors(validate(kind, body)), kind
+    # JSON.parse reads it as Infinity, which Int32Array.from stores as 0
+    found = validate("interactor", {"shapes": [{"points": [10**400, 0, 0, 0, 0, 0]}]})
+    assert "read by CVAT's UI as 0" in failing(found)[0].message

@@ -483,9 +483,9 @@ CASES: dict[str, Case] = {
     "interactor-rle-short": Case(
         "interactor",
         {"shapes": [{"points": [0, 0, 1]}]},
-        "error",
+        "loss",
         "shapes[0].points",
-        "got 3 numbers",
+        "3 numbers, but a mask",
     ),
     "interactor-rle-empty": Case(
         "interactor",
@@ -498,15 +498,15 @@ CASES: dict[str, Case] = {
         "interactor",
         {"shapes": [{"points": [1.5, 2.5, 0, 0, 1, 1]}]},
         "loss",
-        "shapes[0].points",
-        "whole, non-negative",
+        "shapes[0].points[0]",
+        "read by CVAT's UI as 1",
     ),
     "interactor-rle-sum": Case(
         "interactor",
         {"shapes": [{"points": [1, 2, 0, 0, 1, 1]}]},
-        "loss",
+        "warning",
         "shapes[0].points",
-        "add up to 3 pixels but the box is 2x2 = 4",
+        "cover 3 of the box's 2x2 = 4 pixels",
     ),
     "interactor-rle-is-bitmap": Case(
         "interactor",
@@ -518,9 +518,9 @@ CASES: dict[str, Case] = {
     "interactor-attributes": Case(
         "interactor",
         {"shapes": [{"points": [4, 0, 0, 1, 1], "attributes": [{"name": "a"}]}]},
-        "loss",
+        "warning",
         "shapes[0].attributes",
-        "replaces anything else",
+        "gives the shape [] for anything",
     ),
     # cvat-core lambda-manager.ts call: typeof null === 'object', then null.spec_id throws
     "interactor-attribute-null": Case(
@@ -556,23 +556,23 @@ CASES: dict[str, Case] = {
     # legacy mask contents
     "mask-rows-empty": Case("interactor", {"mask": []}, "error", "mask", "non-empty 2-D array"),
     "mask-row-not-list": Case(
-        "interactor", {"mask": [[0, 1], 1]}, "error", "mask[1]", "must be a row"
+        "interactor", {"mask": [[0, 1], 1]}, "loss", "mask[1]", "is not a row"
     ),
     "mask-rows-ragged": Case(
-        "interactor", {"mask": [[0, 1], [1]]}, "error", "mask", "same, non-zero length"
+        "interactor", {"mask": [[0, 1], [1]]}, "loss", "mask", "rows of different lengths"
     ),
     "mask-cell-not-number": Case(
-        "interactor", {"mask": [[0, "1"]]}, "error", "mask[0][1]", "not a number"
+        "interactor", {"mask": [[0, "1"]]}, "warning", "mask", "reads it as a number"
     ),
     "mask-cell-values": Case(
-        "interactor", {"mask": [[0, 255]]}, "warning", "mask", "other than 0 and 1"
+        "interactor", {"mask": [[0, 1, 2]]}, "loss", "mask", "starts a new run"
     ),
     "mask-too-big": Case(
         "interactor",
-        {"mask": [[0] * 641]},
-        "error",
+        {"mask": [[1] * 642]},
+        "warning",
         "mask",
-        "does not fit the 640x480 image",
+        "reaches outside the 640x480 image",
         {"image_size": IMAGE},
     ),
     "legacy-points-ignored": Case(

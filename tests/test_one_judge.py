@@ -33,11 +33,11 @@ ASTRONAUT = ROOT / "fixtures" / "images" / "astronaut.jpg"
 SHAPE_TYPES = {"rectangle", "polygon", "polyline", "points", "ellipse", "cuboid", "mask",
                "skeleton", "tag"}  # fmt: skip
 DETECTOR_CODES = {
-    code for code in CODES if not code.startswith(("tracker.", "roi."))
+    code for code in CODES if not code.startswith(("tracker.", "interactor.", "roi."))
 } | {"detector.schema"}
-"""Every code a detector's answer can get: the rules' own (tracker.boxed is a tracker's;
-roi.* an interactor's, to a request with a region: tests/test_roi.py) and the kind's schema
-code for the rest."""
+"""Every code a detector's answer can get: the rules' own (tracker.* and interactor.* are those
+kinds'; roi.* an interactor's, to a request with a region: tests/test_roi.py) and the kind's
+schema code for the rest."""
 
 
 def as_record(finding: Finding | dict[str, Any]) -> tuple[str, str, str, str, str]:

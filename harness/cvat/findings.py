@@ -23,6 +23,14 @@ INTERACTOR_SHAPES_SINCE = (2, 60)
 PR #10329, "Updated interaction pipeline", commit 69425c66c, first in v2.60.0). Before it,
 ``{"mask": 2-D array}`` was the current answer."""
 
+UI_SKIPS_NON_MASKS_SINCE = (2, 73)
+"""The first release read whose UI skips an interactor's non-mask shapes in tools-control.tsx
+``runInteractionRequest`` (``if (item.type !== ShapeType.MASK) continue``) before reading
+their points, so a ``"shapes"`` string (iterable, its characters no masks) shows nothing.
+v2.64.0's code (read) filtered them in lambda-manager.ts after ``Int32Array.from`` of every
+shape's points and failed on a string's characters; the releases between were not read, so
+they are judged as 2.64."""
+
 SHAPE_COUNTS_SINCE = (2, 40)
 """First release whose ``ShapeSerializer.validate`` checks each shape's number of points for
 its type (4 for a rectangle, at least 6 and even for a polygon, ..., none for a skeleton)
@@ -80,6 +88,10 @@ CODES: dict[str, str] = {
     "roi.mask-size": "an interactor's mask that is not the size of the region it was sent",
     "roi.shapes": "an interactor's shape CVAT cannot move back out of the region (HTTP 500)",
     "tracker.boxed": "a tracked shape whose points' box (all the UI keeps) is not the object's",
+    "interactor.nothing-shown": "an interactor answer the UI has nothing to show for",
+    "interactor.empty-contour": "a mask with runs but no pixel set: the UI fails on its contour",
+    "interactor.confidence": "a confidence (spec_id 0) that hides a mask in the UI",
+    "interactor.attributes": "attributes the UI does not read (only a confidence is read)",
 }
 """Every code a rule names; ``<kind>.schema`` (``detector.schema``, ...) for the rest."""
 

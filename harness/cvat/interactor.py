@@ -1,32 +1,46 @@
 """An interactor's answer, as CVAT's UI takes it (the server passes it through untouched).
 
-cvat-ai/cvat ``cvat-core/src/lambda-manager.ts`` (``call``, since PR #10329): an object with
-``"mask"`` is the older answer, a 2-D 0/1 array converted to run lengths and placed at (0, 0)
-with the box ``[0, 0, width-1, height-1]`` (its ``points`` and ``bounds`` are no longer read);
-an object whose ``"shapes"`` is a list is the current answer, each shape's ``points`` being
-run lengths plus ``[xtl, ytl, xbr, ybr]`` (``Int32Array.from``), only ``mask`` shapes kept;
-anything else is handed to the UI as is and fails there ("Cannot read properties of
-undefined", cvat-ai/cvat issue #10088 for a bare list). Before that change the UI read
-``{"mask", "points"?, "bounds"?}`` (tools-control.tsx), placing the mask at ``bounds``.
+cvat-ai/cvat ``cvat-core/src/lambda-manager.ts`` (``call``, since PR #10329, 2.60): an object
+with ``"mask"`` is the older answer, a 2-D 0/1 array converted to run lengths and placed at
+(0, 0) with the box ``[0, 0, width-1, height-1]`` (its ``points`` and ``bounds`` are no longer
+read); an object whose ``"shapes"`` is a list is the current answer, each shape's ``points``
+being run lengths plus ``[xtl, ytl, xbr, ybr]``; anything else is handed to the UI as is.
+``tools-control.tsx`` ``runInteractionRequest`` then iterates ``response.shapes`` (failing
+with "Interaction error occurred" when it is not iterable, cvat-ai/cvat issue #10088 for a
+bare list), keeps the ``mask`` shapes and draws each it finds a contour for: what it shows,
+leaves out or fails on is :mod:`harness.cvat.interactor_ui`'s, read at 2.73. Before PR
+#10329 the UI read ``{"mask", "points"?, "bounds"?}`` (tools-control.tsx), placing the mask
+at ``bounds``.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from harness.cvat.detector import (
     check_inside,
-    check_rle_mask,
     describe,
     is_number,
     number_list,
 )
-from harness.cvat.findings import INTERACTOR_SHAPES_SINCE, Collector
+from harness.cvat.findings import (
+    INTERACTOR_SHAPES_SINCE,
+    UI_SKIPS_NON_MASKS_SINCE,
+    Collector,
+)
+from harness.cvat.interactor_ui import (
+    DEFAULT_THRESHOLD,
+    check_ui_mask,
+    confidence_of,
+    legacy_points,
+)
 
 _SINCE = ".".join(str(v) for v in INTERACTOR_SHAPES_SINCE)
 _ATTRIBUTES_WANTED = (
-    'CVAT\'s UI wants [{"spec_id": number, "value": str}] and replaces anything else with []'
+    'CVAT\'s UI wants [{"spec_id": number, "value": str}] and gives the shape [] for anything'
+    " else, so a confidence among them (spec_id 0) is not read"
 )
 
 
@@ -60,11 +74,22 @@ def _check_mask_rows(
     return width, len(rows)
 
 
+def _rows_size(rows: Any) -> tuple[int, int] | None:
+    """(width, height) of rows that are all lists of one length, else None."""
+    if not isinstance(rows, list) or not rows or not all(isinstance(r, list) for r in rows):
+        return None
+    widths = {len(r) for r in rows}
+    return (widths.pop(), len(rows)) if len(widths) == 1 else None
+
+
 def _check_legacy_mask(
     c: Collector, body: Mapping[str, Any], image_size: tuple[int, int] | None, current: bool
 ) -> None:
-    size = _check_mask_rows(c, "mask", body["mask"], image_size)
     if current:
+        points = legacy_points(c, body["mask"])
+        if points is not None:
+            check_ui_mask(c, "mask", points, image_size, legacy=True)
+        size = _rows_size(body["mask"])
         c.warn(
             "response",
             f'the older {{"mask": 2-D array}} answer: CVAT {c.cvat_version} still converts it,'
@@ -83,6 +108,7 @@ def _check_legacy_mask(
         if "points" in body:
             c.warn("points", f"ignored by CVAT {c.cvat_version} (it traces the mask itself)")
         return
+    size = _check_mask_rows(c, "mask", body["mask"], image_size)
     if "bounds" in body:
         bounds = number_list(c, "bounds", body["bounds"])
         if bounds is not None:
@@ -120,11 +146,15 @@ def _check_attributes(c: Collector, where: str, attributes: Any, kept: bool) -> 
     gives the shape ``[]``. ``typeof null`` is ``'object'``, so a null reached by ``every``
     (all before it passing) throws on ``attr.spec_id`` and the UI shows "Interaction error
     occurred"; ``every`` stops at the first attribute that fails, so a null after it is never
-    read. ``kept``: the shape is a mask the UI keeps (else only the crash matters).
+    read. ``kept``: the shape is a mask the UI keeps (else only the crash matters). Of the
+    attributes kept, tools-control.tsx reads only a confidence (:func:`_check_confidence`), so
+    attributes given ``[]`` are a warning.
     """
     if not isinstance(attributes, list):
         if attributes is not None and kept:  # missing or null: the UI gives it [] anyway
-            c.loss(where, f"{_ATTRIBUTES_WANTED}, got {describe(attributes)}")
+            c.warn(
+                where, f"{_ATTRIBUTES_WANTED}, got {describe(attributes)}", "interactor.attributes"
+            )
         return
     for k, attr in enumerate(attributes):
         if attr is None:
@@ -140,11 +170,55 @@ def _check_attributes(c: Collector, where: str, attributes: Any, kept: bool) -> 
             and isinstance(attr.get("value"), str)
         ):
             if kept:
-                c.loss(where, f"{_ATTRIBUTES_WANTED}: [{k}] is {describe(attr)}")
+                c.warn(
+                    where,
+                    f"{_ATTRIBUTES_WANTED}: [{k}] is {describe(attr)}",
+                    "interactor.attributes",
+                )
             return
 
 
+def _check_confidence(c: Collector, where: str, attributes: Any) -> None:
+    """tools-control.tsx ``runInteractionRequest``: the confidence is ``+value`` of the first
+    attribute with ``spec_id === 0``; ``drawIntermediateShapesOnCanvas`` and
+    ``constructFromLatestResponse`` keep a mask only when it is at least the slider's
+    threshold (0.5 to begin with), and no other attribute reaches the object created."""
+    kept, confidence = confidence_of(attributes)
+    if not kept:
+        return
+    if confidence is not None and math.isnan(confidence):
+        c.loss(
+            f"{where}.attributes",
+            "the confidence (spec_id 0) is not a number: CVAT's UI reads it as NaN, which is"
+            " never at least the threshold, so this mask is neither shown nor created",
+            "interactor.confidence",
+        )
+    elif confidence is not None and confidence < DEFAULT_THRESHOLD:
+        c.warn(
+            f"{where}.attributes",
+            f"a confidence of {confidence:g}: CVAT's UI hides this mask until the user lowers"
+            f" the confidence slider below it (it starts at {DEFAULT_THRESHOLD:g})",
+            "interactor.confidence",
+        )
+    if any(a["spec_id"] != 0 for a in attributes):
+        c.warn(
+            f"{where}.attributes",
+            "CVAT's UI reads only the confidence (spec_id 0) of an interactor's attributes: the"
+            " object it creates gets none of them",
+            "interactor.attributes",
+        )
+
+
 def _check_shapes(c: Collector, shapes: Any, image_size: tuple[int, int] | None) -> None:
+    skips = c.version >= UI_SKIPS_NON_MASKS_SINCE
+    if isinstance(shapes, str) and skips:
+        # for...of walks a string's characters; "m".type is not "mask", so each is skipped
+        c.loss(
+            "shapes",
+            f"{describe(shapes)}, not a list: CVAT's UI walks its characters, finds no mask"
+            ' and shows nothing ("No shapes to display")',
+        )
+        return
     if not isinstance(shapes, list):
         c.error(
             "shapes",
@@ -165,6 +239,9 @@ def _check_shapes(c: Collector, shapes: Any, image_size: tuple[int, int] | None)
         # cvat-core reads every shape's attributes, masks or not, before the UI filters them
         _check_attributes(c, f"{where}.attributes", shape.get("attributes"), type_ == "mask")
         if type_ != "mask":
+            if not skips and shape.get("points") is None:
+                # before the change, lambda-manager.ts ran Int32Array.from on every shape
+                c.error(f"{where}.points", "missing: CVAT's UI fails on Int32Array.from(points)")
             c.loss(
                 f"{where}.type",
                 f"{describe(type_)}: CVAT's UI keeps only masks from an interactor and drops"
@@ -172,12 +249,14 @@ def _check_shapes(c: Collector, shapes: Any, image_size: tuple[int, int] | None)
             )
             continue
         masks += 1
-        if "points" not in shape:
-            c.error(f"{where}.points", "missing: a mask is run lengths + [xtl, ytl, xbr, ybr]")
-        else:
-            check_rle_mask(c, f"{where}.points", shape["points"], image_size)
+        if check_ui_mask(c, f"{where}.points", shape.get("points"), image_size):
+            _check_confidence(c, where, shape.get("attributes"))
     if masks == 0:
-        c.warn("shapes", "no mask shapes: the UI has nothing to show")
+        c.warn(
+            "shapes",
+            'no mask shapes: the UI has nothing to show ("No shapes to display")',
+            "interactor.nothing-shown",
+        )
 
 
 def validate_interactor(

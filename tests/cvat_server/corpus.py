@@ -467,20 +467,35 @@ INTERACTOR: list[Answer] = [
     A("shapes-mask", {"shapes": [{"type": "mask", "points": [2, 3, 1, 10, 10, 11, 12]}]}),
     A("shapes-untyped", {"shapes": [{"points": [2, 3, 1, 10, 10, 11, 12]}]}),
     A("legacy-mask", {"mask": [[0, 1], [1, 1]]}, "warning interactor.schema"),
-    A("no-shapes", {"shapes": []}, "warning interactor.schema"),
+    A("no-shapes", {"shapes": []}, "warning interactor.nothing-shown"),
     A(
         "shapes-polygon",
         {"shapes": [{"type": "polygon", "points": [10, 10, 50, 10, 30, 40]}]},
         "loss interactor.schema",
-        "warning interactor.schema",
+        "warning interactor.nothing-shown",
     ),
     A(
-        "rle-wrong-sum",
+        "rle-short-sum",
         {"shapes": [{"type": "mask", "points": [2, 3, 10, 10, 11, 12]}]},
-        "loss mask.geometry",
+        "warning mask.geometry",
+    ),
+    A(
+        "rle-over-box",
+        {"shapes": [{"type": "mask", "points": [2, 3, 9, 10, 10, 11, 12]}]},
+        "error mask.geometry",
+    ),
+    A(
+        "rle-one-empty-run",
+        {"shapes": [{"type": "mask", "points": [6, 10, 10, 11, 12]}]},
+        "warning interactor.nothing-shown",
+    ),
+    A(
+        "rle-empty-runs",
+        {"shapes": [{"type": "mask", "points": [6, 0, 10, 10, 11, 12]}]},
+        "error interactor.empty-contour",
     ),
     A("bare-points", [[10, 10], [50, 10], [30, 40]], "error interactor.schema"),
-    A("shapes-not-list", {"shapes": "mask"}, "error interactor.schema"),
+    A("shapes-string", {"shapes": "mask"}, "loss interactor.schema"),
     A("not-json", None, "error interactor.schema", text="<html>no mask</html>"),
 ]
 """Interactor answers (tests/functions/corpus_interactor answers entry i for frame i): CVAT's
