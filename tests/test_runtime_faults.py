@@ -226,6 +226,22 @@ def test_a_malformed_answer_while_another_event_waits_serves_the_waiter(
         assert results == {"/odd-response": 500, "/ok": 200}
 
 
+def test_a_request_target_that_cannot_be_read_is_a_400_and_holds_no_worker(
+    launch: Launch, tmp_path: Path
+) -> None:
+    # An absolute-form target urlsplit refuses, with a body large enough to be relayed: the
+    # request is refused before a worker is taken, and the one worker serves on.
+    directory = copy_function(tmp_path, "echo", trigger={"numWorkers": 1})
+    with launch(directory) as fn:
+        head = post_head(RELAYED).replace(b"POST /event ", b"POST http://[::1/event ")
+        with socket.create_connection(address(fn), timeout=15) as conn:
+            conn.sendall(head + b"x" * RELAYED)
+            answer = read_to_end(conn)
+        assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
+        assert b"bad request target" in answer
+        assert requests.get(fn.url + "/str", timeout=10).text == "plain text"
+
+
 # -- all of them at once ------------------------------------------------------------------------
 
 
