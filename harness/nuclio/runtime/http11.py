@@ -96,24 +96,39 @@ class BodyBuffer:
         self._buffer = bytearray()
 
     def read(self, rfile: io.BufferedIOBase, length: int) -> memoryview:
+        self._reserve(length)
+        return self.fill(rfile, 0, length)
+
+    def _reserve(self, length: int) -> None:
         if len(self._buffer) < length:
             self._buffer = bytearray(length)
-        view = memoryview(self._buffer)[:length]
-        done = 0
-        while done < length:
+
+    def fill(self, rfile: io.BufferedIOBase, start: int, end: int) -> memoryview:
+        """Bytes ``start:end`` of the body read into the buffer; the view is of all ``:end``."""
+        view = memoryview(self._buffer)[:end]
+        done = start
+        while done < end:
             got = rfile.readinto(view[done:])
             if not got:
                 raise ConnectionError("the client closed the connection mid-body")
             done += got
         return view
 
-    def parts(self, rfile: io.BufferedIOBase, length: int, size: int) -> Iterator[memoryview]:
-        """A body of ``length`` bytes as it arrives, a read at a time (each view is valid
-        until the next); ConnectionError when the client closes the connection first."""
-        if len(self._buffer) < size:
-            self._buffer = bytearray(size)
+    def lead(self, rfile: io.BufferedIOBase, length: int, size: int) -> memoryview:
+        """The first ``size`` bytes of a body of ``length``, read whole; ``fill`` reads the
+        rest after them, or ``parts`` relays it."""
+        self._reserve(length)
+        return self.fill(rfile, 0, min(size, length))
+
+    def parts(
+        self, rfile: io.BufferedIOBase, lead: memoryview, length: int, size: int
+    ) -> Iterator[memoryview]:
+        """A body of ``length`` bytes as it arrives: ``lead``, then a read at a time (each
+        view is valid until the next); ConnectionError when the client closes the
+        connection first."""
+        yield lead
         view = memoryview(self._buffer)[:size]
-        left = length
+        left = length - len(lead)
         while left:
             got = rfile.readinto1(view[: min(size, left)])
             if not got:

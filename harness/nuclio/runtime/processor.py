@@ -47,6 +47,9 @@ LEVELS = {"debug": 10, "info": 20, "warn": 30, "warning": 30, "error": 40}
 
 RELAY_FROM = 1 << 20  # a body this large is relayed to a free worker as it arrives
 RELAY_PART = 1 << 18  # read from the client and sent on at most this much at a time
+# A body is relayed only when its first part arrived this quickly (about 5 MB/s or more): a
+# slow uploader's body is read whole first, as Nuclio reads every body, and holds no worker.
+RELAY_LEAD_SECONDS = 0.05
 # Seconds a client may send nothing (or take none of its answer) in the middle of a request:
 # a stalled client holds a relayed body's worker at most this long. Between requests a
 # keep-alive connection may idle for as long as it likes.
@@ -365,9 +368,17 @@ class TriggerHandler(socketserver.StreamRequestHandler):
         if request.version == "HTTP/1.1" and request.get("expect").lower() == "100-continue":
             self.connection.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
         length = http11.relayable_length(request, processor.max_body, RELAY_FROM)
-        worker = processor.pool.take_free() if length else None
+        worker: Optional[Worker] = None
+        lead: Optional[memoryview] = None
         body: Any = None
-        if worker is None:
+        if length:  # a large body goes on to a free worker while it arrives, if it is quick
+            began = time.monotonic()
+            lead = self.body_buffer.lead(self.rfile, length, RELAY_PART)
+            if time.monotonic() - began <= RELAY_LEAD_SECONDS:
+                worker = processor.pool.take_free()
+            if worker is None:
+                body = self.body_buffer.fill(self.rfile, len(lead), length)
+        else:
             try:
                 body = http11.read_body(self.rfile, request, processor.max_body, self.body_buffer)
             except http11.BadRequest as exc:
@@ -375,17 +386,18 @@ class TriggerHandler(socketserver.StreamRequestHandler):
             except http11.BodyTooLarge:
                 message = "request body exceeds maxRequestBodySize ({} bytes)"
                 return self._refuse(413, message.format(processor.max_body))
-            length = len(body)
-        size = event["size"] = length or 0
         whole = True
         if worker is None:
+            event["size"] = len(body) if body is not None else 0
             event["body"] = body
             status, reply_headers, reply, records = processor.invoke(event)
-        else:  # a large body goes on to a free worker while it arrives, not after
-            parts = self.body_buffer.parts(self.rfile, size, RELAY_PART)
-            result, whole = processor.invoke_relaying(worker, event, size, parts)
+        else:
+            assert length and lead is not None
+            event["size"] = length
+            parts = self.body_buffer.parts(self.rfile, lead, length, RELAY_PART)
+            result, whole = processor.invoke_relaying(worker, event, length, parts)
             status, reply_headers, reply, records = result
-        del event, body  # a large body is not kept while the answer is written
+        del event, body, lead  # a large body is not kept while the answer is written
         level = request.get("x-nuclio-log-level")
         if level:
             floor = LEVELS.get(level.lower(), 10)
