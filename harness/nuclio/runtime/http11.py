@@ -10,9 +10,19 @@ buffer, and writes the head and the body with one ``sendmsg`` (no join of a larg
 from __future__ import annotations
 
 import io
+import socket
+import struct
 import time
 from http import HTTPStatus
 from typing import Dict, Iterator, List, Optional, Tuple, Union
+
+try:
+    import fcntl
+    import termios
+
+    _FIONREAD: Optional[int] = termios.FIONREAD
+except ImportError:  # not a Unix
+    _FIONREAD = None
 
 MAX_LINE = 65536  # the request line and each header line (BaseHTTPRequestHandler's limit too)
 MAX_HEADERS = 100  # http.client's _MAXHEADERS
@@ -135,6 +145,16 @@ class BodyBuffer:
                 raise ConnectionError("the client closed the connection mid-body")
             left -= got
             yield view[:got]
+
+
+def queued(sock: socket.socket) -> int:
+    """Bytes received on ``sock`` and not read yet (0 where the system cannot tell)."""
+    if _FIONREAD is None:
+        return 0
+    try:
+        return int(struct.unpack("i", fcntl.ioctl(sock.fileno(), _FIONREAD, b"\0" * 4))[0])
+    except (OSError, ValueError):
+        return 0
 
 
 def relayable_length(request: Request, limit: int, least: int) -> Optional[int]:

@@ -47,8 +47,9 @@ LEVELS = {"debug": 10, "info": 20, "warn": 30, "warning": 30, "error": 40}
 
 RELAY_FROM = 1 << 20  # a body this large is relayed to a free worker as it arrives
 RELAY_PART = 1 << 18  # read from the client and sent on at most this much at a time
-# A body is relayed only when its first part arrived this quickly (about 5 MB/s or more): a
-# slow uploader's body is read whole first, as Nuclio reads every body, and holds no worker.
+# A body is relayed only when its first part arrived this quickly (about 5 MB/s or more), or
+# its next part is waiting already: a slow uploader's body is read whole first, as Nuclio
+# reads every body, and holds no worker.
 RELAY_LEAD_SECONDS = 0.05
 # Seconds a client may send nothing (or take none of its answer) in the middle of a request:
 # a stalled client holds a relayed body's worker at most this long. Between requests a
@@ -374,7 +375,9 @@ class TriggerHandler(socketserver.StreamRequestHandler):
         if length:  # a large body goes on to a free worker while it arrives, if it is quick
             began = time.monotonic()
             lead = self.body_buffer.lead(self.rfile, length, RELAY_PART)
-            if time.monotonic() - began <= RELAY_LEAD_SECONDS:
+            quick = time.monotonic() - began <= RELAY_LEAD_SECONDS
+            # on a busy machine it may be this thread that was slow: what already waits counts
+            if quick or http11.queued(self.connection) >= min(RELAY_PART, length - len(lead)):
                 worker = processor.pool.take_free()
             if worker is None:
                 body = self.body_buffer.fill(self.rfile, len(lead), length)
