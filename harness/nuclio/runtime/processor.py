@@ -459,6 +459,7 @@ class HealthHandler(socketserver.StreamRequestHandler):
     """GET /live and /ready, as Nuclio's processor answers them on :8082; one a connection."""
 
     server: "TriggerServer"
+    timeout = 10.0  # a probe that stalls does not keep its thread
 
     def handle(self) -> None:
         with contextlib.suppress(ConnectionError, socket.timeout):
