@@ -22,10 +22,10 @@ import requests
 
 from harness.nuclio.runners.base import RunningFunction
 from harness.nuclio.runners.process import ProcessFunction
+from harness.nuclio.runtime.processor import READ_TIMEOUT_ENV
 from tests.conftest import FUNCTIONS, copy_function
 
 ODD_WRAPPER = FUNCTIONS / "odd_wrapper.py"
-READ_TIMEOUT_ENV = "CVAT_FN_CLIENT_READ_TIMEOUT"  # seconds a client may send nothing mid-request
 RELAYED = 2 << 20  # a body this large goes on to a worker as it arrives (processor.RELAY_FROM)
 
 
@@ -117,7 +117,7 @@ def test_a_slow_uploader_holds_no_worker_and_is_not_cut_off(launch: Launch, tmp_
         with socket.create_connection(address(fn), timeout=15) as conn:
             conn.sendall(post_head(len(body), close=True) + body[:step])
             for start in range(step, len(body), step):
-                time.sleep(0.25)
+                time.sleep(0.25)  # the pace of a slow link: the fault itself, not a wait
                 conn.sendall(body[start : start + step])
                 if start % (4 * step) == 0:
                     assert requests.get(fn.url + "/str", timeout=10).status_code == 200
@@ -217,20 +217,25 @@ def test_a_log_line_that_is_no_json_object_is_logged_and_the_event_answered(
 def test_a_malformed_answer_while_another_event_waits_serves_the_waiter(
     launch: Launch, tmp_path: Path
 ) -> None:
-    # the worker freed after a malformed answer is handed the waiting event at once
+    # The only worker holds a malformed answer back for 1 s (it marks the file ``busy`` when
+    # it starts); an event sent meanwhile waits, and is handed to the worker once the
+    # malformed answer is read (Pool.release, by the thread that answers the 500).
+    busy = tmp_path / "busy"
     directory = copy_function(tmp_path, "echo", trigger={"numWorkers": 1})
-    with launch(directory, wrapper=ODD_WRAPPER) as fn:
+    with launch(directory, wrapper=ODD_WRAPPER, env={"ODD_WRAPPER_BUSY": str(busy)}) as fn:
         results: dict[str, int] = {}
 
         def get(path: str) -> None:
             results[path] = requests.get(fn.url + path, timeout=10).status_code
 
-        threads = [threading.Thread(target=get, args=(p,)) for p in ("/odd-response", "/ok")]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
+        odd = threading.Thread(target=get, args=("/odd-response?hold=1",))
+        odd.start()
+        wait_until(busy.exists, "the worker busy with the malformed answer")
+        waiter = threading.Thread(target=get, args=("/ok",))
+        waiter.start()
+        for thread in (odd, waiter):
             thread.join(30)
-        assert results == {"/odd-response": 500, "/ok": 200}
+        assert results == {"/odd-response?hold=1": 500, "/ok": 200}
 
 
 def test_a_request_target_that_cannot_be_read_is_a_400_and_holds_no_worker(

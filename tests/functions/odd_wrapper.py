@@ -8,6 +8,9 @@ write. It runs no handler: the path of each event says what to write.
     /bad-status       a response whose status_code is no number
     /odd-log          a log line that is JSON but not an object, then a good answer
     anything else     200, the worker's pid as the body
+
+With ``?hold=SECONDS`` it first touches the file ODD_WRAPPER_BUSY names (when set) and waits
+that long: a test then knows the worker is busy.
 """
 
 import argparse
@@ -77,6 +80,11 @@ def main():
         size = int.from_bytes(read_exactly(events, 4), "big")
         event = msgpack.unpackb(read_exactly(events, size), raw=False)
         path = event.get("path")
+        hold = float((event.get("fields") or {}).get("hold") or 0)
+        if hold:
+            with open(os.environ.get("ODD_WRAPPER_BUSY") or os.devnull, "w"):
+                pass
+            time.sleep(hold)
         lines = []
         if path == "/odd-log":
             lines.append('l["a", "log", "line", "that", "is", "a", "list"]')
