@@ -96,6 +96,23 @@ def start(
         running.stop()
 
 
+@pytest.fixture
+def launch(request: pytest.FixtureRequest) -> Iterator[Callable[..., RunningFunction]]:
+    """Start function directories with the process runner (keyword arguments: its options),
+    for tests of the runtime itself; stopped afterwards, their output in a failed report."""
+    started: list[RunningFunction] = []
+    request.node.stash[STARTED] = started
+
+    def _launch(directory: Path, **options: Any) -> RunningFunction:
+        running = ProcessRunner(**options).start(directory)
+        started.append(running)
+        return running
+
+    yield _launch
+    for running in started:
+        running.stop()
+
+
 @pytest.fixture(scope="module")
 def echo(runner: Runner) -> Iterator[RunningFunction]:
     """tests/functions/echo started once per module and runner, for tests that only read."""

@@ -131,6 +131,8 @@ class FunctionSpec:
             "event_timeout": self.event_timeout,
             "worker_availability_timeout": self.worker_availability_timeout,
             "max_request_body_size": self.max_request_body_size,
+            # a restarted worker's deadline to report ready, as a start's
+            "readiness_timeout": self.readiness_timeout,
         }
 
 

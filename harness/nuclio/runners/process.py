@@ -100,6 +100,7 @@ class ProcessRunner(Runner):
         ports_path = os.path.join(workdir, "ports.json")
         config = spec.runtime_config()
         config["python"] = self.python
+        config["readiness_timeout"] = timeout
         with open(config_path, "w", encoding="utf-8") as handle:
             json.dump(config, handle)
         command = [

@@ -10,9 +10,19 @@ buffer, and writes the head and the body with one ``sendmsg`` (no join of a larg
 from __future__ import annotations
 
 import io
+import socket
+import struct
 import time
 from http import HTTPStatus
 from typing import Dict, Iterator, List, Optional, Tuple, Union
+
+try:
+    import fcntl
+    import termios
+
+    _FIONREAD: Optional[int] = termios.FIONREAD
+except ImportError:  # not a Unix
+    _FIONREAD = None
 
 MAX_LINE = 65536  # the request line and each header line (BaseHTTPRequestHandler's limit too)
 MAX_HEADERS = 100  # http.client's _MAXHEADERS
@@ -96,30 +106,55 @@ class BodyBuffer:
         self._buffer = bytearray()
 
     def read(self, rfile: io.BufferedIOBase, length: int) -> memoryview:
+        self._reserve(length)
+        return self.fill(rfile, 0, length)
+
+    def _reserve(self, length: int) -> None:
         if len(self._buffer) < length:
             self._buffer = bytearray(length)
-        view = memoryview(self._buffer)[:length]
-        done = 0
-        while done < length:
+
+    def fill(self, rfile: io.BufferedIOBase, start: int, end: int) -> memoryview:
+        """Bytes ``start:end`` of the body read into the buffer; the view is of all ``:end``."""
+        view = memoryview(self._buffer)[:end]
+        done = start
+        while done < end:
             got = rfile.readinto(view[done:])
             if not got:
                 raise ConnectionError("the client closed the connection mid-body")
             done += got
         return view
 
-    def parts(self, rfile: io.BufferedIOBase, length: int, size: int) -> Iterator[memoryview]:
-        """A body of ``length`` bytes as it arrives, a read at a time (each view is valid
-        until the next); ConnectionError when the client closes the connection first."""
-        if len(self._buffer) < size:
-            self._buffer = bytearray(size)
+    def lead(self, rfile: io.BufferedIOBase, length: int, size: int) -> memoryview:
+        """The first ``size`` bytes of a body of ``length``, read whole; ``fill`` reads the
+        rest after them, or ``parts`` relays it."""
+        self._reserve(length)
+        return self.fill(rfile, 0, min(size, length))
+
+    def parts(
+        self, rfile: io.BufferedIOBase, lead: memoryview, length: int, size: int
+    ) -> Iterator[memoryview]:
+        """A body of ``length`` bytes as it arrives: ``lead``, then a read at a time (each
+        view is valid until the next); ConnectionError when the client closes the
+        connection first."""
+        yield lead
         view = memoryview(self._buffer)[:size]
-        left = length
+        left = length - len(lead)
         while left:
             got = rfile.readinto1(view[: min(size, left)])
             if not got:
                 raise ConnectionError("the client closed the connection mid-body")
             left -= got
             yield view[:got]
+
+
+def queued(sock: socket.socket) -> int:
+    """Bytes received on ``sock`` and not read yet (0 where the system cannot tell)."""
+    if _FIONREAD is None:
+        return 0
+    try:
+        return int(struct.unpack("i", fcntl.ioctl(sock.fileno(), _FIONREAD, b"\0" * 4))[0])
+    except (OSError, ValueError):
+        return 0
 
 
 def relayable_length(request: Request, limit: int, least: int) -> Optional[int]:

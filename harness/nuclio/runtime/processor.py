@@ -7,6 +7,7 @@ import base64
 import contextlib
 import datetime
 import functools
+import io
 import json
 import os
 import shutil
@@ -16,13 +17,15 @@ import socketserver
 import sys
 import threading
 import time
+import traceback
 import uuid
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple, cast
 from urllib.parse import parse_qsl, urlsplit
 
 from . import http11
 from .buffers import send_all
 from .workers import (
+    MalformedAnswer,
     Pool,
     Worker,
     WorkerDied,
@@ -44,10 +47,33 @@ LEVELS = {"debug": 10, "info": 20, "warn": 30, "warning": 30, "error": 40}
 
 RELAY_FROM = 1 << 20  # a body this large is relayed to a free worker as it arrives
 RELAY_PART = 1 << 18  # read from the client and sent on at most this much at a time
+# A body is relayed only when its first part arrived this quickly (about 5 MB/s or more), or
+# its next part is waiting already: a slow uploader's body is read whole first, as Nuclio
+# reads every body, and holds no worker.
+RELAY_LEAD_SECONDS = 0.05
+# Seconds a client may send nothing (or take none of its answer) in the middle of a request:
+# a stalled client holds a relayed body's worker at most this long. Between requests a
+# keep-alive connection may idle for as long as it likes.
+READ_TIMEOUT_ENV = "CVAT_FN_CLIENT_READ_TIMEOUT"
+DEFAULT_READ_TIMEOUT = 10.0
 
 
 class ClientGone(ConnectionError):
-    """The client closed its connection before the whole body of its event arrived."""
+    """The client stopped sending the body of its event (closed, or sent nothing for the
+    read timeout) while a worker held half of it; the worker is being replaced."""
+
+    def __init__(self, message: str, timed_out: bool, worker: int) -> None:
+        super().__init__(message)
+        self.timed_out = timed_out
+        self.worker = worker
+
+
+def read_timeout(environ: Any) -> float:
+    try:
+        value = float(environ.get(READ_TIMEOUT_ENV) or DEFAULT_READ_TIMEOUT)
+    except ValueError:
+        return DEFAULT_READ_TIMEOUT
+    return value if value > 0 else DEFAULT_READ_TIMEOUT
 
 
 class Output:
@@ -60,7 +86,7 @@ class Output:
         record.setdefault("datetime", datetime.datetime.now().isoformat(timespec="milliseconds"))
         record.setdefault("with", {})
         line = json.dumps(record, default=str)
-        with self._lock:
+        with self._lock, contextlib.suppress(OSError, ValueError):  # stdout gone: serve on
             sys.stdout.write(line + "\n")
             sys.stdout.flush()
 
@@ -100,13 +126,15 @@ class Processor:
         self.max_body = int(config.get("max_request_body_size") or 4 * 1024 * 1024)
         self.event_timeout: Optional[float] = config.get("event_timeout") or None
         self.availability_timeout = float(config.get("worker_availability_timeout") or 10.0)
+        self.read_timeout = read_timeout(os.environ)
         self.failed = False
         self.trigger = {"kind": "http", "name": config.get("trigger_name") or "myHttpTrigger"}
 
     def is_ready(self) -> bool:
-        """Started, and not every worker lost to restarts that failed."""
-        workers = max(1, int(self.config.get("num_workers") or 1))
-        return self.ready.is_set() and self.pool.lost < workers
+        """Started, and every worker in the pool: as Nuclio's processor is not ready while
+        any worker is not (cmd/processor/app/processor.go, GetStatus), being restarted
+        included (pkg/processor/runtime/rpc/abstract.go, Stop sets it Stopped)."""
+        return self.ready.is_set() and self.pool.short == 0
 
     def invoke(self, event: Dict[str, Any]) -> Any:
         """(status, headers, body, log records) for one event, never raising."""
@@ -133,9 +161,9 @@ class Processor:
         """The event of a body still arriving, sent to ``worker`` (free already) as its parts
         are read: (invoke's result, whether the body was read whole). Raises ClientGone, the
         worker replaced, when the client stops sending it (the worker holds half an event)."""
-        before, after = frame_around_body(fields, length)
         error: Optional[BaseException] = None
         try:
+            before, after = frame_around_body(fields, length)
             worker.send(before, self.event_timeout)
             while True:
                 try:
@@ -143,18 +171,27 @@ class Processor:
                 except StopIteration:
                     break
                 except (OSError, ValueError) as exc:
-                    self.pool.replace(worker, "the client stopped sending the body of its event")
-                    raise ClientGone(str(exc)) from None
+                    timed_out = isinstance(exc, socket.timeout)
+                    if timed_out:
+                        reason = "the client sent no part of its body for {:g}s".format(
+                            self.read_timeout
+                        )
+                    else:
+                        reason = "the client stopped sending the body of its event"
+                    self.pool.replace(worker, reason + " (the worker held half an event)")
+                    raise ClientGone(str(exc), timed_out, worker.index) from None
                 worker.send([part], self.event_timeout)
             worker.send([after], self.event_timeout)
         except ClientGone:  # a ConnectionError, but the worker is replaced already
             raise
-        except (WorkerTimeout, OSError) as exc:
+        except Exception as exc:  # noqa: BLE001 (_complete answers it and replaces the worker)
             error = exc  # the rest of the body stays unread: the connection is closed
         return self._complete(worker, error), error is None
 
     def _complete(self, worker: Worker, error: Optional[BaseException]) -> Any:
-        """invoke's result once the event was sent to ``worker`` (``error``: sending failed)."""
+        """invoke's result once the event was sent to ``worker`` (``error``: sending failed).
+        Whatever happens the client gets an answer and the pool gets a working worker back:
+        this one when it answered (even malformed), else a fresh one."""
         try:
             if error is not None:
                 raise error
@@ -170,23 +207,69 @@ class Processor:
             self.pool.replace(worker, "lost the connection to the worker ({})".format(exc))
             body = "lost the connection to the worker while handling the event: {}".format(exc)
             return 500, {"Content-Type": "text/plain"}, body.encode(), []
+        except MalformedAnswer as exc:  # its answer line was read whole: it serves on
+            self.pool.release(worker)
+            return self._malformed(worker.index, str(exc))
+        except Exception as exc:  # noqa: BLE001 (a fault of ours: where the worker is, unknown)
+            reason = "{}: {}".format(type(exc).__name__, exc)
+            self.out.processor(
+                "error",
+                "unexpected error while handling an event: " + reason,
+                worker=worker.index,
+                traceback=traceback.format_exc(),
+            )
+            self.pool.replace(worker, "unexpected error while handling an event")
+            body = "the processor failed while handling the event: " + reason
+            return 500, {"Content-Type": "text/plain"}, body.encode(), []
         self.pool.release(worker)
-        if isinstance(response, list):  # a batch: an HTTP trigger answers with its first item
-            self.out.processor("warn", BATCH_WARNING, worker=worker.index)
-            response = response[0] if response else {}
-        body = response.get("body") or ""
-        raw = (
-            base64.b64decode(body)
-            if response.get("body_encoding") == "base64"
-            else (body.encode("utf-8") if isinstance(body, str) else bytes(body))
+        try:
+            return self._answer(response, records, worker.index)
+        except MalformedAnswer as exc:
+            return self._malformed(worker.index, str(exc))
+
+    def _malformed(self, index: int, reason: str) -> Any:
+        """A 500 for an answer that is not Nuclio's response; Nuclio's processor answers 500
+        with the decoding error too (rpc/result/result.go, UnmarshalResponseData)."""
+        self.out.processor(
+            "error",
+            "malformed answer from the worker: {}; answered 500, the worker serves on".format(
+                reason
+            ),
+            worker=index,
         )
+        body = "malformed answer from the worker: " + reason
+        return 500, {"Content-Type": "text/plain"}, body.encode(), []
+
+    def _answer(self, response: Any, records: List[Dict[str, Any]], index: int) -> Any:
+        """invoke's result for the wrapper's response; MalformedAnswer where it is not one."""
+        if isinstance(response, list):  # a batch: an HTTP trigger answers with its first item
+            self.out.processor("warn", BATCH_WARNING, worker=index)
+            response = response[0] if response else {}
+        if not isinstance(response, dict):
+            raise MalformedAnswer("the response is not a JSON object: {!r}".format(response)[:300])
+        body = response.get("body") or ""
+        if not isinstance(body, str):
+            raise MalformedAnswer("its body is not a string: {!r}".format(body)[:300])
+        if response.get("body_encoding") == "base64":
+            try:
+                raw = base64.b64decode(body, validate=True)
+            except ValueError as exc:
+                raise MalformedAnswer("its base64 body does not decode ({})".format(exc)) from None
+        else:
+            raw = body.encode("utf-8", "replace")  # a lone surrogate: as Go, not fatal
+        given = response.get("headers") or {}
+        if not isinstance(given, dict):
+            raise MalformedAnswer("its headers are not a JSON object: {!r}".format(given)[:300])
         headers = {
             str(k): str(v)
-            for k, v in (response.get("headers") or {}).items()
+            for k, v in given.items()
             if str(k).lower() not in ("content-length", "transfer-encoding", "connection")
         }
-        headers["Content-Type"] = response.get("content_type") or "text/plain"
-        return int(response.get("status_code") or 200), headers, raw, records
+        headers["Content-Type"] = str(response.get("content_type") or "text/plain")
+        status = response.get("status_code") or 200
+        if isinstance(status, bool) or not isinstance(status, (int, float)):
+            raise MalformedAnswer("its status_code is not a number: {!r}".format(status)[:300])
+        return int(status), headers, raw, records
 
 
 def logs_header(records: List[Dict[str, Any]]) -> Optional[str]:
@@ -198,18 +281,72 @@ def logs_header(records: List[Dict[str, Any]]) -> Optional[str]:
 
 
 class TriggerHandler(socketserver.StreamRequestHandler):
-    """One keep-alive connection of the HTTP trigger: each request becomes one event."""
+    """One keep-alive connection of the HTTP trigger: each request becomes one event.
+
+    From a request's first byte until its answer is written, each read from the client and
+    each write to it must progress within the processor's read timeout; a client that stalls
+    is answered 408 (or dropped, when it is its answer that it does not take), and a worker
+    that held half of its event is replaced. Every other failure answers 500 with its reason.
+    """
 
     disable_nagle_algorithm = True
     server: "TriggerServer"
 
     def handle(self) -> None:
         self.body_buffer = http11.BodyBuffer()
-        with contextlib.suppress(ConnectionError, socket.timeout):
-            while self.handle_one():
-                pass
+        timeout = self.server.processor.read_timeout
+        reader = cast(io.BufferedReader, self.rfile)
+        with contextlib.suppress(ConnectionError):
+            # idle between requests without a deadline, until the next one's first byte
+            while reader.peek(1):
+                self.connection.settimeout(timeout)
+                if not self._serve():
+                    return
+                self.connection.settimeout(None)
+
+    def _serve(self) -> bool:
+        """handle_one, with every way it can fail answered and logged; False: close."""
+        self.replying = False
+        log = self.server.processor.out.processor
+        try:
+            return self.handle_one()
+        except socket.timeout:
+            timeout = self.server.processor.read_timeout
+            if self.replying:
+                log("warn", "the client took none of its answer for {:g}s: connection dropped"
+                    .format(timeout))  # fmt: skip
+            else:
+                log("warn", "the client sent no part of its request for {:g}s: answered 408 and"
+                    " closed (no worker was held)".format(timeout))  # fmt: skip
+                self._answer_stalled()
+        except ClientGone as gone:  # the worker that held half of its event is replaced
+            held = "worker {} replaced: it held half an event".format(gone.worker)
+            if gone.timed_out:
+                log("warn", "the client sent no part of its body for {:g}s: answered 408 and"
+                    " closed ({})".format(self.server.processor.read_timeout, held))  # fmt: skip
+                self._answer_stalled()
+            else:
+                log("warn", "the client closed its connection mid-body: nothing to answer ({})"
+                    .format(held))  # fmt: skip
+        except ConnectionError as exc:
+            what = "before its answer was written" if self.replying else "mid-request"
+            log("info", "the client closed its connection {}: dropped ({})".format(what, exc))
+        except Exception as exc:  # noqa: BLE001 (a fault of ours: the client still gets told)
+            reason = "{}: {}".format(type(exc).__name__, exc)
+            log("error", "unexpected error while serving a request: " + reason,
+                traceback=traceback.format_exc())  # fmt: skip
+            if not self.replying:
+                with contextlib.suppress(OSError):
+                    message = "the processor failed to serve the request: " + reason
+                    self._refuse(500, message)
+        return False
+
+    def _answer_stalled(self) -> None:
+        with contextlib.suppress(OSError):
+            self._refuse(408, "the request did not arrive within the read timeout")
 
     def _reply(self, status: int, headers: Dict[str, str], body: bytes, close: bool) -> None:
+        self.replying = True
         date = self.server.date()
         send_all(self.connection, [http11.head(status, headers, len(body), close, date), body])
 
@@ -222,18 +359,29 @@ class TriggerHandler(socketserver.StreamRequestHandler):
         processor = self.server.processor
         try:
             request = http11.read_request(self.rfile)
+            if request is None:
+                return False
+            event = self._event(request)
         except http11.BadRequest as exc:
             return self._refuse(exc.status, str(exc))
-        if request is None:
-            return False
         if request.method not in METHODS:
             return self._refuse(501, "Unsupported method ({!r})".format(request.method))
         if request.version == "HTTP/1.1" and request.get("expect").lower() == "100-continue":
             self.connection.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
         length = http11.relayable_length(request, processor.max_body, RELAY_FROM)
-        worker = processor.pool.take_free() if length else None
+        worker: Optional[Worker] = None
+        lead: Optional[memoryview] = None
         body: Any = None
-        if worker is None:
+        if length:  # a large body goes on to a free worker while it arrives, if it is quick
+            began = time.monotonic()
+            lead = self.body_buffer.lead(self.rfile, length, RELAY_PART)
+            quick = time.monotonic() - began <= RELAY_LEAD_SECONDS
+            # on a busy machine it may be this thread that was slow: what already waits counts
+            if quick or http11.queued(self.connection) >= min(RELAY_PART, length - len(lead)):
+                worker = processor.pool.take_free()
+            if worker is None:
+                body = self.body_buffer.fill(self.rfile, len(lead), length)
+        else:
             try:
                 body = http11.read_body(self.rfile, request, processor.max_body, self.body_buffer)
             except http11.BadRequest as exc:
@@ -241,18 +389,18 @@ class TriggerHandler(socketserver.StreamRequestHandler):
             except http11.BodyTooLarge:
                 message = "request body exceeds maxRequestBodySize ({} bytes)"
                 return self._refuse(413, message.format(processor.max_body))
-            length = len(body)
-        size = length or 0
-        event = self._event(request, size)
         whole = True
         if worker is None:
+            event["size"] = len(body) if body is not None else 0
             event["body"] = body
             status, reply_headers, reply, records = processor.invoke(event)
-        else:  # a large body goes on to a free worker while it arrives, not after
-            parts = self.body_buffer.parts(self.rfile, size, RELAY_PART)
-            result, whole = processor.invoke_relaying(worker, event, size, parts)
+        else:
+            assert length and lead is not None
+            event["size"] = length
+            parts = self.body_buffer.parts(self.rfile, lead, length, RELAY_PART)
+            result, whole = processor.invoke_relaying(worker, event, length, parts)
             status, reply_headers, reply, records = result
-        del event, body  # a large body is not kept while the answer is written
+        del event, body, lead  # a large body is not kept while the answer is written
         level = request.get("x-nuclio-log-level")
         if level:
             floor = LEVELS.get(level.lower(), 10)
@@ -267,8 +415,9 @@ class TriggerHandler(socketserver.StreamRequestHandler):
         self._reply(status, reply_headers, reply, close)
         return not close
 
-    def _event(self, request: http11.Request, size: int) -> Dict[str, Any]:
-        """The event of ``request`` as Nuclio's processor builds it, but for its body."""
+    def _event(self, request: http11.Request) -> Dict[str, Any]:
+        """The event of ``request`` as Nuclio's processor builds it, but for its body and
+        size; BadRequest when its target cannot be read."""
         processor = self.server.processor
         target = request.target
         if target.startswith("/"):
@@ -276,7 +425,11 @@ class TriggerHandler(socketserver.StreamRequestHandler):
             path = path.partition("#")[0]
             query = query.partition("#")[0]
         else:  # absolute-form (a proxy's request)
-            split = urlsplit(target)
+            try:
+                split = urlsplit(target)
+            except ValueError as exc:
+                raise http11.BadRequest(400, "bad request target {!r}: {}".format(
+                    target[:100], exc)) from None  # fmt: skip
             path, query = split.path, split.query
         content_type = request.get("content-type")
         return {
@@ -286,7 +439,7 @@ class TriggerHandler(socketserver.StreamRequestHandler):
             "id": str(uuid.uuid4()),
             "method": request.method,
             "path": path or "/",
-            "size": size,
+            "size": 0,
             "timestamp": int(time.time()),
             "trigger": processor.trigger,
             "url": "http://{}{}".format(request.get("host"), target),
@@ -306,6 +459,7 @@ class HealthHandler(socketserver.StreamRequestHandler):
     """GET /live and /ready, as Nuclio's processor answers them on :8082; one a connection."""
 
     server: "TriggerServer"
+    timeout = 10.0  # a probe that stalls does not keep its thread
 
     def handle(self) -> None:
         with contextlib.suppress(ConnectionError, socket.timeout):

@@ -19,7 +19,10 @@ import msgpack
 from . import sockdirs
 from .buffers import send_all
 
-RESTART_ATTEMPTS = 3
+RESTART_ATTEMPTS = 3  # failed restarts after which the pool is short (and /ready says so)
+RESTART_BACKOFF = 0.5  # seconds before the second attempt; doubled after each failure
+RESTART_BACKOFF_MAX = 30.0  # a worker that stays unstartable is tried again this often
+DEFAULT_READINESS = 120.0  # spec.readinessTimeoutSeconds' default, as Nuclio's
 READ_SIZE = 1 << 18  # one read of the worker's answers (a Unix socket's buffer holds about this)
 SEND_BUFFER = 1 << 22  # asked for; the kernel caps it at net.core.wmem_max
 TIMEOUT_SLACK = 0.01  # the read timeout is set again once it exceeds what remains by this
@@ -30,6 +33,10 @@ LogSink = Callable[[Dict[str, Any]], None]
 def wrapper_path(env: Dict[str, str]) -> str:
     """NUCLIO_PYTHON_WRAPPER_PATH when set (Nuclio's runtime.go honours it too), else ours."""
     return env.get("NUCLIO_PYTHON_WRAPPER_PATH") or WRAPPER
+
+
+def _not_ready(timeout: Optional[float]) -> str:
+    return "it did not report ready within the readiness timeout ({:g}s)".format(timeout or 0)
 
 
 def _bin_header(size: int) -> bytes:
@@ -80,6 +87,15 @@ class WorkerDied(Exception):
     """The worker process ended (crash, os._exit, failed init); carries its exit code."""
 
 
+class MalformedAnswer(Exception):
+    """The worker's answer cannot be read as Nuclio's response; the worker is in step (its
+    answer line was read whole), so it may serve on."""
+
+
+class WorkerNotReady(Exception):
+    """A worker did not report ready (init_context still running) within its deadline."""
+
+
 class Worker:
     """One wrapper process, reached as Nuclio's processor reaches it: an event socket (events
     in, log/metric/response lines out) and a control socket (the wrapper's JSON messages)."""
@@ -117,8 +133,10 @@ class Worker:
             "--decode-event-strings",
         ]  # fmt: skip
 
-    def start(self) -> None:
-        """Spawn the wrapper and block until it reports ready; WorkerDied if it cannot."""
+    def start(self, timeout: Optional[float] = None) -> None:
+        """Spawn the wrapper and block until it reports ready; WorkerDied if it cannot,
+        WorkerNotReady if it has not within ``timeout`` seconds (None: no deadline)."""
+        deadline = time.monotonic() + timeout if timeout else None
         listeners = []
         for path in (self._path, self._control_path):
             listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -131,8 +149,8 @@ class Worker:
         )
         try:
             # the wrapper connects the event socket first, then the control socket
-            self.conn = self._accept(listeners[0])
-            self.control = self._accept(listeners[1])
+            self.conn = self._accept(listeners[0], deadline, timeout)
+            self.control = self._accept(listeners[1], deadline, timeout)
         finally:
             for listener in listeners:
                 listener.close()
@@ -142,12 +160,18 @@ class Worker:
             self.conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
         threading.Thread(target=self._read_control, args=(self.control,), daemon=True).start()
         while True:
-            kind, payload = self._read_line(None)
+            try:
+                kind, payload = self._read_line(deadline)
+            except WorkerTimeout:
+                raise WorkerNotReady(_not_ready(timeout)) from None
             if kind == "s":
+                self._set_timeout(None)
                 return
             self._note(kind, payload, None)
 
-    def _accept(self, listener: socket.socket) -> socket.socket:
+    def _accept(
+        self, listener: socket.socket, deadline: Optional[float], timeout: Optional[float]
+    ) -> socket.socket:
         assert self.proc is not None
         while True:
             try:
@@ -155,6 +179,8 @@ class Worker:
             except socket.timeout:
                 if self.proc.poll() is not None:
                     raise WorkerDied(self.proc.returncode) from None
+                if deadline is not None and time.monotonic() > deadline:
+                    raise WorkerNotReady(_not_ready(timeout)) from None
 
     def _read_control(self, conn: socket.socket) -> None:
         """The wrapper's control messages: JSON lines (wrapperInitialized, stream acks)."""
@@ -190,16 +216,20 @@ class Worker:
         except socket.timeout:
             raise WorkerTimeout() from None
 
-    def receive(
-        self, timeout: Optional[float]
-    ) -> Tuple[Dict[str, Any], List[Dict[str, Any]]]:
-        """The response to the event sent last, and the log records written before it."""
+    def receive(self, timeout: Optional[float]) -> Tuple[Any, List[Dict[str, Any]]]:
+        """The response to the event sent last, and the log records written before it;
+        MalformedAnswer (the line read whole: the worker is in step) when it is not JSON."""
         deadline = time.monotonic() + timeout if timeout else None
         records: List[Dict[str, Any]] = []
         while True:
             kind, payload = self._read_line(deadline)
             if kind == "r":
-                return json.loads(payload), records
+                try:
+                    return json.loads(payload), records
+                except ValueError as exc:
+                    raise MalformedAnswer(
+                        "the response line is not JSON ({}): {!r}".format(exc, payload[:200])
+                    ) from None
             self._note(kind, payload, records)
             del payload
 
@@ -209,6 +239,8 @@ class Worker:
         try:
             record = json.loads(payload)
         except ValueError:
+            record = None
+        if not isinstance(record, dict):  # not Nuclio's log record: its text is kept
             record = {"level": "info", "message": payload, "with": {}}
         record["worker"] = self.index
         self._sink(record)
@@ -282,7 +314,8 @@ class _Waiter:
 
 class Pool:
     """numWorkers workers; an event waits for a free one as Nuclio's worker allocator does,
-    first come, first served."""
+    first come, first served. A worker that is replaced is out of the pool until its
+    successor reports ready; ``short`` counts those (Nuclio's /ready is 503 meanwhile)."""
 
     def __init__(self, config: Dict[str, Any], env: Dict[str, str], sink: LogSink) -> None:
         self._config = config
@@ -293,14 +326,17 @@ class Pool:
         self._all: List[Worker] = []
         self._lock = threading.Lock()
         self._closed = False
+        self._closing = threading.Event()  # wakes restarts waiting to try again
         self._event_timeout: Optional[float] = config.get("event_timeout") or None
-        self.lost = 0  # workers that could not be restarted: none left means not ready
+        self._start_timeout = float(config.get("readiness_timeout") or DEFAULT_READINESS)
+        self.size = max(1, int(config.get("num_workers") or 1))
+        self.short = 0  # workers being restarted: out of the pool until ready again
+        self.lost = 0  # of those, workers whose restart failed RESTART_ATTEMPTS times so far
 
     def start(self) -> None:
         """Start every worker in parallel; raise WorkerDied if any fails to initialise."""
-        count = max(1, int(self._config.get("num_workers") or 1))
         sockdirs.sweep()  # what a processor killed with kill -9 left
-        workers = [Worker(i, self._config, self._env, self._sink) for i in range(count)]
+        workers = [Worker(i, self._config, self._env, self._sink) for i in range(self.size)]
         self._all.extend(workers)
         errors: List[BaseException] = []
         threads = [threading.Thread(target=self._start_one, args=(w, errors)) for w in workers]
@@ -337,7 +373,7 @@ class Pool:
                 if not waiter.taken:
                     self._waiters.remove(waiter)
                     return None
-            waiter.ready.wait()  # taken just now: being sent
+            waiter.ready.wait()  # taken just now: being sent (release sets it, come what may)
         assert waiter.worker is not None
         return waiter.worker, waiter.error
 
@@ -349,7 +385,7 @@ class Pool:
     def _send_to(self, worker: Worker, frames: List[Any]) -> Optional[BaseException]:
         try:
             worker.send(frames, self._event_timeout)
-        except (WorkerTimeout, OSError) as exc:
+        except Exception as exc:  # the caller replaces the worker and answers the client
             return exc
         return None
 
@@ -361,61 +397,113 @@ class Pool:
                 return
             waiter = self._waiters.popleft()
             waiter.taken = True
-        waiter.error = self._send_to(worker, waiter.frames)
-        waiter.worker = worker
-        waiter.ready.set()
+        try:
+            waiter.error = self._send_to(worker, waiter.frames)
+        finally:  # the waiting thread is woken whatever happened: it answers its client
+            waiter.worker = worker
+            waiter.ready.set()
+
+    def log(self, level: str, message: str, worker: Optional[int] = None, **extra: Any) -> None:
+        """A processor record; never raises (a log that cannot be written must not end the
+        thread that writes it: a restart, an event's answer)."""
+        record: Dict[str, Any] = {"level": level, "message": message, "name": "processor"}
+        if worker is not None:
+            record["worker"] = worker
+        if extra:
+            record["with"] = extra
+        with contextlib.suppress(Exception):
+            self._sink(record)
 
     def replace(self, worker: Worker, reason: str) -> None:
-        """Kill a stuck or dead worker and start a fresh one (init_context runs again)."""
-        self._sink(
-            {"level": "warn", "message": "restarting worker: " + reason, "worker": worker.index}
-        )
+        """Kill a stuck or dead worker and start a fresh one (init_context runs again),
+        in a thread of its own, trying again with back-off until one starts or the pool
+        closes."""
+        with self._lock:
+            self.short += 1
+        self.log("warn", "restarting worker: " + reason, worker.index)
+        threading.Thread(
+            target=self._restart, args=(worker,), name="restart-{}".format(worker.index),
+            daemon=True,
+        ).start()  # fmt: skip
 
-        def restart() -> None:
-            began = time.monotonic()
+    def _restart(self, worker: Worker) -> None:
+        began = time.monotonic()
+        index = worker.index
+        with contextlib.suppress(Exception):
             worker.kill()
-            for attempt in range(1, RESTART_ATTEMPTS + 1):
-                fresh = Worker(worker.index, self._config, self._env, self._sink)
+        attempt = 0
+        while True:
+            attempt += 1
+            fresh: Optional[Worker] = None
+            try:
+                fresh = Worker(index, self._config, self._env, self._sink)  # mkdtemp may fail
                 with self._lock:
-                    if self._closed:
-                        return
-                    self._all[worker.index] = fresh
-                try:
-                    fresh.start()
-                except BaseException as exc:
+                    closed = self._closed
+                    if not closed:
+                        self._all[index] = fresh
+                if closed:
                     fresh.kill()
-                    self._sink(
-                        {
-                            "level": "error",
-                            "message": "worker restart {}/{} failed: {}".format(
-                                attempt, RESTART_ATTEMPTS, exc
-                            ),
-                            "worker": worker.index,
-                        }
-                    )
-                    time.sleep(0.5 * attempt)
-                    continue
-                with self._lock:
-                    if self._closed:  # closed while it started: it must not outlive the pool
+                    return
+                fresh.start(self._start_timeout)
+            except Exception as exc:
+                if fresh is not None:
+                    with contextlib.suppress(Exception):
                         fresh.kill()
-                        return
-                self._sink(
-                    {
-                        "level": "info",
-                        "message": "worker restarted in {:.2f}s".format(time.monotonic() - began),
-                        "worker": worker.index,
-                    }
-                )
-                self.release(fresh)
+                if self._failed(index, attempt, exc):
+                    return
+                continue
+            with self._lock:
+                closed = self._closed
+                if not closed:
+                    self.short -= 1
+                    if attempt > RESTART_ATTEMPTS:
+                        self.lost -= 1
+            if closed:  # closed while it started: it must not outlive the pool
+                fresh.kill()
                 return
+            self.log(
+                "info",
+                "worker restarted in {:.2f}s".format(time.monotonic() - began),
+                index,
+                attempts=attempt,
+                workers=self.size - self.short,
+            )
+            self.release(fresh)
+            return
+
+    def _failed(self, index: int, attempt: int, exc: BaseException) -> bool:
+        """Log a failed restart and wait before the next; True when the pool closed."""
+        delay = min(RESTART_BACKOFF_MAX, RESTART_BACKOFF * 2 ** (attempt - 1))
+        if isinstance(exc, WorkerDied):
+            cause = "its process exited (code {}) before it reported ready".format(exc)
+        elif isinstance(exc, WorkerNotReady):
+            cause = str(exc)
+        else:
+            cause = "{}: {}".format(type(exc).__name__, exc)
+        self.log(
+            "error",
+            "worker restart attempt {} failed: {}".format(attempt, cause),
+            index,
+            retryInSeconds=delay,
+        )
+        if attempt == RESTART_ATTEMPTS:
             with self._lock:
                 self.lost += 1
-
-        threading.Thread(target=restart, daemon=True).start()
+            self.log(
+                "error",
+                "the pool is short: worker {} could not be restarted in {} attempts; {} of {}"
+                " workers serve and /ready answers 503 until it is back (tried again every"
+                " {:g}s at most)".format(
+                    index, attempt, self.size - self.short, self.size, RESTART_BACKOFF_MAX
+                ),
+                index,
+            )
+        return self._closing.wait(delay)
 
     def close(self) -> None:
         with self._lock:
             self._closed = True
             workers = list(self._all)
+        self._closing.set()
         for worker in workers:
             worker.kill()
