@@ -3,7 +3,7 @@
 Read from cvat-ai/cvat v2.73.0 ``cvat/apps/lambda_manager/utils.py`` (``ROIHelper.parse_roi``,
 ``crop_image``, ``translate_prompt_points``, ``translate_detector_shapes``,
 ``translate_interactor_response``) and ``views.py`` (``LambdaFunction.invoke``, ``_get_roi``).
-The crop's bytes are compared with the real CVAT in tests/cvat_server/test_roi.py.
+The crop's bytes are compared with the real CVAT in tests/cvat_server/test_roi_cvat.py.
 """
 
 from __future__ import annotations

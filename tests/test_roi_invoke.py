@@ -4,7 +4,7 @@ judge's ROI rule on an interactor that answers a mask of the wrong size.
 
 The functions (tests/functions/roi_detector, roi_interactor) record every request they get
 (tests/functions/roi_record.py), so what was sent is read on the function's side. What CVAT
-2.73.0 sends and stores for the same calls is measured in tests/cvat_server/test_roi.py.
+2.73.0 sends and stores for the same calls is measured in tests/cvat_server/test_roi_cvat.py.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def test_invoke_roi_detector_sends_the_crop_and_shows_the_answer_in_the_frame(
     assert code == 0, err
     (sent,) = recorded(tmp_path)
     # the crop exactly as CVAT's _get_roi makes it (tests/test_roi.py holds that to Pillow's
-    # own crop-and-save; tests/cvat_server/test_roi.py to CVAT's bytes)
+    # own crop-and-save; tests/cvat_server/test_roi_cvat.py to CVAT's bytes)
     assert image_of(sent) == crop_frame(ASTRONAUT.read_bytes(), Roi(*ROI))
     with Image.open(io.BytesIO(image_of(sent))) as crop:
         assert (crop.format, crop.size) == ("JPEG", (300, 260))
@@ -132,7 +132,7 @@ def test_invoke_roi_interactor_legacy_mask_is_pasted_into_the_frame(tmp_path: Pa
 def test_judge_fails_a_mask_of_another_size_than_the_region(tmp_path: Path) -> None:
     """ROIHelper.translate_interactor_response pastes the mask at the region with numpy: a
     10x10 mask in a 300x260 region fails (CVAT 2.73.0 answered 500; without a region, 200:
-    both measured in tests/cvat_server/test_roi.py)."""
+    both measured in tests/cvat_server/test_roi_cvat.py)."""
     args = (ASTRONAUT, "--function", INTERACTOR, "--pos-points", "224,113",
             "--text-prompt", "wrong-size", "--json")  # fmt: skip
     code, out, err = invoke(tmp_path, *args, "--roi", ROI_ARG)

@@ -1,6 +1,6 @@
 """Shared by roi_detector and roi_interactor: each request body is written, as received, to
 a file in the directory named by CVAT_FN_ROI_RECORD (when set), so a test can compare what
-CVAT sent with what cvat-fn invoke sends (tests/cvat_server/test_roi.py)."""
+CVAT sent with what cvat-fn invoke sends (tests/cvat_server/test_roi_cvat.py)."""
 
 import json
 import os
