@@ -65,7 +65,7 @@ def _kind(mode: int) -> str | None:
 def _os_problem(exc: OSError) -> str:
     if exc.errno == errno.ELOOP:
         return "a symlink loop (too many levels of symbolic links)"
-    return f"cannot be read: {exc.strerror or exc}"
+    return f"cannot read: {exc.strerror or exc}"
 
 
 def is_present(path: Path) -> bool:
@@ -88,8 +88,6 @@ def read_text(path: Path, limit: int = MAX_YAML_BYTES) -> str:
     Opened non-blocking, so a FIFO put there after a check cannot hold the open either."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except FileNotFoundError:
-        raise FileError(path, "no such file") from None
     except OSError as exc:
         raise FileError(path, _os_problem(exc)) from None
     with os.fdopen(fd, "rb") as handle:
