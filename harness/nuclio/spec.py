@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -250,7 +251,7 @@ def _volumes(items: Any) -> list[Volume]:
 
 def load_spec(directory: Path | str) -> FunctionSpec:
     """Read a function directory's function.yaml; lenient, lint says what is wrong."""
-    given = Path(directory).resolve()
+    given = Path(os.path.realpath(directory))  # Path.resolve raises on a symlink loop
     path = find_function_yaml(given)
     directory = function_directory(given)
     raw = read_yaml(path)
