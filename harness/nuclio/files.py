@@ -111,8 +111,8 @@ def read_text(path: Path, limit: int = MAX_YAML_BYTES) -> str:
 
 def _too_large(size: int, limit: int) -> str:
     return (
-        f"{size / 1e6:.1f} MB, over the {limit / (1 << 20):g} MiB cvat-fn reads of a YAML file"
-        " (a function.yaml is a few KB): is this the right file?"
+        f"over the {limit / (1 << 20):g} MiB cvat-fn reads of a YAML file ({size / 1e6:.1f} MB;"
+        " a function.yaml is a few KB): is this the right file?"
     )
 
 
