@@ -68,7 +68,9 @@ def run(args: argparse.Namespace) -> int:
         if (outdir / "function.yaml").exists() and not args.force:
             raise SdkError(f"{outdir}/function.yaml exists (use --force to overwrite)")
         ref = FunctionRef(args.function, parse_params(args.function_parameter))
-        written = write_function_dir(ref, outdir, harness=False)
+        written = write_function_dir(
+            ref, outdir, harness=False, say=lambda line: fail("export-nuclio", line)
+        )
     except SdkError as exc:
         first, _, rest = str(exc).partition("\n")
         fail("export-nuclio", first)

@@ -24,7 +24,7 @@ from harness.nuclio.spec import (
     function_directory,
     http_trigger,
     parse_duration,
-    read_yaml,
+    read_yaml_text,
 )
 from harness.suite.config import CONFIG_NAME, ConfigError, load_config
 
@@ -52,10 +52,15 @@ class LintFinding:
 
 
 def _line_index(text: str) -> dict[tuple[str, ...], int]:
-    """1-based line of every mapping key and sequence item, by its path of keys."""
+    """1-based line of every mapping key and sequence item, by its path of keys; an alias is
+    not walked again (the text passed read_yaml_text, so its aliases are bounded anyway)."""
     lines: dict[tuple[str, ...], int] = {}
+    seen: set[int] = set()
 
     def walk(node: yaml.Node, path: tuple[str, ...]) -> None:
+        if id(node) in seen:  # an alias: its anchor's lines are indexed already
+            return
+        seen.add(id(node))
         if isinstance(node, yaml.MappingNode):
             for key, value in node.value:
                 sub = (*path, str(key.value))
@@ -604,7 +609,7 @@ def lint_directory(
     directory = function_directory(given)
     try:
         path = find_function_yaml(given)
-        raw = read_yaml(path)
+        text, raw = read_yaml_text(path)
     except SpecError as exc:
         return [LintFinding("error", "function.yaml", None, "file", str(exc))]
     problem = None
@@ -613,7 +618,7 @@ def lint_directory(
             cvat_version = load_config(directory).cvat_version
         except ConfigError as exc:
             cvat_version, problem = CVAT_VERSION, str(exc)
-    lint = _Linter(path, path.read_text(encoding="utf-8"), raw, cvat_version)
+    lint = _Linter(path, text, raw, cvat_version)
     if problem:
         lint.findings.append(
             LintFinding("warning", CONFIG_NAME, None, "cvat_version",

@@ -14,6 +14,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from harness.nuclio import files
+
 # An image reference by digest: NAME@sha256:<64 hex>, NAME as Docker's reference grammar allows.
 _DIGEST_REF = re.compile(r"[a-z0-9]+(?:[._:/-]+[a-z0-9]+)*@sha256:[0-9a-f]{64}")
 
@@ -58,9 +60,9 @@ def pin_base_image(path: Path, ref: str, *, require_digest: bool = True) -> str 
             f"--base-image {ref!r}: expected an image pinned by digest, NAME@sha256:<64 hex>"
         )
     try:
-        text = path.read_text()
-    except OSError as exc:
-        raise PinError(f"{path}: cannot read: {exc.strerror}") from None
+        text = files.checked_text(path)
+    except files.FileError as exc:
+        raise PinError(f"{path}: {exc.problem}") from None
     yaml = _yaml()
     try:
         data: Any = yaml.load(text)

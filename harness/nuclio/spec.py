@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from harness.nuclio import files
 
 DEFAULT_MAX_BODY = 4 * 1024 * 1024
 DEFAULT_WORKER_AVAILABILITY_S = 10.0
@@ -144,12 +147,17 @@ def function_directory(path: Path | str) -> Path:
 
 
 def find_function_yaml(directory: Path) -> Path:
-    """``directory``'s function.yaml, or ``directory`` itself when it is a file (any name)."""
-    if directory.is_file():
-        return directory
-    for name in ("function.yaml", "function.yml"):
-        if (directory / name).is_file():
-            return directory / name
+    """``directory``'s function.yaml, or ``directory`` itself when it is a file (any name).
+    A function.yaml that is there but no file (a FIFO, a symlink loop) is named as such."""
+    try:
+        if directory.is_dir():
+            for name in ("function.yaml", "function.yml"):
+                if files.is_present(directory / name):
+                    return directory / name
+        elif files.is_present(directory):
+            return directory
+    except files.FileError as exc:
+        raise SpecError(str(exc)) from None
     if not directory.exists():
         raise SpecError(f"{directory}: no such directory")
     if not directory.is_dir():
@@ -158,8 +166,17 @@ def find_function_yaml(directory: Path) -> Path:
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
+    """function.yaml's top-level mapping, read through :mod:`harness.nuclio.files` (no FIFO,
+    no alias bomb, no 20 MB file)."""
+    return read_yaml_text(path)[1]
+
+
+def read_yaml_text(path: Path) -> tuple[str, dict[str, Any]]:
+    """(text, top-level mapping) of a function.yaml; SpecError naming the file otherwise."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text, data = files.read_yaml(path)
+    except files.FileError as exc:
+        raise SpecError(str(exc)) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
@@ -168,7 +185,7 @@ def read_yaml(path: Path) -> dict[str, Any]:
         raise SpecError(f"{path.name}: cannot be read: {exc}") from None
     if not isinstance(data, dict):
         raise SpecError(f"{path.name}: the top level must be a mapping, got {type(data).__name__}")
-    return data
+    return text, data
 
 
 def _mapping(value: Any) -> dict[str, Any]:
@@ -236,7 +253,7 @@ def _volumes(items: Any) -> list[Volume]:
 
 def load_spec(directory: Path | str) -> FunctionSpec:
     """Read a function directory's function.yaml; lenient, lint says what is wrong."""
-    given = Path(directory).resolve()
+    given = Path(os.path.realpath(directory))  # Path.resolve raises on a symlink loop
     path = find_function_yaml(given)
     directory = function_directory(given)
     raw = read_yaml(path)

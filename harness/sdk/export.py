@@ -18,6 +18,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from typing import Any
 import yaml
 
 import harness.sdk.nuclio_main as nuclio_main
+from harness.nuclio import files
 from harness.suite.config import CONFIG_NAME
 
 DESCRIBE_TIMEOUT_S = 120.0
@@ -225,7 +227,12 @@ def _write_yaml(path: Path, data: dict[str, Any]) -> None:
 
 def _rebase_config(source: Path, target_dir: Path) -> None:
     """cvat-fn.yaml with its image paths made relative to the new directory."""
-    raw = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+    try:
+        raw = files.read_yaml(source)[1] or {}
+    except files.FileError as exc:
+        raise SdkError(str(exc)) from None
+    except yaml.YAMLError as exc:
+        raise SdkError(f"{source.name}: not valid YAML: {str(exc).splitlines()[0]}") from None
     for fixture in raw.get("fixtures") or []:
         if not isinstance(fixture, dict):
             continue
@@ -239,26 +246,28 @@ def _rebase_config(source: Path, target_dir: Path) -> None:
 
 def _skipped(path: Path, outdir: Path) -> bool:
     """Hidden files (.git too), caches, and the output directory when it lies inside."""
-    return path.name.startswith(".") or path.name == "__pycache__" or path.resolve() == outdir
+    return (
+        path.name.startswith(".")
+        or path.name == "__pycache__"
+        or os.path.realpath(path) == str(outdir)
+    )
 
 
-def _copy_beside(module: Path, outdir: Path) -> None:
+def _copy_beside(module: Path, outdir: Path) -> list[str]:
     """The other files of the module's directory, links followed, as ``nuctl deploy --path``
-    takes a whole directory: a module may load its model from files beside it."""
+    takes a whole directory: a module may load its model from files beside it. Returns what
+    was left out (a FIFO, a link that loops), one line each."""
     outdir = outdir.resolve()
     if module.parent.resolve() == outdir:
-        return
-
-    def ignore(directory: str, names: list[str]) -> set[str]:
-        return {name for name in names if _skipped(Path(directory, name), outdir)}
-
-    for entry in sorted(module.parent.iterdir()):
-        if entry.name in (module.name, *WRITTEN) or _skipped(entry, outdir):
+        return []
+    walk = files.walk_files(module.parent, skip=lambda path: _skipped(path, outdir))
+    for rel, source in walk.files:
+        if rel in (module.name, *WRITTEN):
             continue
-        if entry.is_dir():
-            shutil.copytree(entry, outdir / entry.name, ignore=ignore, dirs_exist_ok=True)
-        elif entry.is_file():
-            shutil.copy2(entry, outdir / entry.name)
+        target = outdir / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)
+    return walk.skipped
 
 
 def write_function_dir(
@@ -268,10 +277,12 @@ def write_function_dir(
     *,
     harness: bool,
     in_place: bool | None = None,
+    say: Callable[[str], None] | None = None,
 ) -> Path:
     """Write the Nuclio function directory; returns it. ``harness`` answers cvat-fn's
     probes; ``in_place`` (default: as ``harness``) points at the module where it lies instead
-    of copying it, and the other files of its directory, in to deploy."""
+    of copying it, and the other files of its directory, in to deploy. ``say`` hears what of
+    that directory was left out (a FIFO, a symlink loop)."""
     in_place = harness if in_place is None else in_place
     info = info or describe(ref)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -291,11 +302,17 @@ def write_function_dir(
             raise SdkError(f"{ref.text}: only a single-file module can be exported")
         if source.resolve() != (outdir / source.name).resolve():
             shutil.copy2(source, outdir / source.name)
-        _copy_beside(source, outdir)
+        for line in _copy_beside(source, outdir):
+            if say is not None:
+                say(line)
         env[nuclio_main.ENV_FUNCTION] = source.name
         requirements = _requirements(source.parent)
         config = source.parent / CONFIG_NAME
-        if config.is_file():
+        try:
+            present = files.is_present(config)
+        except files.FileError as exc:
+            raise SdkError(str(exc)) from None
+        if present:
             _rebase_config(config, outdir)
     shutil.copy2(nuclio_main.__file__, outdir / "main.py")
     _write_yaml(outdir / "function.yaml", function_yaml(ref, info, env, requirements))

@@ -18,6 +18,7 @@ from harness.cvat.detector import POINT_RULES, SHAPE_TYPES
 from harness.cvat.findings import CVAT_VERSION, parse_version
 from harness.cvat.roi import Roi, RoiError
 from harness.cvat.shapes import Shape
+from harness.nuclio import files
 
 CONFIG_NAME = "cvat-fn.yaml"
 
@@ -316,11 +317,13 @@ class _Reader:
 def load_config(function_dir: Path | str) -> SuiteConfig:
     """Read cvat-fn.yaml if the function has one; defaults (no fixtures) if it has not."""
     path = Path(function_dir) / CONFIG_NAME
-    if not path.is_file():
-        return SuiteConfig(path=None)
     reader = _Reader(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if not files.is_present(path):
+            return SuiteConfig(path=None)
+        raw = files.read_yaml(path)[1] or {}
+    except files.FileError as exc:
+        raise reader.fail("file", exc.problem) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "file"

@@ -14,9 +14,11 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import YAMLError
 from ruamel.yaml.util import load_yaml_guess_indent
 
 from harness.cvat.shapes import Shape, shapes_from_response
+from harness.nuclio import files
 from harness.nuclio.dashboard.recording import Recording, RecordingError
 
 
@@ -123,13 +125,20 @@ def add_fixtures(
     yaml = YAML()
     yaml.preserve_quotes = True
     yaml.width = 4096  # never wrap a line the user wrote on one
-    if config.is_file():
-        text = config.read_text(encoding="utf-8")
+    try:
+        present = files.is_present(config)
+        text = files.checked_text(config) if present else ""
+    except files.FileError as exc:
+        raise RecordingError(f"{config}: {exc.problem}") from None
+    if present:
         # Written back with the file's own indentation, so the diff shows only what was added.
-        _, indent, offset = load_yaml_guess_indent(text)
-        if indent:  # a block sequence's indent and dash offset; mappings keep two spaces
-            yaml.indent(mapping=2, sequence=indent, offset=offset or 0)
-        data = yaml.load(text)
+        try:
+            _, indent, offset = load_yaml_guess_indent(text)
+            if indent:  # a block sequence's indent and dash offset; mappings keep two spaces
+                yaml.indent(mapping=2, sequence=indent, offset=offset or 0)
+            data = yaml.load(text)
+        except YAMLError as exc:
+            raise RecordingError(f"{config}: not valid YAML: {str(exc).splitlines()[0]}") from None
         if data is None:
             data = CommentedMap()
         if not isinstance(data, dict):

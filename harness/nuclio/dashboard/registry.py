@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import os
 import queue
 import threading
 import time
@@ -181,7 +182,8 @@ class ServedFunction:
                     return None, str(exc)
             else:
                 directory = Path(self.given)
-                self.watched = (directory if directory.is_dir() else directory.parent).resolve()
+                where = directory if directory.is_dir() else directory.parent
+                self.watched = Path(os.path.realpath(where))  # no RuntimeError on a loop
             spec = load_spec(directory)
         except SpecError as exc:
             return None, str(exc)

@@ -7,6 +7,7 @@ The record directory and the json log are never watched, or every request would 
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -14,6 +15,12 @@ from pathlib import Path
 from harness.nuclio.dashboard.registry import ERROR, Registry, ServedFunction
 
 EXTRA_HINT = "--reload needs watchfiles: pip install 'cvat-fn[dashboard]'"
+
+
+def _real(path: str | Path) -> Path:
+    """``path`` with links resolved; a link that loops stays as it is (Path.resolve raises
+    on one, which would end the watcher for good)."""
+    return Path(os.path.realpath(path))
 
 
 def _inside(path: Path, directory: Path) -> bool:
@@ -29,7 +36,7 @@ class Reloader:
         import watchfiles  # the dashboard extra; checked by the command first
 
         self.registry = registry
-        self.ignored = [p.resolve() for p in ignored]
+        self.ignored = [_real(p) for p in ignored]
         self.say = say
         self._stop = threading.Event()
         self._filter = watchfiles.DefaultFilter()
@@ -43,7 +50,7 @@ class Reloader:
         self._thread.start()
 
     def _wanted(self, change: object, path: str) -> bool:
-        resolved = Path(path).resolve()
+        resolved = _real(path)
         if any(_inside(resolved, ignored) for ignored in self.ignored):
             return False
         return bool(self._filter(change, path))  # type: ignore[arg-type]
@@ -62,7 +69,7 @@ class Reloader:
             stop_event=self._stop,
             raise_interrupt=False,
         ):
-            changed = sorted({Path(path).resolve() for _, path in changes})
+            changed = sorted({_real(path) for _, path in changes})
             for fn in self.registry.functions:
                 if fn.watched is None:
                     continue

@@ -194,6 +194,8 @@ class DockerRunner(Runner):
         base = image.BaseImage(base_name, str(found_base.id), found_base.attrs.get("Config") or {})
         mounted = (code or self.code) == "mount"
         context = image.make_context(spec, base, self.pip_ca, code_mounted=mounted)
+        for line in context.skipped:
+            self.progress(f"build {spec.name}: {line}")
         tag = context.tag
         with contextlib.suppress(docker.errors.ImageNotFound):
             found = self.client.images.get(tag)

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import harness.nuclio.runners.labels as labels
+from harness.nuclio.files import FileWalk, walk_files
 from harness.nuclio.runners.base import StartError
 from harness.nuclio.spec import FunctionSpec
 
@@ -95,8 +96,13 @@ if code:  # the function directory is mounted: its files replace the ones baked 
         if os.path.islink(path) or os.path.isfile(path):
             os.unlink(path)
     skip_dirs, skip_suffixes = set(manifest["ignored_dirs"]), tuple(manifest["ignored_suffixes"])
+    chains = {{code: {{os.path.realpath(code)}}}}  # a link back into its own path: not followed
     for root, dirs, files in os.walk(code, followlinks=True):
-        dirs[:] = [d for d in dirs if d not in skip_dirs]
+        chain = chains.pop(root, set())
+        dirs[:] = [d for d in dirs if d not in skip_dirs
+                   and os.path.realpath(os.path.join(root, d)) not in chain]
+        for d in dirs:
+            chains[os.path.join(root, d)] = chain | {{os.path.realpath(os.path.join(root, d))}}
         into = os.path.normpath(os.path.join(target, os.path.relpath(root, code)))
         os.makedirs(into, exist_ok=True)
         for name in files:
@@ -139,6 +145,7 @@ class BuildContext:
     files: dict[str, Path | bytes] = field(default_factory=dict)
     unhashed: set[str] = field(default_factory=set)  # files that go in but do not name it
     code_mounted: bool = False
+    skipped: list[str] = field(default_factory=list)  # function files left out, and why
 
     @property
     def dockerfile(self) -> str:
@@ -209,15 +216,11 @@ def _file_sha256(path: Path) -> bytes:
     return h.digest()
 
 
-def function_files(directory: Path) -> Iterator[tuple[str, Path]]:
-    """(relative path, file) for everything nuctl would copy, minus caches; symlinks followed."""
-    for root, dirs, files in os.walk(directory, followlinks=True):
-        dirs[:] = sorted(d for d in dirs if d not in IGNORED_DIRS)
-        for name in sorted(files):
-            path = Path(root, name)
-            if name.endswith(IGNORED_SUFFIXES) or not path.is_file():
-                continue  # broken links, sockets, fifos
-            yield path.relative_to(directory).as_posix(), path
+def function_files(directory: Path) -> FileWalk:
+    """(relative path, file) for everything nuctl would copy, minus caches; symlinks followed.
+    A FIFO, a socket or a link that loops is left out and named in ``skipped`` (Docker's
+    context would hold a link as a link; following one that loops would never end)."""
+    return walk_files(directory, IGNORED_DIRS, IGNORED_SUFFIXES)
 
 
 def runtime_files() -> Iterator[tuple[str, Path]]:
@@ -358,7 +361,8 @@ def make_context(
     unhashed: set[str] = set()
     named = directive_text(spec)
     baked = []
-    for rel, path in function_files(spec.directory):
+    walk = function_files(spec.directory)
+    for rel, path in walk.files:
         name = f"root/{FUNCTION_HOME.lstrip('/')}/{rel}"
         files[name] = path
         baked.append(rel)
@@ -377,7 +381,7 @@ def make_context(
     files[f"root/{home}/start.py"] = _START_SCRIPT.encode()
     config = spec.runtime_config(function_dir=FUNCTION_HOME)
     files[f"root/{home}/config.json"] = json.dumps(config, indent=2, sort_keys=True).encode()
-    return BuildContext(spec, base, steps, files, unhashed, code_mounted)
+    return BuildContext(spec, base, steps, files, unhashed, code_mounted, walk.skipped)
 
 
 def outside_links(directory: Path) -> list[str]:
@@ -389,7 +393,8 @@ def outside_links(directory: Path) -> list[str]:
         dirs[:] = [d for d in dirs if d not in IGNORED_DIRS]
         for name in dirs + files:
             path = Path(walk_root, name)
-            if path.is_symlink() and not path.resolve().is_relative_to(root):
+            real = Path(os.path.realpath(path))  # a loop stays inside: the copy leaves it out
+            if path.is_symlink() and not real.is_relative_to(root):
                 found.append(path.relative_to(directory).as_posix())
     return found
 
