@@ -64,6 +64,12 @@ def _nothing_to_check(target: Target, fixture: Fixture) -> None:
         )
 
 
+def _ends_empty(target: Target, fixture: Fixture) -> None:
+    reason = target.nothing_at_ends(fixture)
+    if reason is not None:
+        raise NotApplicable(reason)
+
+
 def check_respected(target: Target, fixture: Fixture, examples: int) -> None:
     def respected(threshold: float) -> None:
         invocation = target.at_threshold(fixture, threshold)
@@ -84,6 +90,7 @@ def check_respected(target: Target, fixture: Fixture, examples: int) -> None:
         for threshold in respected_thresholds(examples):
             respected(threshold)
 
+    target.judged_alone(lambda: _ends_empty(target, fixture))
     target.judged_alone(run)
     _nothing_to_check(target, fixture)
 
@@ -113,5 +120,6 @@ def check_monotone(target: Target, fixture: Fixture, examples: int) -> None:
         for pair in monotone_pairs(examples):
             monotone(pair)
 
+    target.judged_alone(lambda: _ends_empty(target, fixture))
     target.judged_alone(run)
     _nothing_to_check(target, fixture)
