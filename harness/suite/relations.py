@@ -135,13 +135,13 @@ def scale_view(data: bytes, size: tuple[int, int]) -> View:
         source = img.convert("RGB") if img.mode not in ("RGB", "L") else img
         encoded = encode_like(source.resize(new, Image.Resampling.BICUBIC), fmt)
     expected = Affine(new[0] / w, 0.0, new[1] / h, 0.0)
-    return View("scale", f"at {factor:g}x ({new[0]}x{new[1]})", encoded, new, expected, size)
+    return View("scale", f"at {factor:g}x", encoded, new, expected, size)
 
 
 def roi_view(data: bytes, size: tuple[int, int], roi: tuple[int, int, int, int]) -> View:
     x1, y1, x2, y2 = roi
     expected = Affine(1.0, -x1, 1.0, -y1)
-    name = f"region [{x1}, {y1}, {x2}, {y2}] ({x2 - x1}x{y2 - y1})"
+    name = f"region [{x1}, {y1}, {x2}, {y2}]"
     return View("roi", name, crop_like_cvat(data, roi), (x2 - x1, y2 - y1), expected, size, roi)
 
 

@@ -24,6 +24,7 @@ from harness.suite.checks.target import Target
 from harness.suite.config import Fixture
 from harness.suite.relations import (
     Affine,
+    Box,
     View,
     as_point_set,
     flip_view,
@@ -39,8 +40,11 @@ from harness.suite.similarity import match, where
 MINIMUM = 0.5
 """Two shapes are the same object at this IoU / OKS or more (the suite's default minimums)."""
 CLOSE = 0.75
-"""An alternative transform explains an answer only if its shapes match at least this well on
-average: looser agreement is what a nearly-equivariant model shows anyway."""
+"""A transform with a parameter read from the answers explains them only if its shapes match
+at least this well on average (one predicted from the frames alone: :data:`MINIMUM`)."""
+INSIDE = 0.8
+"""A shape of the frame counts in a view when this much of it lies inside (a model clips a
+box at the frame's edge; a region cuts what lies across its border)."""
 MAX_SHAPES = 6
 """Transforms are derived from the pairs among this many shapes of each answer at most."""
 
@@ -50,8 +54,11 @@ class Candidate:
     transform: Affine
     pattern: str
     named: bool
-    """Predicted from the frames' geometry alone (one sentence per class of bug), rather than
+    """Predicted from the frames' geometry (one sentence per class of bug), rather than
     fitted to one pair of shapes: a single shape suffices as evidence."""
+    tier: int = 2
+    """2: predicted from the frames alone; 1: a class with one parameter read from a pair of
+    shapes; 0: any transform fitted to a pair."""
 
 
 @dataclass
@@ -92,11 +99,11 @@ def plan_views(
     if "scale" in relations:
         views.append(scale_view(data, size))
     if "roi" in relations:
+        prompt = [
+            (float(p[0]), float(p[1])) for p in (*fixture.pos_points, *(fixture.obj_bbox or []))
+        ]
         found = [s.bbox() for s in positional(answer.shapes)]
-        prompt = [tuple(p) for p in (*fixture.pos_points, *(fixture.obj_bbox or []))]
-        boxes = found + [(p[0], p[1], p[0], p[1]) for p in prompt]
-        around = _union(boxes, size) if boxes else None
-        for roi in regions(size, around):
+        for roi in regions(size, _around([(x, y, x, y) for x, y in prompt], found, size)):
             views.append(roi_view(data, size, roi))
     if kind == "interactor":
         views = [
@@ -105,20 +112,30 @@ def plan_views(
     return views
 
 
-def _union(
-    boxes: Sequence[tuple[float, float, float, float]], size: tuple[int, int]
-) -> tuple[float, float, float, float]:
-    """The box around ``boxes``; when that covers most of the frame, the largest box alone
-    (the regions must be smaller than the frame to tell an offset)."""
-    u = (
-        min(b[0] for b in boxes),
-        min(b[1] for b in boxes),
-        max(b[2] for b in boxes),
-        max(b[3] for b in boxes),
-    )
-    if u[2] - u[0] > 0.6 * size[0] or u[3] - u[1] > 0.6 * size[1]:
-        return max(boxes, key=lambda b: (b[2] - b[0]) * (b[3] - b[1]))
-    return u
+def _around(must: Sequence[Box], found: Sequence[Box], size: tuple[int, int]) -> Box | None:
+    """The box the regions hold: an interactor's prompt, and the shapes found, largest first,
+    while they stay within 60% of the frame on each axis (a region must be smaller than the
+    frame to tell an offset)."""
+    union: Box | None = None
+    for i, box in enumerate([*must, *sorted(found, key=_area, reverse=True)]):
+        grown = (
+            box
+            if union is None
+            else (
+                min(union[0], box[0]),
+                min(union[1], box[1]),
+                max(union[2], box[2]),
+                max(union[3], box[3]),
+            )
+        )
+        small = grown[2] - grown[0] <= 0.6 * size[0] and grown[3] - grown[1] <= 0.6 * size[1]
+        if union is None or i < len(must) or small:
+            union = grown
+    return union
+
+
+def _area(box: Box) -> float:
+    return (box[2] - box[0]) * (box[3] - box[1])
 
 
 def send_view(target: Target, fixture: Fixture, view: View, client: FunctionClient) -> Invocation:
@@ -156,7 +173,11 @@ def named_candidates(view: View) -> list[Candidate]:
         out.append(Candidate(Affine(-1, w, -1, h), "mirrored on both axes", True))
         px = (max(w, h) - w) / 2
         if px:
-            padded = f"the offset of every shape holds the letterbox padding ({px:g} px on x)"
+            padded = (
+                f"mirrored about x = {(w + 2 * px) / 2:g} instead of the frame's centre"
+                f" {w / 2:g}: every shape keeps the letterbox padding ({px:g} px on x), or is"
+                f" at {(w + 2 * px) / w:.3g}x the frame's scale"
+            )
             out.append(Candidate(Affine(-1, w + 2 * px, 1, 0), padded, True))
     if view.relation == "roi":
         fx, fy = _pad(w, h)
@@ -233,6 +254,7 @@ def family_candidates(view: View, base: Shape, got: Shape) -> list[Candidate]:
                     f" the shapes are at {k:.3g}x the frame's scale (left at the scale the model"
                     " ran at, or a box shifted by its own size)",
                     True,
+                    1,
                 )
             )
     if view.relation == "roi":
@@ -246,6 +268,7 @@ def family_candidates(view: View, base: Shape, got: Shape) -> list[Candidate]:
                         f"every offset is {k:.3g} of the region's corner: the shapes are at"
                         f" {k:.3g}x the frame's scale (left at the scale the model ran at)",
                         True,
+                        1,
                     )
                 )
             ax, ay = w / vw, h / vh
@@ -258,6 +281,7 @@ def family_candidates(view: View, base: Shape, got: Shape) -> list[Candidate]:
                         f" ({w}/{vw} on x, {h}/{vh} on y): a scale kept from another frame, or"
                         f" coordinates of a {side:.0f}-px model input never scaled back",
                         True,
+                        1,
                     )
                 )
     return out
@@ -283,13 +307,15 @@ def pair_candidates(view: View, base: Shape, got: Shape) -> list[Candidate]:
             for sy in (1, -1):
                 ax, ay = sx * gw / bw, sy * gh / bh
                 t = Affine(ax, gcx - ax * bcx, ay, gcy - ay * bcy, swap)
-                out.append(Candidate(t, "", False))
+                out.append(Candidate(t, "", False, 0))
     return out
 
 
 @dataclass
 class Explained:
     candidate: Candidate
+    base: list[Shape]
+    """The frame's shapes this transform puts inside the view (a region cuts the others)."""
     pairs: list[tuple[int, int, float]]
 
     @property
@@ -306,29 +332,39 @@ def _compare(view: View, shapes: Sequence[Shape]) -> list[Shape]:
 
 
 def explain(view: View, base: Sequence[Shape], got: Sequence[Shape], t: Candidate) -> Explained:
-    mapped = _compare(view, [map_shape(s, t.transform) for s in base])
-    pairs = match(mapped, _compare(view, got), MINIMUM, view.size, any_label=False)
-    return Explained(t, pairs)
+    """How many of the frame's shapes ``t`` takes onto the view's. A shape counts when it lies
+    inside the view where it belongs, or where ``t`` puts it (a bug may move it off)."""
+    inside = []
+    mapped = []
+    for s in base:
+        moved = map_shape(s, t.transform)
+        belongs = map_shape(s, view.expected) if t.transform != view.expected else moved
+        if max(_inside(moved.bbox(), view.size), _inside(belongs.bbox(), view.size)) >= INSIDE:
+            inside.append(s)
+            mapped.append(moved)
+    pairs = match(_compare(view, mapped), _compare(view, got), MINIMUM, view.size, any_label=False)
+    return Explained(t, inside, pairs)
 
 
-def in_view(view: View, shapes: Sequence[Shape]) -> list[Shape]:
-    """The frame's shapes that lie wholly inside the view (a region cuts the others)."""
-    out = []
-    for s in shapes:
-        x1, y1, x2, y2 = map_shape(s, view.expected).bbox()
-        if x1 >= -1 and y1 >= -1 and x2 <= view.size[0] + 1 and y2 <= view.size[1] + 1:
-            out.append(s)
-    return out
+def _inside(box: Box, size: tuple[int, int]) -> float:
+    """How much of ``box`` lies inside a frame of ``size`` (1.0 for a box without area
+    inside it)."""
+    x1, y1, x2, y2 = box
+    if x2 - x1 <= 0 or y2 - y1 <= 0:
+        return 1.0 if 0 <= x1 <= size[0] and 0 <= y1 <= size[1] else 0.0
+    ix = max(0.0, min(x2, size[0]) - max(x1, 0.0))
+    iy = max(0.0, min(y2, size[1]) - max(y1, 0.0))
+    return ix * iy / ((x2 - x1) * (y2 - y1))
 
 
-def fit(view: View, base: Sequence[Shape], got: Sequence[Shape], ex: Explained) -> Affine:
+def fit(view: View, got: Sequence[Shape], ex: Explained) -> Affine:
     """Least squares, per axis, of the matched shapes' centres and sizes: the transform the
     answers underwent, in numbers."""
     t = ex.candidate.transform
     # per axis, rows (coefficient of a, coefficient of b, value)
     rows: dict[str, list[tuple[float, float, float]]] = {"x": [], "y": []}
     for i, j, _ in ex.pairs:
-        b, g = base[i].bbox(), got[j].bbox()
+        b, g = ex.base[i].bbox(), got[j].bbox()
         (bcx, bcy), (gcx, gcy) = _centre(b), _centre(g)
         bw, bh = b[2] - b[0], b[3] - b[1]
         if t.swap:
@@ -355,16 +391,15 @@ def judge_view(view: View, base_answer: Invocation, answer: Invocation) -> Verdi
     if answer.error is not None or answer.status != 200:
         status = f"HTTP {answer.status}" if answer.status is not None else "no answer"
         return Verdict(view, answer, "inconclusive", f"{view.name}: {status} (see robustness)")
-    base_all = positional(base_answer.shapes)
-    base = in_view(view, base_all)
+    base = positional(base_answer.shapes)
     got = positional(answer.shapes)
-    mapped = [map_shape(s, view.expected) for s in base]
+    expected = explain(view, base, got, Candidate(view.expected, "as expected", True))
+    mapped = [map_shape(s, view.expected) for s in expected.base]
     verdict = Verdict(view, answer, "inconclusive", mapped=mapped)
-    if not base and not got:
+    if not expected.base and not got:
         verdict.reason = f"{view.name}: nothing found on either, nothing to compare"
         return verdict
-    expected = explain(view, base, got, Candidate(view.expected, "as expected", True))
-    enough = max(1, math.ceil(0.5 * max(len(base), len(got))))
+    enough = max(1, math.ceil(0.5 * max(len(expected.base), len(got))))
     if expected.matched >= enough:
         verdict.outcome = "agrees"
         return verdict
@@ -380,32 +415,38 @@ def judge_view(view: View, base_answer: Invocation, answer: Invocation) -> Verdi
         if c.transform.close_to(view.expected, view.size):
             continue
         ex = explain(view, base, got, c)
-        rank = (ex.matched, c.named, ex.mean)
-        if best is None or rank > (best.matched, best.candidate.named, best.mean):
+        if ex.mean < (MINIMUM if c.tier == 2 else CLOSE):
+            continue
+        if best is None or _rank(ex) > _rank(best):
             best = ex
     strong = (
         best is not None
         and best.matched > expected.matched
-        and best.matched >= math.ceil(0.5 * len(base))
+        and best.matched >= math.ceil(0.5 * len(best.base))
         and best.matched >= math.ceil(0.5 * len(got))
-        and best.mean >= CLOSE
         and (best.candidate.named or best.matched >= 2)
     )
     if not strong or best is None:
         verdict.reason = (
-            f"{view.name}: {len(got)} shape(s) there, {len(base)} on the frame in view,"
+            f"{view.name}: {len(got)} shape(s) there, {len(expected.base)} on the frame in view,"
             f" {expected.matched} where expected, and no one transform explains the rest"
         )
         return verdict
-    fitted = fit(view, base, got, best)
+    fitted = fit(view, got, best)
     pattern = best.candidate.pattern or _words_for(view, fitted)
     verdict.outcome = "disagrees"
     verdict.fitted = fitted
     verdict.reason = (
-        f"{view.name}: {pattern}\n  fitted over {best.matched} of {len(base)} shape(s):"
+        f"{view.name}: {pattern}\n  fitted over {best.matched} of {len(best.base)} shape(s):"
         f" {fitted.words()}; expected: {view.expected.words()}"
     )
     return verdict
+
+
+def _rank(ex: Explained) -> tuple[int, bool, int, float]:
+    """More shapes explained first, then closely explained; then a transform predicted from
+    the frames alone over a one-parameter class, over a fit to one pair; then closeness."""
+    return (ex.matched, ex.mean >= CLOSE, ex.candidate.tier, ex.mean)
 
 
 def _words_for(view: View, fitted: Affine) -> str:
