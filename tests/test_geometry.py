@@ -168,7 +168,11 @@ def test_a_mask_moves_with_its_bitmap() -> None:
     flipped = map_shape(mask, Affine(-1, 100, 1, 0))
     assert flipped.bbox() == (87, 20, 89, 22)
     assert flipped.mask() == [[0, 0, 1], [0, 0, 1], [1, 1, 1]]
-    assert map_shape(mask, Affine(1, 0, 1, 0, swap=True)).mask() == [[1, 1, 1], [0, 0, 1], [0, 0, 1]]
+    assert map_shape(mask, Affine(1, 0, 1, 0, swap=True)).mask() == [
+        [1, 1, 1],
+        [0, 0, 1],
+        [0, 0, 1],
+    ]
     doubled = map_shape(mask, Affine(2, 0, 2, 0))
     assert doubled.bbox() == (20, 40, 25, 45)
     assert similarity(map_shape(doubled, Affine(0.5, 0, 0.5, 0)), mask) == 1.0
@@ -207,9 +211,7 @@ def test_a_skipped_check_says_where_it_was_turned_off(
     for name in ("function.yaml", "main.py"):
         text = (source / name).read_text()
         if name == "main.py":  # geom_base.py is found beside the original
-            text = text.replace(
-                "Path(__file__).resolve().parents[1]", repr(str(FUNCTIONS))
-            )
+            text = text.replace("Path(__file__).resolve().parents[1]", repr(str(FUNCTIONS)))
         (function / name).write_text(text)
     (function / "cvat-fn.yaml").write_text(
         "fixtures:\n  - {image: %s, name: square, threshold: 0.5}\nskip: [geometry]\n"

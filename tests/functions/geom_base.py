@@ -26,6 +26,7 @@ def _sample_model(name):
 
     return model_handler
 
+
 INPUT = 320
 """The side of the fixed-size model input."""
 
