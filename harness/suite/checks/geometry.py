@@ -415,8 +415,8 @@ def judge_view(view: View, base_answer: Invocation, answer: Invocation) -> Verdi
         if c.transform.close_to(view.expected, view.size):
             continue
         ex = explain(view, base, got, c)
-        if ex.mean < (MINIMUM if c.tier == 2 else CLOSE):
-            continue
+        if ex.mean < (MINIMUM if c.tier == 2 else CLOSE) or (not c.named and ex.matched < 2):
+            continue  # not close enough, or a fit to one pair: no evidence either way
         if best is None or _rank(ex) > _rank(best):
             best = ex
     strong = (
