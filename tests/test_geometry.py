@@ -18,15 +18,18 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from harness.cvat.client import Invocation
 from harness.cvat.shapes import MASK_BITMAP, Shape
-from harness.suite.checks.geometry import named_candidates
+from harness.suite.checks.geometry import judge_view, named_candidates
 from harness.suite.config import ConfigError, load_config
 from harness.suite.relations import (
     Affine,
     View,
     crop_like_cvat,
+    flip_view,
     map_shape,
     regions,
+    scale_view,
 )
 from harness.suite.similarity import similarity
 from tests.outcomes import by_check
@@ -222,3 +225,45 @@ def test_a_skipped_check_says_where_it_was_turned_off(
     )
     assert by_check(result)["geometry"] == {"square": "skipped"}
     result.stdout.fnmatch_lines(["*turned off in cvat-fn.yaml: skip: [[]geometry[]]*"])
+
+
+def _answer(size: tuple[int, int], *boxes: list[float]) -> Invocation:
+    body = [{"label": "face", "type": "rectangle", "points": b, "confidence": 0.9} for b in boxes]
+    return Invocation("detector", "", {}, size, status=200, body=body)
+
+
+ASTRONAUT = SAMPLES.parent / "fixtures" / "images" / "astronaut.jpg"
+FACE = [176.0, 65.0, 272.0, 161.0]
+
+
+def test_an_answer_no_single_transform_explains_is_inconclusive() -> None:
+    """One face on the frame, one box of another size elsewhere on the mirror image: some
+    transform maps any box onto any other, so one pair proves nothing."""
+    view = flip_view(ASTRONAUT.read_bytes(), (512, 512))
+    verdict = judge_view(view, _answer((512, 512), FACE), _answer((512, 512), [10, 300, 40, 330]))
+    assert verdict.outcome == "inconclusive", verdict.reason
+    assert "no one transform explains" in verdict.reason
+
+
+def test_nearly_equivariant_answers_agree() -> None:
+    view = scale_view(ASTRONAUT.read_bytes(), (512, 512))
+    near = [354.0, 126.0, 540.0, 318.0]  # the face at 2x, a few pixels off
+    assert judge_view(view, _answer((512, 512), FACE), _answer((1024, 1024), near)).outcome == (
+        "agrees"
+    )
+
+
+def test_kept_coordinates_are_named_with_the_fitted_transform() -> None:
+    view = scale_view(ASTRONAUT.read_bytes(), (512, 512))
+    verdict = judge_view(view, _answer((512, 512), FACE), _answer((1024, 1024), FACE))
+    assert verdict.outcome == "disagrees"
+    assert "at 2x they come back at 1x" in verdict.reason
+    assert "fitted over 1 of 1 shape(s): x -> x, y -> y; expected: x -> 2*x, y -> 2*y" in (
+        verdict.reason
+    )
+
+
+def test_nothing_on_either_is_inconclusive() -> None:
+    view = flip_view(ASTRONAUT.read_bytes(), (512, 512))
+    verdict = judge_view(view, _answer((512, 512)), _answer((512, 512)))
+    assert verdict.outcome == "inconclusive" and "nothing found on either" in verdict.reason
