@@ -50,12 +50,12 @@ class Bug:
 
 
 BUGS = [
-    Bug("geom_not_scaled_back", FRAMES, "at 2x they come back at 1x"),
+    Bug("geom_not_scaled_back", FRAMES, "at 1.5x they come back at 1x"),
     Bug("geom_xy_swapped", FRAMES, "x and y exchanged"),
     Bug("geom_letterbox_kept", FRAMES, "letterbox padding"),
     Bug("geom_wrong_axis_ratios", ("square",), "the resize ratios are applied on the wrong axes"),
     Bug("geom_half_size", FRAMES, "the shapes are at 0.5"),
-    Bug("geom_scale_once", FRAMES, "at 2x they come back at 1x"),
+    Bug("geom_scale_once", FRAMES, "at 1.5x they come back at 1x"),
     Bug("geom_crop_offset", ("wide",), "every offset equals the region's corner"),
     Bug("geom_mask_shifted", CLICKS, "box shifted by its own size"),
     Bug("geom_mask_xy_swapped", CLICKS, "x and y exchanged"),
@@ -103,7 +103,7 @@ def test_each_geometric_bug_fails_geometry_and_is_named(
         assert bug.says in report, report
         assert "fitted over" in report and "expected: x ->" in report  # the transform, in words
         assert report.count("sent: ") >= 2, report  # both answers: the view's and the frame's
-        view = report.splitlines()[1].split(":")[0]  # "flipped left to right", "at 2x", ...
+        view = report.splitlines()[1].split(":")[0]  # "flipped left to right", "at 1.5x", ...
         assert f'<img alt="{fixture} {view}"' in text  # drawn in the HTML report
     assert "expected" not in (FUNCTIONS / bug.function / "cvat-fn.yaml").read_text().replace(
         "expected answers", ""
@@ -247,18 +247,18 @@ def test_an_answer_no_single_transform_explains_is_inconclusive() -> None:
 
 def test_nearly_equivariant_answers_agree() -> None:
     view = scale_view(ASTRONAUT.read_bytes(), (512, 512))
-    near = [354.0, 126.0, 540.0, 318.0]  # the face at 2x, a few pixels off
-    assert judge_view(view, _answer((512, 512), FACE), _answer((1024, 1024), near)).outcome == (
+    near = [266.0, 96.0, 405.0, 240.0]  # the face at 1.5x, a few pixels off
+    assert judge_view(view, _answer((512, 512), FACE), _answer((768, 768), near)).outcome == (
         "agrees"
     )
 
 
 def test_kept_coordinates_are_named_with_the_fitted_transform() -> None:
     view = scale_view(ASTRONAUT.read_bytes(), (512, 512))
-    verdict = judge_view(view, _answer((512, 512), FACE), _answer((1024, 1024), FACE))
+    verdict = judge_view(view, _answer((512, 512), FACE), _answer((768, 768), FACE))
     assert verdict.outcome == "disagrees"
-    assert "at 2x they come back at 1x" in verdict.reason
-    assert "fitted over 1 of 1 shape(s): x -> x, y -> y; expected: x -> 2*x, y -> 2*y" in (
+    assert "at 1.5x they come back at 1x" in verdict.reason
+    assert "fitted over 1 of 1 shape(s): x -> x, y -> y; expected: x -> 1.5*x, y -> 1.5*y" in (
         verdict.reason
     )
 
