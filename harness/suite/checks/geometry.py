@@ -492,9 +492,13 @@ def check_geometry(
         raise NotApplicable(f"{fixture.name} is too small to flip, scale or cut")
     answers = _answers(target, fixture, views)
     verdicts = [judge_view(v, base, a) for v, a in zip(views, answers, strict=True)]
-    if any(v.outcome == "disagrees" for v in verdicts) and target.ahead.workers > 1:
+    settled = not any(v.outcome == "disagrees" for v in verdicts) and any(
+        v.outcome == "agrees" for v in verdicts
+    )
+    if not settled and target.ahead.workers > 1:
         # sent beside each other: judge again on answers sent alone (a difference between
         # the two is the concurrency check's business)
+        target.idle()
         alone = [send_view(target, fixture, v, target.client()) for v in views]
         for earlier, later in zip(answers, alone, strict=True):
             if not same_answer(earlier, later, later.image_size or (0, 0)):
@@ -520,14 +524,11 @@ def check_geometry(
 
 
 def _same_request(target: Target, fixture: Fixture) -> Invocation | None:
-    """Another answer of the same request, if another check received one."""
+    """Another answer of the same request sent alone, if another check received one (one
+    received beside others may differ for the concurrency check's reasons)."""
     if target.kind != "detector" or fixture.threshold is None:
         return None
-    key = (fixture.name, round(fixture.threshold, 4))
-    for k, inv in target.at_threshold_cache():
-        if k == key:
-            return inv
-    return None
+    return target.answered_alone_at(fixture, fixture.threshold)
 
 
 def _answers(target: Target, fixture: Fixture, views: list[View]) -> list[Invocation]:

@@ -192,6 +192,14 @@ class Target:
             self._read.append(key)
         return self._at_threshold[key]
 
+    def answered_alone_at(self, fixture: Fixture, threshold: float) -> Invocation | None:
+        """The fixture's answer at ``threshold`` if one was received with nothing else in
+        flight, else None (nothing sent)."""
+        key = (fixture.name, round(threshold, 4))
+        if key in self._provisional:
+            return None
+        return self._at_threshold.get(key)
+
     def at_threshold_cache(self) -> list[tuple[ThresholdKey, Invocation]]:
         """Every (fixture name, threshold) answer received so far."""
         return list(self._at_threshold.items())
