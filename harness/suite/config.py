@@ -35,8 +35,15 @@ CHECKS = (
     "accuracy",
     "robustness",
     "concurrency",
+    "sdk_module",
+    "sdk_answer",
+    "sdk_mask_to_poly",
+    "sdk_threshold",
+    "sdk_reads_threshold",
+    "sdk_interact",
+    "sdk_track",
 )
-"""The built-in suite's checks, by the names ``skip:`` takes."""
+"""The built-in suite's checks (and a cvat-sdk function's), by the names ``skip:`` takes."""
 
 
 class ConfigError(ValueError):
