@@ -1,6 +1,7 @@
 """The threshold plan: on a frame where the function finds nothing at the fixture's own
 threshold, the lowest and the highest thresholds go first, and the ones between only if either
-finds something. Answered by a real HTTP server whose answer depends on the threshold."""
+finds something. Answered by a real HTTP server whose answer depends on the threshold (and,
+for the geometry check's inconclusive verdict, on how often it was asked)."""
 
 from __future__ import annotations
 
@@ -157,3 +158,30 @@ def test_a_face_found_only_between_the_ends_is_not_looked_for(
             check_respected(target, fixture, EXAMPLES)
     finally:
         target.close()
+
+
+def test_geometry_is_inconclusive_when_the_same_request_answers_differently(
+    serve: Callable[[Rule], Answering],
+) -> None:
+    """Two answers of one request sent alone that differ: a difference under a transform
+    would prove nothing, so the geometry check says so instead of judging."""
+    from harness.suite.checks.geometry import check_geometry
+
+    calls = []
+
+    def wandering(threshold: float) -> list[dict[str, object]]:
+        calls.append(threshold)
+        x = 100.0 * len(calls)
+        return [dict(FACE, points=[x, 65, x + 96, 161], confidence=0.99)]
+
+    server = serve(wandering)
+    target, fixture = _target(server, "threshold")
+    target.planned = []  # nothing ahead: every request below is sent alone
+    try:
+        target.answer(fixture)
+        target.at_threshold(fixture, 0.5)
+        with pytest.raises(NotApplicable, match="own answers to the same request .* differ"):
+            check_geometry(target, fixture, ("flip",), list, generated=False)
+    finally:
+        target.close()
+    assert len(server.thresholds) == 2  # no transformed frame was sent
