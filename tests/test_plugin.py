@@ -152,7 +152,7 @@ def test_function_without_cvat_fn_yaml_runs_all_but_accuracy(pytester: pytest.Py
     function = pytester.path / "face_detector"
     shutil.copytree(SAMPLE, function, ignore=shutil.ignore_patterns("__pycache__"))
     (function / "cvat-fn.yaml").unlink()
-    result = pytester.runpytest_subprocess("--function", str(function), "-v", *QUICK)
+    result = pytester.runpytest_subprocess("--function", str(function), "-v", "-rs", *QUICK)
     result.stdout.fnmatch_lines(
         [
             "face_detector::accuracy SKIPPED (no expectations in cvat-fn.yaml*",
@@ -169,7 +169,7 @@ def test_function_without_cvat_fn_yaml_runs_all_but_accuracy(pytester: pytest.Py
         "threshold_monotone[generated-scene]",
         "geometry[generated-scene]",
     }
-    result.stdout.fnmatch_lines(["*geometry*nothing found on the generated frame*"])
+    result.stdout.fnmatch_lines(["*geometry[[]generated-scene[]]: nothing found on the generated*"])
     assert checks_with(outcomes, "failed") == set()
     result.stdout.fnmatch_lines(["*face_detector::answered[[]generated-scene[]]*"])
 
