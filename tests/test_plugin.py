@@ -81,11 +81,11 @@ def test_own_test_with_cvat_function_runs_beside_the_suite(pytester: pytest.Pyte
         consecutive=False,
     )
     # the whole suite holds for the sample: the control for test_suite_catches.py; on the
-    # two photos without a face the threshold checks have nothing to judge
+    # two photos without a face the threshold and geometry checks have nothing to judge
     outcomes = by_check(result)
     assert checks_with(outcomes, "skipped") == {
         f"{check}[{photo}]"
-        for check in ("threshold", "threshold_monotone")
+        for check in ("threshold", "threshold_monotone", "geometry")
         for photo in ("coffee-no-face", "rocket-no-face")
     }
     assert checks_with(outcomes, "failed") == set()
@@ -101,6 +101,7 @@ def test_own_test_with_cvat_function_runs_beside_the_suite(pytester: pytest.Pyte
         "coordinates",
         "threshold",
         "threshold_monotone",
+        "geometry",
         "accuracy",
         "robustness",
         "concurrency",
@@ -144,14 +145,14 @@ def test_runtime_nuctl_says_it_is_not_built(pytester: pytest.Pytester) -> None:
     )
     outcomes = result.parseoutcomes()
     assert outcomes["failed"] == 1 and outcomes["passed"] == 1  # starts; lint needs no start
-    assert outcomes["skipped"] == 2 + 3 * 6 + 4
+    assert outcomes["skipped"] == 2 + 3 * 7 + 4
 
 
 def test_function_without_cvat_fn_yaml_runs_all_but_accuracy(pytester: pytest.Pytester) -> None:
     function = pytester.path / "face_detector"
     shutil.copytree(SAMPLE, function, ignore=shutil.ignore_patterns("__pycache__"))
     (function / "cvat-fn.yaml").unlink()
-    result = pytester.runpytest_subprocess("--function", str(function), "-v", *QUICK)
+    result = pytester.runpytest_subprocess("--function", str(function), "-v", "-rs", *QUICK)
     result.stdout.fnmatch_lines(
         [
             "face_detector::accuracy SKIPPED (no expectations in cvat-fn.yaml*",
@@ -160,13 +161,15 @@ def test_function_without_cvat_fn_yaml_runs_all_but_accuracy(pytester: pytest.Py
         consecutive=False,
     )
     # one generated fixture instead of the sample's three; everything runs but accuracy,
-    # and the threshold checks, which find no face in it to judge
+    # and the threshold and geometry checks, which find no face in it to judge
     outcomes = by_check(result)
     assert checks_with(outcomes, "skipped") == {
         "accuracy",
         "threshold[generated-scene]",
         "threshold_monotone[generated-scene]",
+        "geometry[generated-scene]",
     }
+    result.stdout.fnmatch_lines(["*geometry[[]generated-scene[]]: nothing found on the generated*"])
     assert checks_with(outcomes, "failed") == set()
     result.stdout.fnmatch_lines(["*face_detector::answered[[]generated-scene[]]*"])
 
@@ -182,10 +185,12 @@ def test_threshold_checks_skip_a_detector_that_never_finds_anything(pytester):
     assert {check.split("[")[0] for check in skipped} == {
         "threshold",
         "threshold_monotone",
+        "geometry",
         "accuracy",
     }
     assert checks_with(outcomes, "failed") == set()
-    result.stdout.fnmatch_lines(["*no shapes at any of the * thresholds tried*"])
+    # nothing at the fixture's own threshold, the lowest or the highest: none between is sent
+    result.stdout.fnmatch_lines(["*no shapes on * at its own threshold, at the lowest (0.05)*"])
 
 
 def test_budget_overrides_are_checked_like_cvat_fn_yaml(pytester):

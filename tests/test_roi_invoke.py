@@ -268,3 +268,14 @@ def test_fixture_roi_expected_in_crop_coordinates_fails(pytester: pytest.Pyteste
     result = run_accuracy(pytester, suite_config(pytester.path, in_crop))
     result.assert_outcomes(failed=1)
     assert "roi [100, 40, 400, 300]: 300x260 crop" in result.stdout.str()
+
+
+def test_geometry_is_not_applicable_to_a_fixture_with_a_region(pytester: pytest.Pytester) -> None:
+    """geometry transforms whole frames; an answer on a region is no reference for them, so
+    the check says why it does not apply instead of comparing the two."""
+    function = suite_config(pytester.path, FRAME_EXPECTED)
+    result = pytester.runpytest_subprocess(
+        "--function", str(function), "-p", "no:cacheprovider", "-k", "geometry", "-rs"
+    )
+    result.assert_outcomes(skipped=1)
+    assert "asks for a region of interest" in result.stdout.str()

@@ -18,7 +18,15 @@ import pytest
 
 FUNCTIONS = Path(__file__).parent / "functions"
 FIXTURE = "astronaut"
-PER_FIXTURE = ("answered", "schema", "labels", "coordinates", "threshold", "threshold_monotone")
+PER_FIXTURE = (
+    "answered",
+    "schema",
+    "labels",
+    "coordinates",
+    "threshold",
+    "threshold_monotone",
+    "geometry",
+)
 
 
 def suite_items(*fixtures: str, extra: tuple[str, ...] = ()) -> set[str]:
@@ -99,6 +107,9 @@ class Case:
     examples: int = 4
     fixtures: tuple[str, ...] = (FIXTURE,)
     extra: tuple[str, ...] = ()
+    also: tuple[str, ...] = ()
+    """Other items the defect fails too (a box moved off its face moves wrongly under the
+    geometry check's flips and regions as well)."""
 
 
 CASES = [
@@ -123,6 +134,7 @@ CASES = [
             "1 coordinates finding(s) CVAT 2.73 stores as sent, which cvat-fn fails",
             "[0].points: (521.6, 161) lies outside the 512x512 image (tolerance 1 px)",
         ),
+        also=(f"geometry[{FIXTURE}]",),
     ),
     Case(
         "broken_ignores_threshold",
@@ -205,6 +217,7 @@ CASES = [
         "broken_misses_box",
         "accuracy",
         ("accuracy below the minimums", "missed face at [176, 65, 272, 161]"),
+        also=(f"geometry[{FIXTURE}]",),
     ),
 ]
 
@@ -228,24 +241,37 @@ def case_run(
 def test_only_the_meant_check_fails(case_run: tuple[Case, InnerRun]) -> None:
     case, run = case_run
     assert set(run.outcomes) == suite_items(*case.fixtures, extra=case.extra)
-    assert run.named("failure") == {case.check}, run.failures
+    assert run.named("failure") == {case.check, *case.also}, run.failures
     assert run.named("error") == set()
-    assert run.summary_failed == {case.check}
-    assert run.counts.get("failed") == 1
+    assert run.summary_failed == {case.check, *case.also}
+    assert run.counts.get("failed") == 1 + len(case.also)
     if case.function == "broken_init":
         # nothing can be checked on a function that never started; lint needs no start
         assert run.named("passed") == {"lint"}
         assert run.named("skipped") == set(run.outcomes) - {"lint", "starts"}
     else:
-        # a frame without faces leaves the threshold checks nothing to judge: skipped
+        # a frame without faces leaves the threshold and geometry checks nothing to judge
         vacuous = {
             f"{check}[{fixture}]"
             for fixture in case.fixtures
             if fixture != FIXTURE
-            for check in ("threshold", "threshold_monotone")
+            for check in ("threshold", "threshold_monotone", "geometry")
         }
         assert run.named("skipped") == vacuous & set(run.outcomes)
-        assert run.named("passed") == set(run.outcomes) - {case.check} - vacuous
+        assert run.named("passed") == set(run.outcomes) - {case.check, *case.also} - vacuous
+
+
+def test_geometry_names_the_moved_boxes(
+    pytester: pytest.Pytester, runs: dict[str, InnerRun]
+) -> None:
+    """The boxes the two defects move off the face also move wrongly under a mirror: the
+    geometry check names how, with no expected answer needed."""
+    for function, says in (
+        ("broken_misses_box", "the shapes are at 0.5"),
+        ("broken_coordinates", "mirrored about x = "),
+    ):
+        run = runs.get(function) or run_suite(pytester, function)
+        assert says in run.failures[f"geometry[{FIXTURE}]"], run.failures
 
 
 def test_the_failure_names_the_cause(case_run: tuple[Case, InnerRun]) -> None:

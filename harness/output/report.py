@@ -54,6 +54,9 @@ class FixtureResult:
     returned: list[Shape] = field(default_factory=list)
     findings: list[str] = field(default_factory=list)
     status: int | None = None
+    picture: bytes | None = None
+    """The frame itself when it is not a file (a transformed frame the geometry check sent);
+    drawn in the HTML, left out of the JSON."""
 
     @classmethod
     def from_invocation(
@@ -399,7 +402,8 @@ def _shape_rows(kind: str, shapes: Sequence[Shape]) -> list[str]:
 
 def _drawn(fixture: FixtureResult) -> str:
     try:
-        img = draw_shapes(Path(fixture.image), fixture.returned, fixture.expected)
+        frame = fixture.picture if fixture.picture is not None else Path(fixture.image)
+        img = draw_shapes(frame, fixture.returned, fixture.expected)
     except (OSError, ValueError) as exc:
         return f'<p class="over">image {_e(fixture.image)} cannot be shown: {_e(exc)}</p>'
     if max(img.size) > MAX_IMAGE_SIDE:

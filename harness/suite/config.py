@@ -19,8 +19,34 @@ from harness.cvat.findings import CVAT_VERSION, parse_version
 from harness.cvat.roi import Roi, RoiError
 from harness.cvat.shapes import Shape
 from harness.nuclio import files
+from harness.suite.relations import RELATIONS
 
 CONFIG_NAME = "cvat-fn.yaml"
+CHECKS = (
+    "lint",
+    "starts",
+    "latency",
+    "answered",
+    "schema",
+    "labels",
+    "coordinates",
+    "attributes",
+    "skeleton",
+    "threshold",
+    "threshold_monotone",
+    "geometry",
+    "accuracy",
+    "robustness",
+    "concurrency",
+    "sdk_module",
+    "sdk_answer",
+    "sdk_mask_to_poly",
+    "sdk_threshold",
+    "sdk_reads_threshold",
+    "sdk_interact",
+    "sdk_track",
+)
+"""The built-in suite's checks (and a cvat-sdk function's), by the names ``skip:`` takes."""
 
 
 class ConfigError(ValueError):
@@ -101,6 +127,10 @@ class SuiteConfig:
     fixtures: list[Fixture] = field(default_factory=list)
     minimums: Minimums = field(default_factory=Minimums)
     budgets: Budgets = field(default_factory=Budgets)
+    skip: tuple[str, ...] = ()
+    """Checks turned off (``skip: [geometry]``): reported as skipped, with this file named."""
+    geometry: tuple[str, ...] = RELATIONS
+    """The relations the geometry check tries (``geometry: [flip, roi]``; ``[]`` for none)."""
 
 
 _FIXTURE_KEYS = {f.name for f in dataclasses.fields(Fixture)}
@@ -295,6 +325,19 @@ class _Reader:
                 )
             fx.text_prompts = list(prompts)
 
+    def names(self, where: str, value: Any, known: tuple[str, ...], what: str) -> tuple[str, ...]:
+        """A list of names from ``known`` (null or false: none)."""
+        if value is None or value is False:
+            return ()
+        if not isinstance(value, list):
+            raise self.fail(where, f"must be a list of names, got {value!r}")
+        for i, name in enumerate(value):
+            if name not in known:
+                raise self.fail(
+                    f"{where}[{i}]", f"{name!r} is not {what} (known: {', '.join(known)})"
+                )
+        return tuple(dict.fromkeys(value))
+
     def section(self, name: str, raw: Any, target: Any) -> Any:
         if raw is None:
             return target
@@ -330,7 +373,7 @@ def load_config(function_dir: Path | str) -> SuiteConfig:
         raise reader.fail(where, f"not valid YAML: {getattr(exc, 'problem', exc)}") from None
     if not isinstance(raw, dict):
         raise reader.fail("file", "the top level must be a mapping")
-    unknown = set(raw) - {"cvat_version", "fixtures", "minimums", "budgets"}
+    unknown = set(raw) - {"cvat_version", "fixtures", "minimums", "budgets", "skip", "geometry"}
     if unknown:
         raise reader.fail(", ".join(sorted(unknown)), "unknown top-level key(s)")
     config = SuiteConfig(path=path)
@@ -360,6 +403,9 @@ def load_config(function_dir: Path | str) -> SuiteConfig:
                 f"{fx.name!r} is also fixtures[{first[fx.name]}]'s name; give each a unique name",
             )
         first[fx.name] = i
+    config.skip = reader.names("skip", raw.get("skip"), CHECKS, "a check")
+    if "geometry" in raw:
+        config.geometry = reader.names("geometry", raw.get("geometry"), RELATIONS, "a relation")
     config.minimums = reader.section("minimums", raw.get("minimums"), Minimums())
     config.budgets = reader.section("budgets", raw.get("budgets"), Budgets())
     return config

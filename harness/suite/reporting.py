@@ -63,6 +63,14 @@ def report_data(fut: FunctionUnderTest, results: list[CheckResult]) -> ReportDat
                 fixture.name, image, invocation, expected_to_shapes(fixture.expected or [])
             )
         )
+    for name, verdict in target.geometry_shown:
+        # a transformed frame the geometry check failed on: its answer, and (dashed) where
+        # the frame's own answer puts the shapes
+        shown = FixtureResult.from_invocation(
+            f"{name} {verdict.view.name}", verdict.view.name, verdict.answer, verdict.mapped
+        )
+        shown.picture = verdict.view.image
+        data.fixtures.append(shown)
     return data
 
 

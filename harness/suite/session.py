@@ -20,6 +20,7 @@ from harness.nuclio.spec import FunctionSpec, SpecError, function_directory, loa
 from harness.suite.checks import CheckFailed, NotApplicable
 from harness.suite.checks.accuracy import check_accuracy
 from harness.suite.checks.concurrency import check_concurrency
+from harness.suite.checks.geometry import check_geometry, geometry_key, plan_views, send_view
 from harness.suite.checks.latency import check_first_request, check_ready, check_warm
 from harness.suite.checks.robustness import check_robustness, robustness_calls
 from harness.suite.checks.schema import check_answered, check_category
@@ -250,6 +251,12 @@ class CheckItem(pytest.Item):
         """Work it needs done before it sends (Target.preparations)."""
 
     def runtest(self) -> None:
+        config = self.fut.config
+        if config is not None and self.check in config.skip:
+            pytest.skip(
+                f"turned off in {config.path.name if config.path else 'cvat-fn.yaml'}:"
+                f" skip: [{self.check}]"
+            )
         try:
             self._run()
         except NotApplicable as exc:
@@ -312,6 +319,9 @@ class FunctionSuite(pytest.File):
                 for check, run in (("threshold", _threshold), ("threshold_monotone", _monotone)):
                     needs = partial(_at_thresholds, fx, check, examples)
                     yield item(check, partial(run, fut, fx, examples), fx.name, needs)
+            if fut.kind in ("detector", "interactor"):
+                views = (geometry_key(fx), partial(_geometry_views, fut, fx))
+                yield item("geometry", partial(_geometry, fut, fx), fx.name, own, views)
         yield item("accuracy", lambda: check_accuracy(fut.target()), None, every)
         yield item("latency", lambda: check_warm(fut.target()), "warm", first)
         frames = (("robustness", fut.kind, examples), partial(robustness_calls, fut.kind, examples))
@@ -343,6 +353,34 @@ def _threshold(fut: FunctionUnderTest, fx: Fixture, examples: int) -> None:
 
 def _monotone(fut: FunctionUnderTest, fx: Fixture, examples: int) -> None:
     check_monotone(fut.target(), fx, examples)
+
+
+def _geometry_views(fut: FunctionUnderTest, fx: Fixture) -> list[Any]:
+    """The geometry check's requests for ``fx``, planned from its answer and sent ahead."""
+    target = fut.target()
+    assert fut.config is not None
+    if fx.roi is not None:  # _geometry says why nothing is sent
+        return []
+    views = plan_views(fx, target.kind, target.answer(fx), fut.config.geometry)
+    if target.answer(fx).shapes:
+        for i, view in enumerate(views):
+            target.ahead.send(("geometry", fx.name, i), partial(send_view, target, fx, view))
+    return views
+
+
+def _geometry(fut: FunctionUnderTest, fx: Fixture) -> None:
+    assert fut.config is not None
+    if not fut.config.geometry:
+        raise NotApplicable(f"{fut.config.path}: geometry: [] turns every relation off")
+    if fx.roi is not None:
+        raise NotApplicable(
+            f"{fx.name} asks for a region of interest: geometry transforms whole frames (its"
+            " own regions are cut as CVAT cuts them), so the fixture's answer is no reference"
+        )
+    generated = fut.config.path is None
+    check_geometry(
+        fut.target(), fx, fut.config.geometry, partial(_geometry_views, fut, fx), generated
+    )
 
 
 def _dataset(fut: FunctionUnderTest) -> None:

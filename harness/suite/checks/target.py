@@ -45,7 +45,13 @@ class Target:
     preparations: list[tuple[Hashable, Callable[[], Any]]] = field(default_factory=list)
     """Work the selected checks will need done before they send (no requests), started on
     a thread of its own once the fixture answers are in: :meth:`prepared` takes the result."""
+    geometry_shown: list[tuple[str, Any]] = field(default_factory=list)
+    """(fixture name, geometry Verdict) of every transformed frame the geometry check failed
+    on, for the HTML report to draw."""
     _at_threshold: dict[ThresholdKey, Invocation] = field(default_factory=dict)
+    _gated: dict[str, list[float]] = field(default_factory=dict)
+    """A fixture's planned thresholds held back until its ends (:meth:`nothing_at_ends`)."""
+    _ends: dict[str, tuple[float, float]] = field(default_factory=dict)
     _provisional: set[ThresholdKey] = field(default_factory=set)
     _read: list[ThresholdKey] = field(default_factory=list)
     _ahead: Ahead[Invocation] | None = None
@@ -109,11 +115,50 @@ class Target:
                 self.answer(fixture)
         for key, work in self.preparations:
             self.ahead.prepare(key, work)
+        by_fixture: dict[str, list[float]] = {}
+        fixtures: dict[str, Fixture] = {}
         for fixture, threshold in self.planned:
             if threshold is not None:
-                key = (fixture.name, round(threshold, 4))
-                if key not in self._at_threshold:
-                    self.ahead.send(key, partial(self._ahead_at, fixture, key[1]))
+                by_fixture.setdefault(fixture.name, []).append(round(threshold, 4))
+                fixtures[fixture.name] = fixture
+        for name, thresholds in by_fixture.items():
+            fixture = fixtures[name]
+            found = self.answers.get(name)
+            if found is not None and not found.shapes:
+                # nothing on the frame at its own threshold: the ends first, the rest only
+                # if either finds something (nothing_at_ends)
+                ends = (min(thresholds), max(thresholds))
+                self._ends[name] = ends
+                self._gated[name] = [t for t in dict.fromkeys(thresholds) if t not in ends]
+                thresholds = list(ends)
+            self._send_ahead(fixture, thresholds)
+
+    def _send_ahead(self, fixture: Fixture, thresholds: list[float]) -> None:
+        for threshold in thresholds:
+            key = (fixture.name, threshold)
+            if key not in self._at_threshold:
+                self.ahead.send(key, partial(self._ahead_at, fixture, threshold))
+
+    def nothing_at_ends(self, fixture: Fixture) -> str | None:
+        """Why the thresholds between the lowest and the highest need not be tried: nothing
+        on the frame at its own threshold, at the lowest nor at the highest (a filter that
+        keeps shapes below the threshold shows at the highest); None when they must be."""
+        self._go()
+        ends = self._ends.get(fixture.name)
+        if ends is None:
+            return None
+        answers = [self.at_threshold(fixture, t) for t in ends]
+        if any(a.shapes or a.status != 200 for a in answers):
+            rest = self._gated.pop(fixture.name, [])
+            self._ends.pop(fixture.name)
+            self._send_ahead(fixture, rest)
+            return None
+        low, high = ends
+        return (
+            f"no shapes on {fixture.name} at its own threshold, at the lowest ({low:g}) nor at"
+            f" the highest ({high:g}): the {len(self._gated.get(fixture.name, []))} thresholds"
+            " between were not tried (nothing to check)"
+        )
 
     def prepared(self, key: Hashable, work: Callable[[], T]) -> T:
         """The result of ``work``, prepared ahead under ``key`` if it was planned."""
@@ -146,6 +191,14 @@ class Target:
         if key in self._provisional:
             self._read.append(key)
         return self._at_threshold[key]
+
+    def answered_alone_at(self, fixture: Fixture, threshold: float) -> Invocation | None:
+        """The fixture's answer at ``threshold`` if one was received with nothing else in
+        flight, else None (nothing sent)."""
+        key = (fixture.name, round(threshold, 4))
+        if key in self._provisional:
+            return None
+        return self._at_threshold.get(key)
 
     def at_threshold_cache(self) -> list[tuple[ThresholdKey, Invocation]]:
         """Every (fixture name, threshold) answer received so far."""

@@ -72,6 +72,12 @@ def _nothing_to_check(target: Target, fixture: Fixture) -> None:
         )
 
 
+def _ends_empty(target: Target, fixture: Fixture) -> None:
+    reason = target.nothing_at_ends(fixture)
+    if reason is not None:
+        raise NotApplicable(reason)
+
+
 def check_respected(target: Target, fixture: Fixture, examples: int) -> None:
     scored: list[str] = []  # shapes with a confidence, and without one ("[i] label type")
     unscored: list[str] = []
@@ -96,6 +102,7 @@ def check_respected(target: Target, fixture: Fixture, examples: int) -> None:
         for threshold in respected_thresholds(examples):
             respected(threshold)
 
+    target.judged_alone(lambda: _ends_empty(target, fixture))
     target.judged_alone(run)
     _nothing_to_check(target, fixture)
     _confidence_left_out(fixture, scored, unscored)
@@ -152,5 +159,6 @@ def check_monotone(target: Target, fixture: Fixture, examples: int) -> None:
         for pair in monotone_pairs(examples):
             monotone(pair)
 
+    target.judged_alone(lambda: _ends_empty(target, fixture))
     target.judged_alone(run)
     _nothing_to_check(target, fixture)
