@@ -15,6 +15,7 @@ import sys
 import textwrap
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -181,6 +182,11 @@ def test_serve_prints_url_and_example_then_stops_on_ctrl_c(tmp_path: Path) -> No
         assert rows["2"][rows["2"].index("->") + 1] == "1"
         assert rows["3"][rows["3"].index("->") + 1 :][:3] == ["-1", "no", "match"]
         assert "labels are not checked" in result.stderr
+        # Nuclio's health endpoints (its :8082) are on a port of their own, named at start.
+        health = re.search(r"health at (http://127\.0\.0\.1:\d+)/ready", served.stderr.read_text())
+        assert health, served.stderr.read_text()
+        with urllib.request.urlopen(f"{health.group(1)}/ready", timeout=10) as answer:
+            assert answer.status == 200
         # The function's log lines for that request stream to serve's stderr.
         deadline = time.monotonic() + 10
         while "matched" not in served.stderr.read_text() and time.monotonic() < deadline:

@@ -104,6 +104,8 @@ def test_each_geometric_bug_fails_geometry_and_is_named(
         assert bug.says in report, report
         assert "fitted over" in report and "expected: x ->" in report  # the transform, in words
         assert report.count("sent: ") >= 2, report  # both answers: the view's and the frame's
+        wrong, _, views = report.split("geometry: ", 1)[1].split(" ", 3)[:3]
+        assert ("the other views: " in report) == (int(wrong) < int(views)), report
         view = report.splitlines()[1].split(":")[0]  # "flipped left to right", "at 1.5x", ...
         assert f'<img alt="{fixture} {view}"' in text  # drawn in the HTML report
     assert "expected" not in (FUNCTIONS / bug.function / "cvat-fn.yaml").read_text().replace(

@@ -143,6 +143,9 @@ def _run(args: argparse.Namespace) -> int:
         running = started
         print(running.url, flush=True)
         print(f"try: {example(spec, running.url, args.shown)}", flush=True)
+        health = getattr(running, "health_url", None)  # a url runner's function has its own
+        if health:
+            print(f"cvat-fn serve: health at {health}/ready and /live", file=sys.stderr, flush=True)
         stream()
         print(
             f"cvat-fn serve: ready in {running.ready_seconds:.2f} s; Ctrl-C stops it",

@@ -517,6 +517,12 @@ def check_geometry(
                 "  where the frame's answer puts them: " + "; ".join(where(s) for s in v.mapped[:8])
             )
             lines.append(v.answer.describe())
+        others = [v for v in verdicts if v.outcome != "disagrees"]
+        if others:  # the rest of the views, so a reader sees them all
+            lines.append(
+                "the other views: "
+                + "; ".join(v.reason or f"{v.view.name}: agrees" for v in others)
+            )
         lines.append("the frame itself:\n" + base.describe())
         raise CheckFailed("\n".join(lines))
     if not any(v.outcome == "agrees" for v in verdicts):
