@@ -41,6 +41,8 @@ CHECKS = {
             "threshold_monotone",
         )
     },
+    # the tiny frame's mask has no pixel: no place to compare under a transform (a skip)
+    "geometry": {"square": "passed", "tiny": "skipped"},
     "accuracy": {"": "passed"},
     "robustness": {"": "passed"},
     "concurrency": {"": "passed"},

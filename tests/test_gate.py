@@ -78,8 +78,8 @@ def test_suite_passes_against_a_real_container(pytester):
         "-p", "no:cacheprovider",
         timeout=900,
     )  # fmt: skip
-    # the threshold checks skip the two photos without a face: nothing to judge there
-    result.assert_outcomes(passed=22, skipped=4)
+    # the threshold and geometry checks skip the two photos without a face: nothing to judge
+    result.assert_outcomes(passed=23, skipped=6)
 
 
 def test_the_gate_leaves_other_plugins_out_unless_pytest_is_asked_for_more(tmp_path):

@@ -27,6 +27,8 @@ from tests.outcomes import by_check
 
 FUNCTION = Path(__file__).parent / "functions" / "no_confidence"
 FIXTURES = ("astronaut", "coffee")
+GEOMETRY = {"astronaut": "passed", "coffee": "skipped"}
+"""coffee's answer is a tag alone: nothing placed to compare under a transform."""
 SKIP_REASON = "no shape carries a confidence on {}"
 
 
@@ -49,6 +51,7 @@ def test_without_any_confidence_threshold_is_not_applicable_and_the_rest_passes(
     result = suite(pytester, monkeypatch, "all")
     outcomes = by_check(result)
     assert outcomes.pop("threshold") == {fx: "skipped" for fx in FIXTURES}, result.stdout.str()
+    assert outcomes.pop("geometry") == GEOMETRY, outcomes
     assert {o for per in outcomes.values() for o in per.values()} == {"passed"}, outcomes
     assert outcomes["threshold_monotone"] == {fx: "passed" for fx in FIXTURES}
     text = result.stdout.str()
@@ -90,6 +93,7 @@ def test_without_confidences_a_threshold_that_adds_shapes_still_fails_monotone(
 ) -> None:
     result = suite(pytester, monkeypatch, "grows")
     outcomes = by_check(result)
+    assert outcomes.pop("geometry") == GEOMETRY, outcomes
     assert outcomes["threshold_monotone"] == {fx: "failed" for fx in FIXTURES}
     assert outcomes["threshold"] == {fx: "skipped" for fx in FIXTURES}
     failed = {f"{c}[{fx}]" for c, per in outcomes.items() for fx, o in per.items() if o != "passed"}
