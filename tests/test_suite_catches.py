@@ -257,7 +257,21 @@ def test_only_the_meant_check_fails(case_run: tuple[Case, InnerRun]) -> None:
             if fixture != FIXTURE
             for check in ("threshold", "threshold_monotone", "geometry")
         }
-        assert run.named("skipped") == vacuous & set(run.outcomes)
+        skipped = run.named("skipped")
+        if case.function == "broken_concurrency":
+            # its frames swap between requests sent at once, so a threshold sent beside the
+            # face's frame may see the face on the frame without one: the threshold checks
+            # there then have shapes to judge (and pass), or not, as the requests meet
+            crossed = {
+                f"{check}[{fixture}]"
+                for fixture in case.fixtures
+                if fixture != FIXTURE
+                for check in ("threshold", "threshold_monotone")
+            }
+            assert (vacuous & set(run.outcomes)) - skipped <= crossed, skipped
+            assert skipped <= vacuous, skipped
+        else:
+            assert skipped == vacuous & set(run.outcomes)
         assert run.named("passed") == set(run.outcomes) - {case.check, *case.also} - vacuous
 
 
